@@ -1,0 +1,201 @@
+//! The command line. Each subcommand picks a role; the work happens in the libraries.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tessera_kit::config::{self, Secret};
+use tessera_kit::runtime::Embedded;
+use tessera_kit::server;
+use tessera_kit::tasks::Tasks;
+use tessera_kit::telemetry::{self, LogFormat};
+
+use crate::platform::{DEV_PORTS, Platform, PlatformOptions};
+
+/// Tessera: a GraphQL federation platform.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Log as JSON lines (production) instead of readable lines.
+    #[arg(long, global = true)]
+    pub json_logs: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole platform in one process on the standard ports.
+    Dev,
+    /// Run one subgraph service.
+    Subgraph {
+        /// Which service: auth or identity.
+        name: String,
+        /// A YAML configuration file (the environment overrides it).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Apply every service's migrations.
+    Migrate,
+    /// Run the router for a Federation v2 supergraph.
+    Router {
+        #[arg(long)]
+        supergraph: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Compose the subgraph schemas into schema/supergraph.graphql.
+    Compose,
+}
+
+impl Cli {
+    /// Runs the command on a fresh runtime; the exit code tells success.
+    pub fn run(self) -> ExitCode {
+        telemetry::init(if self.json_logs {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        });
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the async runtime");
+                return ExitCode::FAILURE;
+            }
+        };
+        match runtime.block_on(self.command.run()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "tessera stopped");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+impl Command {
+    async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Self::Dev => dev().await,
+            Self::Subgraph { name, config } => subgraph(&name, config).await,
+            Self::Migrate => migrate().await,
+            Self::Router { .. } => {
+                anyhow::bail!("the router role is not available yet in this build")
+            }
+            Self::Compose => anyhow::bail!("composition is not available yet in this build"),
+        }
+    }
+}
+
+/// The environment `tessera dev` reads, through the same loader every service uses.
+fn dev_environment() -> anyhow::Result<config::ServiceConfig<EmptySettings>> {
+    config::load::<EmptySettings>(None)
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct EmptySettings {}
+
+async fn dev() -> anyhow::Result<()> {
+    let env = dev_environment()?;
+    // Without DATABASE_URL this is the machine's server on 127.0.0.1:5432 (the config default).
+    let database_url = env.database.url.expose().clone();
+    crate::postgres::ensure_database(&database_url).await?;
+    let mut options = PlatformOptions::ephemeral(database_url);
+    options.redis_url = env.redis.map(|r| r.url);
+    options.kafka_brokers = env.kafka.map(|k| k.brokers);
+    options.listen = DEV_PORTS
+        .iter()
+        .map(|(name, port)| (*name, std::net::SocketAddr::from(([127, 0, 0, 1], *port))))
+        .collect();
+    let platform = Platform::start(&options).await?;
+    for (name, addr) in &platform.addresses {
+        tracing::info!(service = name, "http://{addr}/graphql");
+    }
+    tracing::info!(mailbox = %options.mailbox_dir.display(), "dev mailbox (verification and reset mails)");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    platform.shutdown().await;
+    Ok(())
+}
+
+async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let tasks = Tasks::new();
+    let embedded = Embedded::default();
+    let file = config_file.as_deref();
+    match name {
+        "auth" => {
+            let config = config::load::<tessera_auth::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_auth::start(config, listener, &embedded, tasks.clone()).await?;
+        }
+        "identity" => {
+            let config = config::load::<tessera_identity::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_identity::start(config, listener, &embedded, tasks.clone()).await?;
+        }
+        other => anyhow::bail!("unknown subgraph {other:?}; expected one of: auth, identity"),
+    }
+    shutdown_signal().await;
+    tasks.shutdown(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+fn warn_without_broker(missing: bool) {
+    if missing {
+        tracing::warn!(
+            "no Kafka brokers configured: events stay inside this process and other services will not see them"
+        );
+    }
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let env = dev_environment()?;
+    let url: Secret<String> = env.database.url.clone();
+    crate::postgres::ensure_database(url.expose()).await?;
+    for (name, migrator) in [
+        ("auth", &tessera_auth::MIGRATOR),
+        ("identity", &tessera_identity::MIGRATOR),
+    ] {
+        let pool = tessera_kit::db::connect(&env.database, name).await?;
+        tessera_kit::db::migrate(&pool, migrator)
+            .await
+            .with_context(|| format!("{name} migrations"))?;
+        tracing::info!(service = name, "migrations applied");
+        pool.close().await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

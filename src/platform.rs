@@ -1,0 +1,130 @@
+//! Assembling the platform in one process. Services still talk to each other over HTTP and
+//! through the event bus, exactly as when they are deployed one per process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tessera_kit::config::{KafkaConfig, RedisConfig, Secret, ServiceConfig};
+use tessera_kit::runtime::Embedded;
+use tessera_kit::server;
+use tessera_kit::tasks::Tasks;
+
+/// The subgraph services, in start order (auth first: the others verify against its JWKS).
+pub const SERVICES: [&str; 2] = ["auth", "identity"];
+
+/// Ports of `tessera dev`.
+pub const DEV_PORTS: [(&str, u16); 2] = [("auth", 8081), ("identity", 8082)];
+
+/// How to start the platform.
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    pub database_url: Secret<String>,
+    pub redis_url: Option<Secret<String>>,
+    pub kafka_brokers: Option<String>,
+    /// Prefix of Kafka topics and consumer groups (tests isolate runs with it).
+    pub topic_prefix: String,
+    /// Bind address per service; port 0 picks a free port.
+    pub listen: Vec<(&'static str, SocketAddr)>,
+    /// Where the dev mailbox writes.
+    pub mailbox_dir: PathBuf,
+    /// Emails that get administrator scopes on sign-in.
+    pub admin_emails: Vec<String>,
+    /// Overrides the access-token lifetime (tests of expiry).
+    pub access_token_ttl_secs: Option<u64>,
+}
+
+impl PlatformOptions {
+    /// Every service on a free port of 127.0.0.1.
+    pub fn ephemeral(database_url: String) -> Self {
+        Self {
+            database_url: Secret::new(database_url),
+            redis_url: None,
+            kafka_brokers: None,
+            topic_prefix: "tessera.".to_owned(),
+            listen: SERVICES
+                .iter()
+                .map(|s| (*s, SocketAddr::from(([127, 0, 0, 1], 0))))
+                .collect(),
+            mailbox_dir: PathBuf::from(".tessera/mailbox"),
+            admin_emails: Vec::new(),
+            access_token_ttl_secs: None,
+        }
+    }
+
+    fn listen_of(&self, service: &str) -> SocketAddr {
+        self.listen
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |(_, addr)| *addr)
+    }
+
+    fn base<S: Default>(&self, service: &str, jwks_url: &str) -> ServiceConfig<S> {
+        let mut config = ServiceConfig::<S>::default();
+        config.listen = self.listen_of(service);
+        config.database.url = self.database_url.clone();
+        config.redis = self.redis_url.clone().map(|url| RedisConfig {
+            url,
+            key_prefix: "tessera".to_owned(),
+        });
+        config.kafka = self.kafka_brokers.clone().map(|brokers| KafkaConfig {
+            brokers,
+            topic_prefix: self.topic_prefix.clone(),
+            publish_timeout_ms: 5_000,
+        });
+        config.jwt.jwks_url = jwks_url.to_owned();
+        config
+    }
+}
+
+/// A running platform.
+pub struct Platform {
+    pub tasks: Tasks,
+    pub addresses: Vec<(&'static str, SocketAddr)>,
+}
+
+impl Platform {
+    /// Starts every service and returns once each one listens.
+    pub async fn start(options: &PlatformOptions) -> anyhow::Result<Self> {
+        let tasks = Tasks::new();
+        let embedded = Embedded::default();
+
+        // Auth first: its address is the JWKS every service verifies against.
+        let auth_listener = server::bind(options.listen_of("auth")).await?;
+        let auth_addr = auth_listener.local_addr()?;
+        let jwks_url = format!("http://{auth_addr}/.well-known/jwks.json");
+
+        let mut auth = options.base::<tessera_auth::Settings>("auth", &jwks_url);
+        auth.service.mail.mailbox_dir = options.mailbox_dir.clone();
+        auth.service.admin_emails = options.admin_emails.clone();
+        if let Some(ttl) = options.access_token_ttl_secs {
+            auth.service.access_token_ttl_secs = ttl;
+        }
+        let auth_addr = tessera_auth::start(auth, auth_listener, &embedded, tasks.clone()).await?;
+
+        let mut identity = options.base::<tessera_identity::Settings>("identity", &jwks_url);
+        identity.service.mail.mailbox_dir = options.mailbox_dir.clone();
+        let identity_listener = server::bind(identity.listen).await?;
+        let identity_addr =
+            tessera_identity::start(identity, identity_listener, &embedded, tasks.clone()).await?;
+
+        Ok(Self {
+            tasks,
+            addresses: vec![("auth", auth_addr), ("identity", identity_addr)],
+        })
+    }
+
+    /// The address of `service`.
+    pub fn address(&self, service: &str) -> Option<SocketAddr> {
+        self.addresses
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, addr)| *addr)
+    }
+
+    /// Stops every service and background task.
+    pub async fn shutdown(&self) {
+        self.tasks
+            .shutdown(std::time::Duration::from_secs(10))
+            .await;
+    }
+}

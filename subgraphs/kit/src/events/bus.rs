@@ -1,0 +1,230 @@
+//! The event bus trait and its in-process engine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use super::Envelope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("the broker is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the event could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// One received event and where it came from, so it can be acknowledged.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub envelope: Envelope,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Publishes events to topics and hands them to consumer groups: every group sees every event
+/// of its topics at least once, in order per partition.
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Publishes and waits until the broker has it.
+    async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError>;
+    /// Joins consumer group `group` on `topics`.
+    async fn subscribe(
+        &self,
+        topics: &[String],
+        group: &str,
+    ) -> Result<Box<dyn Subscription>, BusError>;
+    /// Whether the broker answers.
+    async fn ready(&self) -> Result<(), BusError>;
+}
+
+/// A consumer group membership.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits for the next event.
+    async fn next(&mut self) -> Result<Delivery, BusError>;
+    /// Marks `delivery` (and everything before it on its partition) as consumed by the group.
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError>;
+}
+
+/// The in-process engine: a log per topic and a committed offset per group, shared by every
+/// service of one process (clones share one log). Used when no broker is configured.
+#[derive(Clone, Default)]
+pub struct MemoryBus {
+    inner: Arc<MemoryInner>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    state: Mutex<MemoryState>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    topics: HashMap<String, Vec<Envelope>>,
+    committed: HashMap<(String, String), usize>,
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding this lock cannot leave the log half-written: every mutation is
+        // a single push or insert.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
+        self.lock()
+            .topics
+            .entry(topic.to_owned())
+            .or_default()
+            .push(event.clone());
+        self.inner.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        topics: &[String],
+        group: &str,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        let state = self.lock();
+        let cursors = topics
+            .iter()
+            .map(|t| {
+                let at = state
+                    .committed
+                    .get(&(group.to_owned(), t.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                (t.clone(), at)
+            })
+            .collect();
+        Ok(Box::new(MemorySubscription {
+            bus: self.clone(),
+            group: group.to_owned(),
+            cursors,
+        }))
+    }
+
+    async fn ready(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+struct MemorySubscription {
+    bus: MemoryBus,
+    group: String,
+    cursors: Vec<(String, usize)>,
+}
+
+impl MemorySubscription {
+    fn poll(&mut self) -> Option<Delivery> {
+        let state = self.bus.lock();
+        for (topic, cursor) in &mut self.cursors {
+            if let Some(event) = state
+                .topics
+                .get(topic.as_str())
+                .and_then(|log| log.get(*cursor))
+            {
+                let offset = i64::try_from(*cursor).unwrap_or(i64::MAX);
+                *cursor += 1;
+                return Some(Delivery {
+                    envelope: event.clone(),
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset,
+                });
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Subscription for MemorySubscription {
+    async fn next(&mut self) -> Result<Delivery, BusError> {
+        loop {
+            let inner = Arc::clone(&self.bus.inner);
+            let notified = inner.notify.notified();
+            if let Some(delivery) = self.poll() {
+                return Ok(delivery);
+            }
+            notified.await;
+        }
+    }
+
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
+        let next = usize::try_from(delivery.offset).unwrap_or(0) + 1;
+        let mut state = self.bus.lock();
+        let slot = state
+            .committed
+            .entry((self.group.clone(), delivery.topic.clone()))
+            .or_default();
+        *slot = (*slot).max(next);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u32) -> Envelope {
+        Envelope::new(
+            "test",
+            "thing.happened",
+            n.to_string(),
+            None,
+            serde_json::json!({ "n": n }),
+        )
+    }
+
+    #[tokio::test]
+    async fn each_group_sees_every_event_and_resumes_after_ack() {
+        let bus = MemoryBus::new();
+        let topics = vec!["t".to_owned()];
+        bus.publish("t", &event(1)).await.expect("publish");
+        bus.publish("t", &event(2)).await.expect("publish");
+
+        let mut a = bus.subscribe(&topics, "a").await.expect("subscribe");
+        let first = a.next().await.expect("next");
+        assert_eq!(first.envelope.subject, "1");
+        a.ack(&first).expect("ack");
+        drop(a);
+
+        // A new member of group a resumes after the acknowledged event.
+        let mut a2 = bus.subscribe(&topics, "a").await.expect("subscribe");
+        assert_eq!(a2.next().await.expect("next").envelope.subject, "2");
+
+        // Group b starts from the beginning.
+        let mut b = bus.subscribe(&topics, "b").await.expect("subscribe");
+        assert_eq!(b.next().await.expect("next").envelope.subject, "1");
+    }
+
+    #[tokio::test]
+    async fn waiting_subscriber_wakes_on_publish() {
+        let bus = MemoryBus::new();
+        let mut sub = bus
+            .subscribe(&["t".to_owned()], "g")
+            .await
+            .expect("subscribe");
+        let waiter = tokio::spawn(async move { sub.next().await.map(|d| d.envelope.subject) });
+        tokio::task::yield_now().await;
+        bus.publish("t", &event(7)).await.expect("publish");
+        assert_eq!(waiter.await.expect("join").expect("next"), "7");
+    }
+}

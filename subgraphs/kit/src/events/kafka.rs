@@ -1,0 +1,182 @@
+//! The Kafka engine: an idempotent producer keyed by subject, and consumer groups that store an
+//! offset only after the handler succeeded (at-least-once; the inbox makes it exactly-once in
+//! effect).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::Message as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::{BusError, Delivery, Envelope, EventBus, Subscription};
+use crate::config::KafkaConfig;
+
+/// Kafka through rdkafka.
+pub struct KafkaBus {
+    brokers: String,
+    producer: FutureProducer,
+    publish_timeout: Duration,
+}
+
+impl KafkaBus {
+    pub fn new(config: &KafkaConfig) -> anyhow::Result<Self> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", config.publish_timeout_ms.to_string())
+            .create()?;
+        Ok(Self {
+            brokers: config.brokers.clone(),
+            producer,
+            publish_timeout: Duration::from_millis(config.publish_timeout_ms),
+        })
+    }
+
+    /// Creates `topics` if they do not exist yet.
+    pub async fn ensure_topics(&self, topics: &[String]) -> Result<(), BusError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .map_err(unavailable)?;
+        let new: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(self.publish_timeout));
+        let results = admin
+            .create_topics(&new, &options)
+            .await
+            .map_err(unavailable)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(BusError::Unavailable(format!(
+                        "cannot create topic {topic}: {code}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(err.to_string())
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(event)?;
+        let id = event.id.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "event-id",
+                value: Some(id.as_str()),
+            })
+            .insert(Header {
+                key: "event-type",
+                value: Some(event.kind.as_str()),
+            });
+        let record = FutureRecord::to(topic)
+            .key(&event.subject)
+            .payload(&payload)
+            .headers(headers);
+        self.producer
+            .send(record, self.publish_timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(err, _)| unavailable(err))
+    }
+
+    async fn subscribe(
+        &self,
+        topics: &[String],
+        group: &str,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.ensure_topics(topics).await?;
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .create()
+            .map_err(unavailable)?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&names).map_err(unavailable)?;
+        Ok(Box::new(KafkaSubscription { consumer }))
+    }
+
+    async fn ready(&self) -> Result<(), BusError> {
+        let producer = self.producer.clone();
+        let timeout = self.publish_timeout.min(Duration::from_secs(3));
+        // librdkafka's metadata call blocks; keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(None, timeout).map(|_| ())
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)
+    }
+}
+
+/// Dropping it closes the consumer, which commits the stored offsets (auto-commit is on, and an
+/// offset is stored only after its event was handled).
+struct KafkaSubscription {
+    consumer: StreamConsumer,
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn next(&mut self) -> Result<Delivery, BusError> {
+        loop {
+            let message = self.consumer.recv().await.map_err(unavailable)?;
+            let (topic, partition, offset) = (
+                message.topic().to_owned(),
+                message.partition(),
+                message.offset(),
+            );
+            match message.payload().map(serde_json::from_slice::<Envelope>) {
+                Some(Ok(envelope)) => {
+                    return Ok(Delivery {
+                        envelope,
+                        topic,
+                        partition,
+                        offset,
+                    });
+                }
+                // Not ours to interpret: skip it rather than stall the partition forever.
+                other => {
+                    tracing::warn!(
+                        topic,
+                        partition,
+                        offset,
+                        undecodable = other.is_some(),
+                        "skipping a message that is not an event envelope"
+                    );
+                    self.consumer
+                        .store_offset(&topic, partition, offset)
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+    }
+
+    fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
+        self.consumer
+            .store_offset(&delivery.topic, delivery.partition, delivery.offset)
+            .map_err(unavailable)
+    }
+}
