@@ -109,8 +109,8 @@ async fn dev() -> anyhow::Result<()> {
     let database_url = env.database.url.expose().clone();
     crate::postgres::ensure_database(&database_url).await?;
     let mut options = PlatformOptions::ephemeral(database_url);
-    options.redis_url = env.redis.map(|r| r.url);
-    options.kafka_brokers = env.kafka.map(|k| k.brokers);
+    options.redis = env.redis;
+    options.kafka = env.kafka;
     options.listen = DEV_PORTS
         .iter()
         .map(|(name, port)| (*name, std::net::SocketAddr::from(([127, 0, 0, 1], *port))))

@@ -19,10 +19,10 @@ pub const DEV_PORTS: [(&str, u16); 2] = [("auth", 8081), ("identity", 8082)];
 #[derive(Debug, Clone)]
 pub struct PlatformOptions {
     pub database_url: Secret<String>,
-    pub redis_url: Option<Secret<String>>,
-    pub kafka_brokers: Option<String>,
-    /// Prefix of Kafka topics and consumer groups (tests isolate runs with it).
-    pub topic_prefix: String,
+    /// Redis for shared counters; in-process counters when absent.
+    pub redis: Option<RedisConfig>,
+    /// Kafka for events; the in-process bus when absent.
+    pub kafka: Option<KafkaConfig>,
     /// Bind address per service; port 0 picks a free port.
     pub listen: Vec<(&'static str, SocketAddr)>,
     /// Where the dev mailbox writes.
@@ -31,6 +31,8 @@ pub struct PlatformOptions {
     pub admin_emails: Vec<String>,
     /// Overrides the access-token lifetime (tests of expiry).
     pub access_token_ttl_secs: Option<u64>,
+    /// Overrides how often auth re-reads its signing keys (tests of rotation).
+    pub key_reload_secs: Option<u64>,
 }
 
 impl PlatformOptions {
@@ -38,9 +40,8 @@ impl PlatformOptions {
     pub fn ephemeral(database_url: String) -> Self {
         Self {
             database_url: Secret::new(database_url),
-            redis_url: None,
-            kafka_brokers: None,
-            topic_prefix: "tessera.".to_owned(),
+            redis: None,
+            kafka: None,
             listen: SERVICES
                 .iter()
                 .map(|s| (*s, SocketAddr::from(([127, 0, 0, 1], 0))))
@@ -48,6 +49,7 @@ impl PlatformOptions {
             mailbox_dir: PathBuf::from(".tessera/mailbox"),
             admin_emails: Vec::new(),
             access_token_ttl_secs: None,
+            key_reload_secs: None,
         }
     }
 
@@ -62,15 +64,8 @@ impl PlatformOptions {
         let mut config = ServiceConfig::<S>::default();
         config.listen = self.listen_of(service);
         config.database.url = self.database_url.clone();
-        config.redis = self.redis_url.clone().map(|url| RedisConfig {
-            url,
-            key_prefix: "tessera".to_owned(),
-        });
-        config.kafka = self.kafka_brokers.clone().map(|brokers| KafkaConfig {
-            brokers,
-            topic_prefix: self.topic_prefix.clone(),
-            publish_timeout_ms: 5_000,
-        });
+        config.redis = self.redis.clone();
+        config.kafka = self.kafka.clone();
         config.jwt.jwks_url = jwks_url.to_owned();
         config
     }
@@ -98,6 +93,9 @@ impl Platform {
         auth.service.admin_emails = options.admin_emails.clone();
         if let Some(ttl) = options.access_token_ttl_secs {
             auth.service.access_token_ttl_secs = ttl;
+        }
+        if let Some(secs) = options.key_reload_secs {
+            auth.service.key_reload_secs = secs;
         }
         let auth_addr = tessera_auth::start(auth, auth_listener, &embedded, tasks.clone()).await?;
 

@@ -1,1 +1,7 @@
-fn main() {}
+//! End-to-end tests: the platform started on free ports, spoken to over HTTP.
+
+mod auth;
+mod events;
+mod http;
+mod identity;
+mod tokens;

@@ -47,6 +47,8 @@ pub struct Settings {
     pub refresh_token_ttl_days: i64,
     /// Age at which the signing key is replaced, in hours.
     pub key_rotation_hours: u64,
+    /// How often the key ring is re-read (rotations by other instances), in seconds.
+    pub key_reload_secs: u64,
     /// Lifetime of a password reset link, in minutes.
     pub reset_ttl_minutes: i64,
     /// Reset mails one address may trigger per hour.
@@ -66,6 +68,7 @@ impl Default for Settings {
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
             key_rotation_hours: 24 * 7,
+            key_reload_secs: 60,
             reset_ttl_minutes: 60,
             reset_requests_per_hour: 3,
             throttle: ThrottleConfig::default(),
@@ -115,6 +118,7 @@ pub async fn start(
         "key-rotation",
         rotate_keys(
             keys.clone(),
+            Duration::from_secs(settings.key_reload_secs.max(1)),
             Duration::from_secs(settings.key_rotation_hours * 3600),
             tasks.token(),
         ),
@@ -154,18 +158,23 @@ async fn jwks(State(keys): State<Arc<KeyRing>>) -> impl IntoResponse {
     )
 }
 
-/// Reloads keys every minute (other instances may rotate) and rotates when the key is due.
+/// Reloads keys every `reload` (other instances may rotate) and rotates when the key is due.
 async fn rotate_keys(
     keys: Arc<KeyRing>,
+    reload: Duration,
     every: Duration,
     cancel: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep(reload) => {}
         }
-        if let Err(err) = keys.reload().await.and(keys.rotate_if_due(every).await) {
+        let maintained = async {
+            keys.reload().await?;
+            keys.rotate_if_due(every).await
+        };
+        if let Err(err) = maintained.await {
             tracing::warn!(error = format!("{err:#}"), "signing key maintenance failed");
         }
     }

@@ -164,7 +164,7 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or(TokenError::Malformed)?;
         if !self.cache.read().await.keys.contains_key(&kid) {
-            self.refresh().await?;
+            self.refresh(&kid).await?;
         }
         let cache = self.cache.read().await;
         let key = cache.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
@@ -187,14 +187,20 @@ impl TokenVerifier {
         })
     }
 
-    /// Fetches the key set again unless it was fetched within the minimum interval.
-    async fn refresh(&self) -> Result<(), TokenError> {
+    /// Fetches the key set again because `kid` is unknown. Fetches are at least the minimum
+    /// interval apart: a request that comes sooner waits for the next slot (all waiters share
+    /// one fetch), so a rotation is picked up at once while a flood of made-up `kid`s costs the
+    /// auth service at most one JWKS request per interval.
+    async fn refresh(&self, kid: &str) -> Result<(), TokenError> {
         let KeySource::Url(http, url) = &self.source else {
             return Ok(());
         };
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.min_refresh) {
+        if self.cache.read().await.keys.contains_key(kid) {
             return Ok(());
+        }
+        if let Some(wait) = last.and_then(|at| self.min_refresh.checked_sub(at.elapsed())) {
+            tokio::time::sleep(wait).await;
         }
         *last = Some(Instant::now());
         let jwks = fetch_jwks(http, url).await.map_err(|err| {

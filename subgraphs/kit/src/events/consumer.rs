@@ -63,10 +63,16 @@ pub async fn run(
         let delivery = tokio::select! {
             () = cancel.cancelled() => return Ok(()),
             next = subscription.next() => match next {
-                Ok(d) => d,
+                Ok(d) => {
+                    backoff = Duration::from_millis(100);
+                    d
+                }
                 Err(err) => {
-                    tracing::warn!(%group, error = %err, "consumer cannot read");
+                    // The client reconnects by itself; wait a little longer each time so an
+                    // outage does not flood the log.
+                    tracing::warn!(%group, error = %err, retry_in_ms = backoff.as_millis() as u64, "consumer cannot read");
                     tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(max_backoff);
                     continue;
                 }
             }

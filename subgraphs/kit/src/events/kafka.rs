@@ -20,23 +20,23 @@ use crate::config::KafkaConfig;
 /// Kafka through rdkafka.
 pub struct KafkaBus {
     brokers: String,
-    producer: FutureProducer,
+    config: KafkaConfig,
+    /// Replaced after a failed publish: an idempotent producer that lost its broker can be left
+    /// with sequence state the returning broker no longer knows.
+    producer: std::sync::RwLock<FutureProducer>,
     publish_timeout: Duration,
+    /// Topics known to exist; a topic is created before its first publish.
+    known_topics: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl KafkaBus {
     pub fn new(config: &KafkaConfig) -> anyhow::Result<Self> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", config.publish_timeout_ms.to_string())
-            .create()?;
         Ok(Self {
             brokers: config.brokers.clone(),
-            producer,
+            config: config.clone(),
+            producer: std::sync::RwLock::new(producer(config)?),
             publish_timeout: Duration::from_millis(config.publish_timeout_ms),
+            known_topics: std::sync::Mutex::default(),
         })
     }
 
@@ -69,6 +69,69 @@ impl KafkaBus {
     }
 }
 
+fn producer(config: &KafkaConfig) -> anyhow::Result<FutureProducer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", config.publish_timeout_ms.to_string())
+        .create()?)
+}
+
+impl KafkaBus {
+    fn producer(&self) -> FutureProducer {
+        self.producer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn renew_producer(&self) {
+        match producer(&self.config) {
+            Ok(fresh) => {
+                let old = std::mem::replace(
+                    &mut *self
+                        .producer
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    fresh,
+                );
+                drop_blocking(old);
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot create a Kafka producer"),
+        }
+    }
+
+    fn is_known(&self, topic: &str) -> bool {
+        self.known_topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(topic)
+    }
+
+    fn remember(&self, topic: &str, exists: bool) {
+        let mut known = self
+            .known_topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if exists {
+            known.insert(topic.to_owned());
+        } else {
+            known.remove(topic);
+        }
+    }
+}
+
+/// Destroying a librdkafka client waits for its threads and in-flight requests, which can take
+/// until a timeout while the broker is unreachable: never on an async worker.
+fn drop_blocking<T: Send + 'static>(client: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn_blocking(move || drop(client))),
+        Err(_) => drop(client),
+    }
+}
+
 fn unavailable(err: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(err.to_string())
 }
@@ -76,6 +139,10 @@ fn unavailable(err: impl std::fmt::Display) -> BusError {
 #[async_trait]
 impl EventBus for KafkaBus {
     async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
+        if !self.is_known(topic) {
+            self.ensure_topics(&[topic.to_owned()]).await?;
+            self.remember(topic, true);
+        }
         let payload = serde_json::to_vec(event)?;
         let id = event.id.to_string();
         let headers = OwnedHeaders::new()
@@ -91,11 +158,17 @@ impl EventBus for KafkaBus {
             .key(&event.subject)
             .payload(&payload)
             .headers(headers);
-        self.producer
+        self.producer()
             .send(record, self.publish_timeout)
             .await
             .map(|_| ())
-            .map_err(|(err, _)| unavailable(err))
+            .map_err(|(err, _)| {
+                // The broker may have come back without the topic (a restarted in-memory
+                // broker, a recreated cluster): make sure it exists before the next attempt.
+                self.remember(topic, false);
+                self.renew_producer();
+                unavailable(err)
+            })
     }
 
     async fn subscribe(
@@ -112,15 +185,19 @@ impl EventBus for KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
+            // Notice topics created after joining (a new service's first event) within seconds.
+            .set("topic.metadata.refresh.interval.ms", "5000")
             .create()
             .map_err(unavailable)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names).map_err(unavailable)?;
-        Ok(Box::new(KafkaSubscription { consumer }))
+        Ok(Box::new(KafkaSubscription {
+            consumer: Some(consumer),
+        }))
     }
 
     async fn ready(&self) -> Result<(), BusError> {
-        let producer = self.producer.clone();
+        let producer = self.producer();
         let timeout = self.publish_timeout.min(Duration::from_secs(3));
         // librdkafka's metadata call blocks; keep it off the async workers.
         tokio::task::spawn_blocking(move || {
@@ -133,16 +210,33 @@ impl EventBus for KafkaBus {
 }
 
 /// Dropping it closes the consumer, which commits the stored offsets (auto-commit is on, and an
-/// offset is stored only after its event was handled).
+/// offset is stored only after its event was handled). The close blocks, so it runs on the
+/// blocking pool.
 struct KafkaSubscription {
-    consumer: StreamConsumer,
+    consumer: Option<StreamConsumer>,
+}
+
+impl KafkaSubscription {
+    fn consumer(&self) -> Result<&StreamConsumer, BusError> {
+        self.consumer
+            .as_ref()
+            .ok_or_else(|| BusError::Unavailable("consumer closed".to_owned()))
+    }
+}
+
+impl Drop for KafkaSubscription {
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            drop_blocking(consumer);
+        }
+    }
 }
 
 #[async_trait]
 impl Subscription for KafkaSubscription {
     async fn next(&mut self) -> Result<Delivery, BusError> {
         loop {
-            let message = self.consumer.recv().await.map_err(unavailable)?;
+            let message = self.consumer()?.recv().await.map_err(unavailable)?;
             let (topic, partition, offset) = (
                 message.topic().to_owned(),
                 message.partition(),
@@ -166,7 +260,7 @@ impl Subscription for KafkaSubscription {
                         undecodable = other.is_some(),
                         "skipping a message that is not an event envelope"
                     );
-                    self.consumer
+                    self.consumer()?
                         .store_offset(&topic, partition, offset)
                         .map_err(unavailable)?;
                 }
@@ -175,7 +269,7 @@ impl Subscription for KafkaSubscription {
     }
 
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        self.consumer
+        self.consumer()?
             .store_offset(&delivery.topic, delivery.partition, delivery.offset)
             .map_err(unavailable)
     }

@@ -11,6 +11,7 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequestParts as _, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,11 +47,18 @@ pub async fn post<E>(
     State(state): State<GraphqlState<E>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response
 where
     E: async_graphql::Executor,
 {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_response(ErrorCode::PayloadTooLarge, "the request body is too large");
+        }
+        Err(rejection) => return error_response(ErrorCode::BadRequest, &rejection.body_text()),
+    };
     if !is_json(&headers) {
         return error_response(
             ErrorCode::BadRequest,
@@ -66,6 +74,9 @@ where
             );
         }
     };
+    if batch.iter().any(|request| request.query.trim().is_empty()) {
+        return error_response(ErrorCode::BadRequest, "the request has no query");
+    }
     let caller = match authenticate(&state.verifier, &headers).await {
         Ok(caller) => caller,
         Err(response) => return response,
