@@ -61,13 +61,15 @@ impl PlatformOptions {
     }
 
     fn base<S: Default>(&self, service: &str, jwks_url: &str) -> ServiceConfig<S> {
-        let mut config = ServiceConfig::<S>::default();
-        config.listen = self.listen_of(service);
-        config.database.url = self.database_url.clone();
-        config.redis = self.redis.clone();
-        config.kafka = self.kafka.clone();
-        config.jwt.jwks_url = jwks_url.to_owned();
-        config
+        let defaults = ServiceConfig::<S>::default();
+        ServiceConfig {
+            listen: self.listen_of(service),
+            database: tessera_kit::config::DatabaseConfig { url: self.database_url.clone(), ..defaults.database },
+            redis: self.redis.clone(),
+            kafka: self.kafka.clone(),
+            jwt: tessera_kit::config::JwtConfig { jwks_url: jwks_url.to_owned(), ..defaults.jwt },
+            ..defaults
+        }
     }
 }
 

@@ -229,6 +229,8 @@ where
 }
 
 #[cfg(test)]
+// figment's Jail closures return its own large error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -94,19 +94,22 @@ pub async fn insert_refresh_token(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct PresentedToken {
+    family_id: Uuid,
+    user_id: Uuid,
+    used_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
 /// Looks at a presented refresh token under a row lock, so two concurrent uses of one token are
 /// serialized: the first rotates it, the second sees it spent. A live token is marked spent.
 pub async fn spend_refresh_token(
     tx: &mut PgConnection,
     token_hash: &[u8],
 ) -> sqlx::Result<RefreshOutcome> {
-    let row: Option<(
-        Uuid,
-        Uuid,
-        Option<DateTime<Utc>>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-    )> = sqlx::query_as(
+    let row: Option<PresentedToken> = sqlx::query_as(
         "SELECT t.family_id, t.user_id, t.used_at, t.expires_at, f.revoked_at \
          FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id \
          WHERE t.token_hash = $1 FOR UPDATE OF t, f",
@@ -114,7 +117,7 @@ pub async fn spend_refresh_token(
     .bind(token_hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((family_id, user_id, used_at, expires_at, revoked_at)) = row else {
+    let Some(PresentedToken { family_id, user_id, used_at, expires_at, revoked_at }) = row else {
         return Ok(RefreshOutcome::Invalid);
     };
     if revoked_at.is_some() || expires_at <= Utc::now() {

@@ -83,10 +83,10 @@ impl Outbox {
                 }
             };
             passes += 1;
-            if passes % 1000 == 0 {
-                if let Err(err) = purge_published(&pool, config.retention_hours).await {
-                    tracing::warn!(error = format!("{err:#}"), "outbox cleanup failed");
-                }
+            if passes.is_multiple_of(1000)
+                && let Err(err) = purge_published(&pool, config.retention_hours).await
+            {
+                tracing::warn!(error = format!("{err:#}"), "outbox cleanup failed");
             }
             tokio::select! {
                 () = cancel.cancelled() => return Ok(()),
