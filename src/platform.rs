@@ -64,10 +64,16 @@ impl PlatformOptions {
         let defaults = ServiceConfig::<S>::default();
         ServiceConfig {
             listen: self.listen_of(service),
-            database: tessera_kit::config::DatabaseConfig { url: self.database_url.clone(), ..defaults.database },
+            database: tessera_kit::config::DatabaseConfig {
+                url: self.database_url.clone(),
+                ..defaults.database
+            },
             redis: self.redis.clone(),
             kafka: self.kafka.clone(),
-            jwt: tessera_kit::config::JwtConfig { jwks_url: jwks_url.to_owned(), ..defaults.jwt },
+            jwt: tessera_kit::config::JwtConfig {
+                jwks_url: jwks_url.to_owned(),
+                ..defaults.jwt
+            },
             ..defaults
         }
     }

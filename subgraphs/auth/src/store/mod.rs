@@ -117,7 +117,14 @@ pub async fn spend_refresh_token(
     .bind(token_hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(PresentedToken { family_id, user_id, used_at, expires_at, revoked_at }) = row else {
+    let Some(PresentedToken {
+        family_id,
+        user_id,
+        used_at,
+        expires_at,
+        revoked_at,
+    }) = row
+    else {
         return Ok(RefreshOutcome::Invalid);
     };
     if revoked_at.is_some() || expires_at <= Utc::now() {

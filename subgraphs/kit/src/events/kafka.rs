@@ -50,7 +50,9 @@ impl KafkaBus {
             .iter()
             .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(self.publish_timeout));
+        let options = AdminOptions::new()
+            .operation_timeout(Some(self.publish_timeout))
+            .request_timeout(Some(self.publish_timeout));
         let results = admin
             .create_topics(&new, &options)
             .await
@@ -140,8 +142,12 @@ fn unavailable(err: impl std::fmt::Display) -> BusError {
 impl EventBus for KafkaBus {
     async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
         if !self.is_known(topic) {
-            self.ensure_topics(&[topic.to_owned()]).await?;
-            self.remember(topic, true);
+            // Best effort: a broker that creates topics itself, or one where the topic exists
+            // already, still takes the message; if neither, the publish below fails and is
+            // retried.
+            if let Err(err) = self.ensure_topics(&[topic.to_owned()]).await {
+                tracing::debug!(topic, error = %err, "cannot create topic");
+            }
         }
         let payload = serde_json::to_vec(event)?;
         let id = event.id.to_string();
@@ -161,7 +167,7 @@ impl EventBus for KafkaBus {
         self.producer()
             .send(record, self.publish_timeout)
             .await
-            .map(|_| ())
+            .map(|_| self.remember(topic, true))
             .map_err(|(err, _)| {
                 // The broker may have come back without the topic (a restarted in-memory
                 // broker, a recreated cluster): make sure it exists before the next attempt.
@@ -176,7 +182,9 @@ impl EventBus for KafkaBus {
         topics: &[String],
         group: &str,
     ) -> Result<Box<dyn Subscription>, BusError> {
-        self.ensure_topics(topics).await?;
+        if let Err(err) = self.ensure_topics(topics).await {
+            tracing::debug!(error = %err, "cannot create topics; subscribing anyway");
+        }
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
@@ -272,5 +280,75 @@ impl Subscription for KafkaSubscription {
         self.consumer()?
             .store_offset(&delivery.topic, delivery.partition, delivery.offset)
             .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::mocking::MockCluster;
+
+    use super::*;
+
+    fn bus(cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>) -> KafkaBus {
+        KafkaBus::new(&KafkaConfig {
+            brokers: cluster.bootstrap_servers(),
+            topic_prefix: "t.".to_owned(),
+            // The mock cluster does not answer CreateTopics; keep that wait short.
+            publish_timeout_ms: 1_000,
+        })
+        .expect("bus")
+    }
+
+    fn event(subject: &str) -> Envelope {
+        Envelope::new(
+            "test",
+            "thing.happened",
+            subject,
+            None,
+            serde_json::json!({}),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_group_resumes_after_its_last_acknowledged_event() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t.events", 1, 1).expect("topic");
+        let bus = bus(&cluster);
+        let topics = vec!["t.events".to_owned()];
+        for subject in ["a", "b", "c"] {
+            bus.publish("t.events", &event(subject))
+                .await
+                .expect("publish");
+        }
+
+        let mut first = bus.subscribe(&topics, "g").await.expect("subscribe");
+        let a = first.next().await.expect("a");
+        assert_eq!(a.envelope.subject, "a");
+        first.ack(&a).expect("ack");
+        let b = first.next().await.expect("b");
+        assert_eq!(b.envelope.subject, "b");
+        // b is not acknowledged: a new member must see it again.
+        drop(first);
+
+        let mut second = bus.subscribe(&topics, "g").await.expect("subscribe");
+        let again = second.next().await.expect("b again");
+        assert_eq!(again.envelope.subject, "b");
+        assert_eq!(again.envelope.id, b.envelope.id);
+    }
+
+    #[tokio::test]
+    async fn publish_fails_cleanly_when_no_broker_answers() {
+        let bus = KafkaBus::new(&KafkaConfig {
+            brokers: "127.0.0.1:1".to_owned(),
+            topic_prefix: "t.".to_owned(),
+            publish_timeout_ms: 500,
+        })
+        .expect("bus");
+        let err = bus
+            .publish("t.events", &event("x"))
+            .await
+            .expect_err("no broker");
+        assert!(matches!(err, BusError::Unavailable(_)), "{err:?}");
+        assert!(bus.ready().await.is_err());
     }
 }
