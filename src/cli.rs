@@ -21,6 +21,9 @@ pub struct Cli {
     /// Log as JSON lines (production) instead of readable lines.
     #[arg(long, global = true)]
     pub json_logs: bool,
+    /// Export spans over OTLP/HTTP to this collector, e.g. http://collector:4318.
+    #[arg(long, global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,11 +58,19 @@ pub enum Command {
 impl Cli {
     /// Runs the command on a fresh runtime; the exit code tells success.
     pub fn run(self) -> ExitCode {
-        telemetry::init(if self.json_logs {
+        let format = if self.json_logs {
             LogFormat::Json
         } else {
             LogFormat::Pretty
-        });
+        };
+        // Held until the end of `run`: dropping it flushes buffered spans.
+        let _telemetry = match telemetry::init_with(format, self.otlp_endpoint.as_deref()) {
+            Ok(guard) => guard,
+            Err(err) => {
+                eprintln!("tessera: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -42,7 +42,7 @@ impl Envelope {
             time: Utc::now(),
             actor,
             data,
-            traceparent: None,
+            traceparent: crate::telemetry::current_traceparent(),
         }
     }
 }

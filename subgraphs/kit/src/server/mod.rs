@@ -66,12 +66,14 @@ where
         .layer(axum::middleware::from_fn_with_state(name, metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
-                tracing::info_span!(
+                let span = tracing::info_span!(
                     "request",
                     service = name,
                     http.request.method = %req.method(),
                     url.path = %req.uri().path(),
-                )
+                );
+                crate::telemetry::continue_trace(&span, req.headers());
+                span
             }),
         )
         .layer(DefaultBodyLimit::max(subgraph.max_body_bytes))
