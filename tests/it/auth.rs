@@ -26,12 +26,7 @@ async fn signs_up_logs_in_and_identity_verifies_the_token() {
     assert_eq!(session.user_id, s.user_id);
     assert_eq!(login.data("login.expiresIn"), 900);
     let me = p
-        .gql(
-            "identity",
-            "{ me { id } }",
-            json!({}),
-            Some(&session.access),
-        )
+        .query("identity", "{ me { id } }", Some(&session.access))
         .await
         .ok();
     assert_eq!(me.data("me.id"), s.user_id.as_str());
@@ -89,6 +84,17 @@ async fn wrong_password_is_invalid_credentials_and_unknown_email_alike() {
     p.shutdown().await;
 }
 
+async fn logout(p: &TestPlatform, token: &str) -> tessera_tests::Gql {
+    p.gql(
+        "auth",
+        "mutation($t: String!) { logout(refreshToken: $t) }",
+        json!({ "t": token }),
+        None,
+    )
+    .await
+    .ok()
+}
+
 async fn refresh(p: &TestPlatform, token: &str) -> tessera_tests::Gql {
     p.gql("auth", refresh_query(), json!({ "t": token }), None)
         .await
@@ -126,45 +132,27 @@ async fn logout_ends_one_session_and_logout_all_ends_every_session() {
     let b = TestPlatform::session_of(&p.login("erin@example.com", PASSWORD).await.ok(), "login");
     let c = TestPlatform::session_of(&p.login("erin@example.com", PASSWORD).await.ok(), "login");
 
-    let out = p
-        .gql(
-            "auth",
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": a.refresh }),
-            None,
-        )
-        .await
-        .ok();
+    let out = logout(&p, &a.refresh).await;
     assert_eq!(out.data("logout"), true);
     assert_eq!(refresh(&p, &a.refresh).await.code(), Some("INVALID_TOKEN"));
-    let again = p
-        .gql(
-            "auth",
-            "mutation($t: String!) { logout(refreshToken: $t) }",
-            json!({ "t": a.refresh }),
-            None,
-        )
-        .await
-        .ok();
+    let again = logout(&p, &a.refresh).await;
     assert_eq!(again.data("logout"), false);
 
     let sessions = p
-        .gql("auth", "{ sessions { id } }", json!({}), Some(&b.access))
+        .query("auth", "{ sessions { id } }", Some(&b.access))
         .await
         .ok();
     assert_eq!(sessions.data("sessions").as_array().map(Vec::len), Some(2));
 
     let all = p
-        .gql("auth", "mutation { logoutAll }", json!({}), Some(&b.access))
+        .query("auth", "mutation { logoutAll }", Some(&b.access))
         .await
         .ok();
     assert_eq!(all.data("logoutAll"), 2);
     assert_eq!(refresh(&p, &b.refresh).await.code(), Some("INVALID_TOKEN"));
     assert_eq!(refresh(&p, &c.refresh).await.code(), Some("INVALID_TOKEN"));
 
-    let anonymous = p
-        .gql("auth", "mutation { logoutAll }", json!({}), None)
-        .await;
+    let anonymous = p.query("auth", "mutation { logoutAll }", None).await;
     assert_eq!(anonymous.code(), Some("UNAUTHENTICATED"));
     p.shutdown().await;
 }

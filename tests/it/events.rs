@@ -62,11 +62,7 @@ fn types(events: &[Value]) -> HashMap<String, usize> {
 #[tokio::test]
 async fn every_change_publishes_its_event() {
     let broker = Broker::start().await.expect("broker");
-    let p = TestPlatform::builder()
-        .kafka(broker.bootstrap())
-        .start()
-        .await
-        .expect("platform");
+    let p = TestPlatform::with_broker(&broker).await.expect("platform");
     let s = p.sign_up("pia@example.com", PASSWORD, "Pia").await;
     p.wait_for_user(&s).await;
     assert_eq!(
@@ -82,18 +78,16 @@ async fn every_change_publishes_its_event() {
     )
     .await
     .ok();
-    p.gql(
+    p.query(
         "identity",
         "mutation { updateProfile(input: { displayName: \"Pia P\" }) { id } }",
-        json!({}),
         Some(&s.access),
     )
     .await
     .ok();
-    p.gql(
+    p.query(
         "identity",
         "mutation { requestEmailVerification }",
-        json!({}),
         Some(&s.access),
     )
     .await
@@ -144,11 +138,7 @@ async fn every_change_publishes_its_event() {
 #[tokio::test]
 async fn consumers_apply_each_event_once_when_the_relay_publishes_it_again() {
     let broker = Broker::start().await.expect("broker");
-    let p = TestPlatform::builder()
-        .kafka(broker.bootstrap())
-        .start()
-        .await
-        .expect("platform");
+    let p = TestPlatform::with_broker(&broker).await.expect("platform");
     let mut sessions = Vec::new();
     for i in 0..3 {
         sessions.push(
@@ -205,11 +195,7 @@ async fn consumers_apply_each_event_once_when_the_relay_publishes_it_again() {
 #[tokio::test]
 async fn a_broker_outage_loses_no_event() {
     let broker = Broker::start().await.expect("broker");
-    let p = TestPlatform::builder()
-        .kafka(broker.bootstrap())
-        .start()
-        .await
-        .expect("platform");
+    let p = TestPlatform::with_broker(&broker).await.expect("platform");
     let before = p.sign_up("before@example.com", PASSWORD, "Before").await;
     p.wait_for_user(&before).await;
 

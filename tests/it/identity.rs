@@ -37,10 +37,9 @@ async fn verifies_email_with_a_single_use_mailed_token() {
     let s = p.sign_up("jade@example.com", PASSWORD, "Jade").await;
     p.wait_for_user(&s).await;
     let asked = p
-        .gql(
+        .query(
             "identity",
             "mutation { requestEmailVerification }",
-            json!({}),
             Some(&s.access),
         )
         .await
@@ -62,21 +61,15 @@ async fn verifies_email_with_a_single_use_mailed_token() {
     assert_eq!(forged.code(), Some("INVALID_TOKEN"));
 
     let me = p
-        .gql(
-            "identity",
-            "{ me { emailVerified } }",
-            json!({}),
-            Some(&s.access),
-        )
+        .query("identity", "{ me { emailVerified } }", Some(&s.access))
         .await
         .ok();
     assert_eq!(me.data("me.emailVerified"), true);
     // Verified already: nothing more is sent.
     let more = p
-        .gql(
+        .query(
             "identity",
             "mutation { requestEmailVerification }",
-            json!({}),
             Some(&s.access),
         )
         .await

@@ -9,8 +9,7 @@ use tessera_tests::{TestPlatform, tokens};
 const PASSWORD: &str = "correct horse battery";
 
 async fn me(p: &TestPlatform, token: &str) -> tessera_tests::Gql {
-    p.gql("identity", "{ me { id } }", json!({}), Some(token))
-        .await
+    p.query("identity", "{ me { id } }", Some(token)).await
 }
 
 fn assert_refused(r: &tessera_tests::Gql, why: &str) {

@@ -155,6 +155,16 @@ impl TestPlatform {
         format!("http://{}{path}", self.addr(service))
     }
 
+    /// POSTs a GraphQL request without variables to `service`.
+    pub async fn query(&self, service: &str, query: &str, token: Option<&str>) -> Gql {
+        self.gql(service, query, json!({}), token).await
+    }
+
+    /// Starts the platform with its events going through `broker`.
+    pub async fn with_broker(broker: &crate::Broker) -> anyhow::Result<Self> {
+        Builder::default().kafka(broker.bootstrap()).start().await
+    }
+
     /// POSTs a GraphQL request to `service`.
     pub async fn gql(
         &self,
@@ -228,10 +238,9 @@ impl TestPlatform {
     pub async fn wait_for_user(&self, session: &Session) -> Value {
         let found = crate::eventually(std::time::Duration::from_secs(20), || async {
             let r = self
-                .gql(
+                .query(
                     "identity",
                     "{ me { id email displayName emailVerified } }",
-                    json!({}),
                     Some(&session.access),
                 )
                 .await;
