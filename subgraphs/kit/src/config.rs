@@ -198,6 +198,21 @@ impl Default for OutboxConfig {
     }
 }
 
+/// The top-level keys of [`ServiceConfig`]. Only `TESSERA_` variables that name one of them are
+/// configuration; others (tool paths, test settings) are left alone, while a mistyped key inside
+/// a section is still an error.
+const SECTIONS: [&str; 9] = [
+    "listen",
+    "database",
+    "redis",
+    "kafka",
+    "jwt",
+    "outbox",
+    "max_body_bytes",
+    "client_address",
+    "service",
+];
+
 /// Loads a service configuration: defaults, then `file` if given, then the environment.
 pub fn load<S>(file: Option<&Path>) -> anyhow::Result<ServiceConfig<S>>
 where
@@ -212,8 +227,14 @@ where
         );
         figment = figment.merge(Yaml::file(path));
     }
+    let settings = Env::prefixed("TESSERA_").split("__").filter(|key| {
+        let section = key.as_str().split('.').next().unwrap_or_default();
+        SECTIONS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(section))
+    });
     figment = figment
-        .merge(Env::prefixed("TESSERA_").split("__").ignore(&["config"]))
+        .merge(settings)
         .merge(
             Env::raw()
                 .only(&["database_url"])
@@ -259,12 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn rejects_mistyped_keys_inside_a_section() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_DATABASE__MAX_CONECTIONS", "3");
+            let err = load::<Own>(None).expect_err("unknown field");
+            assert!(format!("{err:#}").contains("max_conections"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("svc.yaml", "service:\n  ttl: 5\n")?;
             jail.set_env("TESSERA_SERVICE__TTL", "9");
             jail.set_env("DATABASE_URL", "postgres://other/db");
             jail.set_env("KAFKA_BROKERS", "127.0.0.1:1");
+            jail.set_env("TESSERA_TOOLS_DIR", "/elsewhere");
             let cfg = load::<Own>(Some(Path::new("svc.yaml"))).expect("loads");
             assert_eq!(cfg.service.ttl, 9);
             assert_eq!(cfg.database.url.expose(), "postgres://other/db");
