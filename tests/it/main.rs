@@ -4,4 +4,5 @@ mod auth;
 mod events;
 mod http;
 mod identity;
+mod schema;
 mod tokens;

@@ -52,7 +52,8 @@ pub fn init(format: LogFormat) {
 /// Installs the global subscriber, exporting spans over OTLP/HTTP to `otlp_endpoint` (for
 /// example `http://collector:4318`) when given.
 pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let fmt = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
