@@ -52,7 +52,23 @@ pub enum Command {
         port: Option<u16>,
     },
     /// Compose the subgraph schemas into schema/supergraph.graphql.
-    Compose,
+    Compose {
+        /// Gateway configuration naming the subgraphs and their routing URLs.
+        #[arg(long, default_value = "gateway-config/dev.yaml")]
+        config: PathBuf,
+        /// Directory of `<subgraph>.graphql` files.
+        #[arg(long, default_value = "schema")]
+        schema_dir: PathBuf,
+        /// Ask the running subgraphs for their SDL instead of reading the files.
+        #[arg(long)]
+        from_running: bool,
+        /// Where the supergraph is written.
+        #[arg(long, default_value = "schema/supergraph.graphql")]
+        output: PathBuf,
+        /// Do not write; fail when the output file is not what composition produces.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 impl Cli {
@@ -100,7 +116,13 @@ impl Command {
             Self::Router { .. } => {
                 anyhow::bail!("the router role is not available yet in this build")
             }
-            Self::Compose => anyhow::bail!("composition is not available yet in this build"),
+            Self::Compose {
+                config,
+                schema_dir,
+                from_running,
+                output,
+                check,
+            } => crate::compose::run(&config, &schema_dir, from_running, &output, check).await,
         }
     }
 }
@@ -129,6 +151,32 @@ async fn dev() -> anyhow::Result<()> {
     let platform = Platform::start(&options).await?;
     for (name, addr) in &platform.addresses {
         tracing::info!(service = name, "http://{addr}/graphql");
+    }
+    let running = tessera_router::config::SubgraphsConfig(
+        platform
+            .addresses
+            .iter()
+            .map(|(name, addr)| {
+                let url = format!("http://{addr}/graphql");
+                (
+                    (*name).to_owned(),
+                    tessera_router::config::subgraphs::SubgraphConfig { url },
+                )
+            })
+            .collect(),
+    );
+    let supergraph_path = std::path::Path::new(".tessera/supergraph.graphql");
+    match crate::compose::compose_running(&running).await {
+        Ok(supergraph) => {
+            std::fs::create_dir_all(".tessera").context("cannot create .tessera")?;
+            std::fs::write(supergraph_path, supergraph)
+                .context("cannot write the dev supergraph")?;
+            tracing::info!(supergraph = %supergraph_path.display(), "composed from the running subgraphs");
+        }
+        Err(err) => tracing::error!(
+            error = format!("{err:#}"),
+            "the running subgraphs do not compose"
+        ),
     }
     tracing::info!(mailbox = %options.mailbox_dir.display(), "dev mailbox (verification and reset mails)");
     shutdown_signal().await;

@@ -35,3 +35,48 @@ async fn auth_sdl_matches_the_checked_in_schema() {
 async fn identity_sdl_matches_the_checked_in_schema() {
     check("identity").await;
 }
+
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+#[tokio::test]
+async fn the_checked_in_supergraph_is_what_compose_produces() {
+    let gateway = tessera_router::config::GatewayConfig::load(&repo("gateway-config/dev.yaml"))
+        .expect("gateway config");
+    let checked_in = std::fs::read_to_string(repo("schema/supergraph.graphql")).unwrap_or_default();
+
+    // From the checked-in subgraph files, as `tessera compose` does by default.
+    let from_files =
+        tessera_router::compose::sources::from_dir(&repo("schema"), &gateway.subgraphs)
+            .expect("schema files");
+    let composed = tessera::compose::compose_or_report(&from_files).expect("composes");
+    assert!(
+        composed == checked_in,
+        "schema/supergraph.graphql is stale: run `tessera compose` and commit it"
+    );
+
+    // From the running services, as `tessera compose --from-running` and `tessera dev` do.
+    let p = TestPlatform::start().await.expect("platform");
+    let http = reqwest::Client::new();
+    let mut live = Vec::new();
+    for (name, config) in &gateway.subgraphs.0 {
+        let url = p.url(name, "/graphql");
+        let sdl = tessera_router::compose::sources::fetch_sdl(&http, &url)
+            .await
+            .expect("sdl");
+        live.push(tessera_router::compose::SubgraphSdl {
+            name: name.clone(),
+            url: config.url.clone(),
+            sdl,
+        });
+    }
+    p.shutdown().await;
+    let composed = tessera::compose::compose_or_report(&live).expect("composes");
+    assert!(
+        composed == checked_in,
+        "the running services compose to something other than schema/supergraph.graphql"
+    );
+}

@@ -1,0 +1,139 @@
+//! Composition: subgraph SDLs → a Federation v2 supergraph SDL (`@link` to the link, join and
+//! inaccessible specs, `join__Graph`, `join__type`, `join__field`, `join__implements`,
+//! `join__unionMember`, `join__enumValue`), the format standard composition produces.
+//!
+//! The composition rules themselves come from the `graphql-composition` crate (see
+//! docs/adr/0005); this module owns the inputs, the error report, the checks that crate leaves
+//! out ([`checks`]) and the output.
+
+mod checks;
+pub mod sources;
+
+use std::fmt;
+
+/// One subgraph to compose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubgraphSdl {
+    /// The subgraph's name (becomes its `join__Graph` value).
+    pub name: String,
+    /// Where the router reaches it.
+    pub url: String,
+    /// Its Federation v2 SDL, as `_service { sdl }` returns it.
+    pub sdl: String,
+}
+
+/// Why composition failed: one readable line per problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompositionError {
+    pub errors: Vec<String>,
+}
+
+impl fmt::Display for CompositionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CompositionError {}
+
+/// Composes `subgraphs` into a supergraph SDL.
+pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, CompositionError> {
+    let mut input = graphql_composition::Subgraphs::default();
+    let mut errors = Vec::new();
+    for subgraph in subgraphs {
+        if let Err(err) = input.ingest_str(&subgraph.sdl, &subgraph.name, Some(&subgraph.url)) {
+            errors.push(format!(
+                "[{}] the SDL does not parse: {}",
+                subgraph.name,
+                one_line(&err.to_string())
+            ));
+        }
+    }
+    errors.extend(checks::overrides(subgraphs));
+    if !errors.is_empty() {
+        return Err(CompositionError { errors });
+    }
+    let result = graphql_composition::compose(&mut input);
+    let graph = result
+        .into_result()
+        .map_err(|diagnostics| CompositionError {
+            errors: diagnostics.iter_errors().map(one_line).collect(),
+        })?;
+    let rendered =
+        graphql_composition::render_federated_sdl(&graph).map_err(|err| CompositionError {
+            errors: vec![format!("cannot render the supergraph: {err}")],
+        })?;
+    Ok(standardize(&rendered))
+}
+
+/// The definitions of the link v1.0, join v0.3 (with the progressive-override arguments of
+/// later join versions) and inaccessible v0.2 elements, as the specifications declare them:
+/// the join directives other than `@join__graph` are repeatable.
+const SPEC_DEFINITIONS: &str = r#"directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+
+directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION
+
+directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
+
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, overrideLabel: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+
+directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
+
+scalar join__FieldSet
+
+scalar link__Import
+
+enum link__Purpose {
+  """Metadata needed to resolve fields securely."""
+  SECURITY
+  """Metadata needed to execute operations."""
+  EXECUTION
+}
+"#;
+
+/// Replaces the library's own declarations of the join elements with the specifications'
+/// (the library leaves out `repeatable` and the link elements, which standard routers check).
+fn standardize(rendered: &str) -> String {
+    let mut out = String::with_capacity(rendered.len() + SPEC_DEFINITIONS.len());
+    let mut in_schema_block = false;
+    let mut inserted = false;
+    let mut previous_blank = false;
+    for line in rendered.lines() {
+        if line.starts_with("directive @join__") || line == "scalar join__FieldSet" {
+            continue;
+        }
+        let blank = line.trim().is_empty();
+        if blank && previous_blank {
+            continue;
+        }
+        previous_blank = blank;
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("schema") {
+            in_schema_block = true;
+        } else if in_schema_block && line == "}" && !inserted {
+            out.push('\n');
+            out.push_str(SPEC_DEFINITIONS);
+            inserted = true;
+            in_schema_block = false;
+            previous_blank = false;
+        }
+    }
+    out
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,29 @@
+//! Gateway configuration (`gateway-config/*.yaml`), one file per feature.
+
+pub mod subgraphs;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+pub use subgraphs::SubgraphsConfig;
+
+/// The router's configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where each subgraph is served.
+    #[serde(default)]
+    pub subgraphs: SubgraphsConfig,
+}
+
+impl GatewayConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .with_context(|| format!("invalid gateway configuration in {}", path.display()))
+    }
+}

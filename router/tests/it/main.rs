@@ -1,0 +1,3 @@
+//! Router integration tests.
+
+mod compose;
