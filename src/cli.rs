@@ -97,8 +97,14 @@ impl Cli {
                 return ExitCode::FAILURE;
             }
         };
+        let one_shot = matches!(self.command, Command::Compose { .. } | Command::Migrate);
         match runtime.block_on(self.command.run()) {
             Ok(()) => ExitCode::SUCCESS,
+            // A command run by hand reports to the terminal, one problem per line.
+            Err(err) if one_shot => {
+                eprintln!("tessera: {err:#}");
+                ExitCode::FAILURE
+            }
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "tessera stopped");
                 ExitCode::FAILURE
