@@ -51,7 +51,8 @@ pub trait Subscription: Send {
 }
 
 /// The in-process engine: a log per topic and a committed offset per group, shared by every
-/// service of one process (clones share one log). Used when no broker is configured.
+/// service of one process (clones share one log). Used when no broker is configured. An event
+/// is kept until every group that has joined its topic has acknowledged it.
 #[derive(Clone, Default)]
 pub struct MemoryBus {
     inner: Arc<MemoryInner>,
@@ -65,8 +66,46 @@ struct MemoryInner {
 
 #[derive(Default)]
 struct MemoryState {
-    topics: HashMap<String, Vec<Envelope>>,
+    topics: HashMap<String, TopicLog>,
     committed: HashMap<(String, String), usize>,
+}
+
+/// Events kept on a topic that no consumer group has joined yet.
+const UNCONSUMED_RETENTION: usize = 10_000;
+
+/// Events of one topic; `base` is the offset of the first one still kept.
+#[derive(Default)]
+struct TopicLog {
+    base: usize,
+    events: std::collections::VecDeque<Envelope>,
+}
+
+impl TopicLog {
+    fn get(&self, offset: usize) -> Option<(usize, &Envelope)> {
+        let at = offset.max(self.base);
+        self.events.get(at - self.base).map(|e| (at, e))
+    }
+}
+
+impl MemoryState {
+    /// Drops the events of `topic` that every joined group has acknowledged; on a topic no group
+    /// has joined, keeps the newest [`UNCONSUMED_RETENTION`] for a group that joins later.
+    fn trim(&mut self, topic: &str) {
+        let low = self
+            .committed
+            .iter()
+            .filter(|((_, t), _)| t == topic)
+            .map(|(_, at)| *at)
+            .min();
+        if let Some(log) = self.topics.get_mut(topic) {
+            let keep_from = low.unwrap_or_else(|| {
+                (log.base + log.events.len()).saturating_sub(UNCONSUMED_RETENTION)
+            });
+            while log.base < keep_from && log.events.pop_front().is_some() {
+                log.base += 1;
+            }
+        }
+    }
 }
 
 impl MemoryBus {
@@ -87,11 +126,15 @@ impl MemoryBus {
 #[async_trait]
 impl EventBus for MemoryBus {
     async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
-        self.lock()
+        let mut state = self.lock();
+        state
             .topics
             .entry(topic.to_owned())
             .or_default()
-            .push(event.clone());
+            .events
+            .push_back(event.clone());
+        state.trim(topic);
+        drop(state);
         self.inner.notify.notify_waiters();
         Ok(())
     }
@@ -101,15 +144,15 @@ impl EventBus for MemoryBus {
         topics: &[String],
         group: &str,
     ) -> Result<Box<dyn Subscription>, BusError> {
-        let state = self.lock();
+        let mut state = self.lock();
         let cursors = topics
             .iter()
             .map(|t| {
-                let at = state
+                // Joining registers the group, so nothing it has not seen is trimmed.
+                let at = *state
                     .committed
-                    .get(&(group.to_owned(), t.clone()))
-                    .copied()
-                    .unwrap_or(0);
+                    .entry((group.to_owned(), t.clone()))
+                    .or_insert(0);
                 (t.clone(), at)
             })
             .collect();
@@ -135,13 +178,13 @@ impl MemorySubscription {
     fn poll(&mut self) -> Option<Delivery> {
         let state = self.bus.lock();
         for (topic, cursor) in &mut self.cursors {
-            if let Some(event) = state
+            if let Some((at, event)) = state
                 .topics
                 .get(topic.as_str())
                 .and_then(|log| log.get(*cursor))
             {
-                let offset = i64::try_from(*cursor).unwrap_or(i64::MAX);
-                *cursor += 1;
+                let offset = i64::try_from(at).unwrap_or(i64::MAX);
+                *cursor = at + 1;
                 return Some(Delivery {
                     envelope: event.clone(),
                     topic: topic.clone(),
@@ -175,6 +218,7 @@ impl Subscription for MemorySubscription {
             .entry((self.group.clone(), delivery.topic.clone()))
             .or_default();
         *slot = (*slot).max(next);
+        state.trim(&delivery.topic);
         Ok(())
     }
 }
@@ -201,6 +245,7 @@ mod tests {
         bus.publish("t", &event(2)).await.expect("publish");
 
         let mut a = bus.subscribe(&topics, "a").await.expect("subscribe");
+        let mut b = bus.subscribe(&topics, "b").await.expect("subscribe");
         let first = a.next().await.expect("next");
         assert_eq!(first.envelope.subject, "1");
         a.ack(&first).expect("ack");
@@ -210,9 +255,32 @@ mod tests {
         let mut a2 = bus.subscribe(&topics, "a").await.expect("subscribe");
         assert_eq!(a2.next().await.expect("next").envelope.subject, "2");
 
-        // Group b starts from the beginning.
-        let mut b = bus.subscribe(&topics, "b").await.expect("subscribe");
+        // Group b, which joined before, still gets everything from the start.
         assert_eq!(b.next().await.expect("next").envelope.subject, "1");
+    }
+
+    #[tokio::test]
+    async fn keeps_events_until_every_joined_group_acknowledged_them() {
+        let bus = MemoryBus::new();
+        let topics = vec!["t".to_owned()];
+        let mut a = bus.subscribe(&topics, "a").await.expect("subscribe");
+        let mut b = bus.subscribe(&topics, "b").await.expect("subscribe");
+        for n in 1..=3 {
+            bus.publish("t", &event(n)).await.expect("publish");
+        }
+        for _ in 0..3 {
+            let d = a.next().await.expect("next");
+            a.ack(&d).expect("ack");
+        }
+        // Group b has acknowledged nothing: all three stay.
+        assert_eq!(bus.lock().topics["t"].events.len(), 3);
+        let first = b.next().await.expect("next");
+        assert_eq!(first.envelope.subject, "1");
+        b.ack(&first).expect("ack");
+        assert_eq!(bus.lock().topics["t"].events.len(), 2);
+        // Offsets stay absolute after trimming.
+        let second = b.next().await.expect("next");
+        assert_eq!((second.offset, second.envelope.subject.as_str()), (1, "2"));
     }
 
     #[tokio::test]
