@@ -33,6 +33,8 @@ pub struct PlatformOptions {
     pub access_token_ttl_secs: Option<u64>,
     /// Overrides how often auth re-reads its signing keys (tests of rotation).
     pub key_reload_secs: Option<u64>,
+    /// Overrides the login throttle (tests of throttling).
+    pub login_throttle: Option<tessera_auth::ThrottleConfig>,
 }
 
 impl PlatformOptions {
@@ -50,6 +52,7 @@ impl PlatformOptions {
             admin_emails: Vec::new(),
             access_token_ttl_secs: None,
             key_reload_secs: None,
+            login_throttle: None,
         }
     }
 
@@ -104,6 +107,9 @@ impl Platform {
         }
         if let Some(secs) = options.key_reload_secs {
             auth.service.key_reload_secs = secs;
+        }
+        if let Some(throttle) = options.login_throttle.clone() {
+            auth.service.throttle = throttle;
         }
         let auth_addr = tessera_auth::start(auth, auth_listener, &embedded, tasks.clone()).await?;
 

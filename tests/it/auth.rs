@@ -200,6 +200,29 @@ async fn throttles_failed_logins_per_account_in_redis() {
 }
 
 #[tokio::test]
+async fn throttles_failed_logins_per_client_address_across_accounts() {
+    let throttle = tessera_auth::ThrottleConfig {
+        window_secs: 600,
+        max_failures_per_account: 100,
+        max_failures_per_address: 3,
+    };
+    let p = TestPlatform::builder()
+        .login_throttle(throttle)
+        .start()
+        .await
+        .expect("platform");
+    p.sign_up("quinn@example.com", PASSWORD, "Quinn").await;
+    // One address guessing across many accounts.
+    for i in 0..3 {
+        let r = p.login(&format!("victim{i}@example.com"), "guess").await;
+        assert_eq!(r.code(), Some("INVALID_CREDENTIALS"));
+    }
+    let limited = p.login("quinn@example.com", PASSWORD).await;
+    assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+    p.shutdown().await;
+}
+
+#[tokio::test]
 async fn password_reset_sets_a_new_password_once_and_ends_sessions() {
     let p = TestPlatform::start().await.expect("platform");
     let s = p.sign_up("gina@example.com", PASSWORD, "Gina").await;

@@ -28,6 +28,7 @@ pub struct Builder {
     admin_emails: Vec<String>,
     access_token_ttl_secs: Option<u64>,
     key_reload_secs: Option<u64>,
+    login_throttle: Option<tessera_auth::ThrottleConfig>,
 }
 
 impl Builder {
@@ -53,6 +54,11 @@ impl Builder {
         self
     }
 
+    pub fn login_throttle(mut self, throttle: tessera_auth::ThrottleConfig) -> Self {
+        self.login_throttle = Some(throttle);
+        self
+    }
+
     pub fn key_reload(mut self, secs: u64) -> Self {
         self.key_reload_secs = Some(secs);
         self
@@ -69,6 +75,7 @@ impl Builder {
         options.admin_emails = self.admin_emails;
         options.access_token_ttl_secs = self.access_token_ttl_secs;
         options.key_reload_secs = self.key_reload_secs;
+        options.login_throttle = self.login_throttle;
         if self.redis {
             let url = std::env::var("TESSERA_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
