@@ -33,7 +33,7 @@ async fn malformed_requests_get_codes_and_statuses() {
     let (status, body) = post_raw(&p, r#"{"variables":{}}"#, "application/json").await;
     assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
     let (status, body) = post_raw(&p, r#"{"query":"{ me { id } }"}"#, "text/plain").await;
-    assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
+    assert_eq!((status, code(&body)), (415, "UNSUPPORTED_MEDIA_TYPE"));
 
     let parse = p.query("identity", "{ me { id ", None).await;
     assert_eq!(parse.code(), Some("GRAPHQL_PARSE_FAILED"));

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     BadRequest,
     /// The request body exceeds the configured limit.
     PayloadTooLarge,
+    /// The request's Content-Type is not one GraphQL over HTTP accepts.
+    UnsupportedMediaType,
     /// The document does not parse as GraphQL.
     GraphqlParseFailed,
     /// The document does not validate against the schema, or its variables do not coerce.
@@ -52,6 +54,7 @@ impl ErrorCode {
         match self {
             Self::BadRequest => "BAD_REQUEST",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::Unauthenticated => "UNAUTHENTICATED",
@@ -82,6 +85,7 @@ impl ErrorCode {
             | Self::TokenReused
             | Self::EmailTaken => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,

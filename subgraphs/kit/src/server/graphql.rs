@@ -61,7 +61,7 @@ where
     };
     if !is_json(&headers) {
         return error_response(
-            ErrorCode::BadRequest,
+            ErrorCode::UnsupportedMediaType,
             "Content-Type must be application/json",
         );
     }
