@@ -69,7 +69,7 @@ pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, CompositionError> {
         graphql_composition::render_federated_sdl(&graph).map_err(|err| CompositionError {
             errors: vec![format!("cannot render the supergraph: {err}")],
         })?;
-    Ok(standardize(&rendered))
+    Ok(join_root_types(&standardize(&rendered)))
 }
 
 /// The definitions of the link v1.0, join v0.3 (with the progressive-override arguments of
@@ -132,6 +132,71 @@ fn standardize(rendered: &str) -> String {
         }
     }
     out
+}
+
+/// Root operation types carry `@join__type` for each subgraph that contributes to them, as in
+/// standard supergraphs (planners use it to find the entry points): `Query` for every subgraph,
+/// `Mutation` and `Subscription` for those owning one of their fields. The library leaves these
+/// out.
+fn join_root_types(sdl: &str) -> String {
+    let graphs: Vec<&str> = enum_values(sdl, "enum join__Graph");
+    let lines: Vec<&str> = sdl.lines().collect();
+    let mut out = String::with_capacity(sdl.len() + 256);
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        out.push_str(line);
+        out.push('\n');
+        let root = ["type Query", "type Mutation", "type Subscription"]
+            .iter()
+            .find(|t| line == **t);
+        if let Some(root) = root {
+            let header_end = lines[i + 1..]
+                .iter()
+                .position(|l| *l == "{")
+                .map(|p| i + 1 + p);
+            let body_end =
+                header_end.and_then(|h| lines[h..].iter().position(|l| *l == "}").map(|p| h + p));
+            if let (Some(h), Some(b)) = (header_end, body_end) {
+                let annotated = lines[i + 1..h].iter().any(|l| l.contains("@join__type"));
+                if !annotated {
+                    let owners: Vec<&str> = if *root == "type Query" {
+                        graphs.clone()
+                    } else {
+                        graphs
+                            .iter()
+                            .copied()
+                            .filter(|g| {
+                                lines[h..b]
+                                    .iter()
+                                    .any(|l| l.contains(&format!("@join__field(graph: {g}")))
+                            })
+                            .collect()
+                    };
+                    for graph in owners {
+                        out.push_str(&format!("  @join__type(graph: {graph})\n"));
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The value names of the enum whose definition starts with `header`.
+fn enum_values<'a>(sdl: &'a str, header: &str) -> Vec<&'a str> {
+    let mut lines = sdl.lines().skip_while(|l| !l.starts_with(header));
+    if lines.next().is_none() {
+        return Vec::new();
+    }
+    lines
+        .skip_while(|l| l.trim() != "{")
+        .skip(1)
+        .take_while(|l| l.trim() != "}")
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| !v.starts_with('"') && !v.starts_with('@'))
+        .collect()
 }
 
 fn one_line(message: &str) -> String {

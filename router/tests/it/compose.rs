@@ -285,3 +285,39 @@ fn supergraphs_declare_every_directive_they_use() {
         assert_valid_supergraph(&supergraph(&set));
     }
 }
+
+#[test]
+fn root_types_name_the_subgraphs_that_serve_them() {
+    let sdl = supergraph(&[
+        subgraph(
+            "accounts",
+            r#"type Query { me: ID } type Mutation { login: ID }"#,
+        ),
+        subgraph(
+            "reviews",
+            r#"type Query { top: ID } type Mutation { review: ID }"#,
+        ),
+        subgraph("media", r#"type Query { media: ID }"#),
+    ]);
+    let block = |name: &str| {
+        let start = sdl
+            .find(&format!("\ntype {name}\n"))
+            .unwrap_or_else(|| panic!("no {name}"));
+        let end = start + sdl[start..].find('{').expect("body");
+        sdl[start..end].to_owned()
+    };
+    let query = block("Query");
+    for graph in ["ACCOUNTS", "REVIEWS", "MEDIA"] {
+        assert!(
+            query.contains(&format!("@join__type(graph: {graph})")),
+            "{query}"
+        );
+    }
+    let mutation = block("Mutation");
+    assert!(
+        mutation.contains("@join__type(graph: ACCOUNTS)")
+            && mutation.contains("@join__type(graph: REVIEWS)"),
+        "{mutation}"
+    );
+    assert!(!mutation.contains("MEDIA"), "{mutation}");
+}
