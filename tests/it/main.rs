@@ -6,3 +6,4 @@ mod http;
 mod identity;
 mod schema;
 mod tokens;
+mod websocket;

@@ -12,6 +12,7 @@ use async_graphql::{BatchRequest, BatchResponse, Data};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, FromRequestParts as _, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -144,6 +145,10 @@ where
     )
 }
 
+/// Reason prefix of the close frame sent when `connection_init` carries a token that does not
+/// verify; such closes go out with code 4403, as graphql-transport-ws specifies.
+const FORBIDDEN: &str = "Forbidden: ";
+
 fn websocket<E>(
     state: GraphqlState<E>,
     upgrade: WebSocketUpgrade,
@@ -158,14 +163,17 @@ where
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let (sink, stream) = futures::StreamExt::split(socket);
+            let sink = futures::SinkExt::with(sink, |message: Message| async move {
+                Ok::<_, axum::Error>(forbidden_close(message))
+            });
+            GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let mut data = Data::default();
                     if let Some(token) = token_from_init(&payload) {
-                        let caller = verifier
-                            .verify(&token)
-                            .await
-                            .map_err(|err| async_graphql::Error::new(err.to_string()))?;
+                        let caller = verifier.verify(&token).await.map_err(|err| {
+                            async_graphql::Error::new(format!("{FORBIDDEN}{err}"))
+                        })?;
                         data.insert(caller);
                     }
                     Ok(data)
@@ -173,6 +181,21 @@ where
                 .serve()
                 .await;
         })
+}
+
+/// Turns the library's generic close (1002) for a refused token into 4403 Forbidden.
+fn forbidden_close(message: Message) -> Message {
+    match message {
+        Message::Close(Some(frame))
+            if frame.code == 1002 && frame.reason.starts_with(FORBIDDEN) =>
+        {
+            Message::Close(Some(CloseFrame {
+                code: 4403,
+                reason: frame.reason,
+            }))
+        }
+        other => other,
+    }
 }
 
 fn token_from_init(payload: &serde_json::Value) -> Option<String> {
