@@ -2,8 +2,10 @@
 //!
 //! - [`compose`]: subgraph SDLs → a standard Federation v2 supergraph SDL, with validation.
 //! - [`config`]: gateway configuration types, one file per feature.
+//! - [`supergraph`]: a supergraph SDL read into the model planning uses, and its API schema.
 //!
 //! The supergraph model, planner, executor and request pipeline join this crate as they land.
 
 pub mod compose;
 pub mod config;
+pub mod supergraph;

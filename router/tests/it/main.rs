@@ -1,3 +1,4 @@
 //! Router integration tests.
 
 mod compose;
+mod supergraph;
