@@ -57,15 +57,7 @@ pub fn derive(supergraph: &Schema, links: &Links) -> Result<Valid<Schema>, Super
                 object
                     .implements_interfaces
                     .retain(|i| !removed.contains(&i.name));
-                object.fields.retain(|_, f| !hidden(&f.directives));
-                for field in object.fields.values_mut() {
-                    let field = field.make_mut();
-                    field.directives.retain(|d| !is_spec(&d.name));
-                    field.arguments.retain(|a| !hidden(&a.directives));
-                    for argument in &mut field.arguments {
-                        argument.make_mut().directives.retain(|d| !is_spec(&d.name));
-                    }
-                }
+                strip_fields(&mut object.fields, &is_spec, &hidden);
             }
             ExtendedType::Interface(interface) => {
                 let interface = interface.make_mut();
@@ -73,15 +65,7 @@ pub fn derive(supergraph: &Schema, links: &Links) -> Result<Valid<Schema>, Super
                 interface
                     .implements_interfaces
                     .retain(|i| !removed.contains(&i.name));
-                interface.fields.retain(|_, f| !hidden(&f.directives));
-                for field in interface.fields.values_mut() {
-                    let field = field.make_mut();
-                    field.directives.retain(|d| !is_spec(&d.name));
-                    field.arguments.retain(|a| !hidden(&a.directives));
-                    for argument in &mut field.arguments {
-                        argument.make_mut().directives.retain(|d| !is_spec(&d.name));
-                    }
-                }
+                strip_fields(&mut interface.fields, &is_spec, &hidden);
             }
             ExtendedType::Union(union) => {
                 let union = union.make_mut();
@@ -115,4 +99,26 @@ pub fn derive(supergraph: &Schema, links: &Links) -> Result<Valid<Schema>, Super
             invalid.errors
         ))
     })
+}
+
+type Fields = apollo_compiler::collections::IndexMap<
+    apollo_compiler::Name,
+    apollo_compiler::schema::Component<apollo_compiler::schema::FieldDefinition>,
+>;
+
+/// Removes hidden fields and arguments, and spec directives from what stays.
+fn strip_fields(
+    fields: &mut Fields,
+    is_spec: &impl Fn(&str) -> bool,
+    hidden: &impl Fn(&apollo_compiler::ast::DirectiveList) -> bool,
+) {
+    fields.retain(|_, f| !hidden(&f.directives));
+    for field in fields.values_mut() {
+        let field = field.make_mut();
+        field.directives.retain(|d| !is_spec(&d.name));
+        field.arguments.retain(|a| !hidden(&a.directives));
+        for argument in &mut field.arguments {
+            argument.make_mut().directives.retain(|d| !is_spec(&d.name));
+        }
+    }
 }
