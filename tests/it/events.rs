@@ -63,8 +63,7 @@ fn types(events: &[Value]) -> HashMap<String, usize> {
 async fn every_change_publishes_its_event() {
     let broker = Broker::start().await.expect("broker");
     let p = TestPlatform::with_broker(&broker).await.expect("platform");
-    let s = p.sign_up("pia@example.com", PASSWORD, "Pia").await;
-    p.wait_for_user(&s).await;
+    let s = p.registered("pia@example.com", PASSWORD, "Pia").await;
     assert_eq!(
         p.login("pia@example.com", "wrong password").await.code(),
         Some("INVALID_CREDENTIALS")
@@ -164,8 +163,7 @@ async fn consumers_apply_each_event_once_when_the_relay_publishes_it_again() {
     .rows_affected();
     assert_eq!(replayed, 3);
     // One partition keeps order: once a later sign-up is projected, the replays were consumed.
-    let later = p.sign_up("later@example.com", PASSWORD, "Later").await;
-    p.wait_for_user(&later).await;
+    p.registered("later@example.com", PASSWORD, "Later").await;
 
     let signed_up = read_events(&broker.bootstrap(), &topics(&p, &["auth"]), |events| {
         types(events).get("auth.signed_up").copied().unwrap_or(0) >= 7
@@ -196,8 +194,7 @@ async fn consumers_apply_each_event_once_when_the_relay_publishes_it_again() {
 async fn a_broker_outage_loses_no_event() {
     let broker = Broker::start().await.expect("broker");
     let p = TestPlatform::with_broker(&broker).await.expect("platform");
-    let before = p.sign_up("before@example.com", PASSWORD, "Before").await;
-    p.wait_for_user(&before).await;
+    p.registered("before@example.com", PASSWORD, "Before").await;
 
     broker.cut();
     // Writes still succeed: their events wait in the outbox.

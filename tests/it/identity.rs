@@ -8,8 +8,7 @@ const PASSWORD: &str = "correct horse battery";
 #[tokio::test]
 async fn updates_the_profile_and_rejects_bad_names() {
     let p = TestPlatform::start().await.expect("platform");
-    let s = p.sign_up("ivy@example.com", PASSWORD, "Ivy").await;
-    p.wait_for_user(&s).await;
+    let s = p.registered("ivy@example.com", PASSWORD, "Ivy").await;
     let update =
         "mutation($n: String!) { updateProfile(input: { displayName: $n }) { id displayName } }";
     let r = p
@@ -34,8 +33,7 @@ async fn updates_the_profile_and_rejects_bad_names() {
 #[tokio::test]
 async fn verifies_email_with_a_single_use_mailed_token() {
     let p = TestPlatform::start().await.expect("platform");
-    let s = p.sign_up("jade@example.com", PASSWORD, "Jade").await;
-    p.wait_for_user(&s).await;
+    let s = p.registered("jade@example.com", PASSWORD, "Jade").await;
     let asked = p
         .query(
             "identity",

@@ -20,8 +20,7 @@ fn assert_refused(r: &tessera_tests::Gql, why: &str) {
 #[tokio::test]
 async fn refuses_expired_tampered_and_misaddressed_tokens() {
     let p = TestPlatform::start().await.expect("platform");
-    let s = p.sign_up("max@example.com", PASSWORD, "Max").await;
-    p.wait_for_user(&s).await;
+    let s = p.registered("max@example.com", PASSWORD, "Max").await;
     let auth = p.db.pool("auth").await.expect("pool");
     let real = tokens::claims(&s.access);
     let now = chrono::Utc::now().timestamp();
@@ -132,8 +131,7 @@ async fn key_rotation_keeps_live_tokens_valid_and_new_tokens_use_the_new_key() {
         .start()
         .await
         .expect("platform");
-    let s = p.sign_up("omar@example.com", PASSWORD, "Omar").await;
-    p.wait_for_user(&s).await;
+    let s = p.registered("omar@example.com", PASSWORD, "Omar").await;
     let old_kid = tokens::header(&s.access)["kid"].clone();
 
     let auth = p.db.pool("auth").await.expect("pool");

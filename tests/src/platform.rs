@@ -241,6 +241,13 @@ impl TestPlatform {
         Self::session(r.data(field))
     }
 
+    /// Signs up and waits until identity has the user: a registered account in both services.
+    pub async fn registered(&self, email: &str, password: &str, name: &str) -> Session {
+        let session = self.sign_up(email, password, name).await;
+        self.wait_for_user(&session).await;
+        session
+    }
+
     /// Waits until identity has projected the user (it learns of sign-ups through events).
     pub async fn wait_for_user(&self, session: &Session) -> Value {
         let found = crate::eventually(std::time::Duration::from_secs(20), || async {
