@@ -12,6 +12,9 @@ use tessera_kit::server;
 use tessera_kit::tasks::Tasks;
 use tessera_kit::telemetry::{self, LogFormat};
 
+use tessera_router::config::GatewayConfig;
+use tessera_router::server::RouterServer;
+
 use crate::platform::{DEV_PORTS, Platform, PlatformOptions};
 
 /// Tessera: a GraphQL federation platform.
@@ -44,12 +47,18 @@ pub enum Command {
     Migrate,
     /// Run the router for a Federation v2 supergraph.
     Router {
+        /// The supergraph SDL to serve.
         #[arg(long)]
-        supergraph: Option<PathBuf>,
+        supergraph: PathBuf,
+        /// Gateway configuration (YAML); defaults apply without one.
         #[arg(long)]
         config: Option<PathBuf>,
-        #[arg(long)]
-        port: Option<u16>,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port to listen on.
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
     },
     /// Compose the subgraph schemas into schema/supergraph.graphql.
     Compose {
@@ -119,9 +128,12 @@ impl Command {
             Self::Dev => dev().await,
             Self::Subgraph { name, config } => subgraph(&name, config).await,
             Self::Migrate => migrate().await,
-            Self::Router { .. } => {
-                anyhow::bail!("the router role is not available yet in this build")
-            }
+            Self::Router {
+                supergraph,
+                config,
+                host,
+                port,
+            } => router(&supergraph, config.as_deref(), (host, port).into()).await,
             Self::Compose {
                 config,
                 schema_dir,
@@ -166,7 +178,7 @@ async fn dev() -> anyhow::Result<()> {
                 let url = format!("http://{addr}/graphql");
                 (
                     (*name).to_owned(),
-                    tessera_router::config::subgraphs::SubgraphConfig { url },
+                    tessera_router::config::subgraphs::SubgraphConfig::new(url),
                 )
             })
             .collect(),
@@ -185,9 +197,60 @@ async fn dev() -> anyhow::Result<()> {
         ),
     }
     tracing::info!(mailbox = %options.mailbox_dir.display(), "dev mailbox (verification and reset mails)");
+    let router = match std::fs::read_to_string(supergraph_path) {
+        Ok(sdl) => {
+            let config = GatewayConfig::load(std::path::Path::new(DEV_GATEWAY_CONFIG))?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", DEV_ROUTER_PORT))
+                .await
+                .with_context(|| format!("cannot listen on 127.0.0.1:{DEV_ROUTER_PORT}"))?;
+            let router = RouterServer::start(listener, &sdl, config).await?;
+            tracing::info!(
+                "router: {}/graphql (playground at {}/)",
+                router.url(),
+                router.url()
+            );
+            Some(router)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "no supergraph, so no router");
+            None
+        }
+    };
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(router) = router {
+        router.shutdown().await;
+    }
     platform.shutdown().await;
+    Ok(())
+}
+
+/// The router configuration `tessera dev` uses.
+const DEV_GATEWAY_CONFIG: &str = "gateway-config/dev.yaml";
+/// Where `tessera dev` serves the router.
+const DEV_ROUTER_PORT: u16 = 8080;
+
+async fn router(
+    supergraph: &std::path::Path,
+    config: Option<&std::path::Path>,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let sdl = std::fs::read_to_string(supergraph)
+        .with_context(|| format!("cannot read the supergraph {}", supergraph.display()))?;
+    let config = match config {
+        Some(path) => GatewayConfig::load(path)?,
+        None => GatewayConfig::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let router = RouterServer::start(listener, &sdl, config)
+        .await
+        .with_context(|| format!("cannot serve {}", supergraph.display()))?;
+    tracing::info!("router: {}/graphql", router.url());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    router.shutdown().await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Gateway configuration (`gateway-config/*.yaml`), one file per feature.
 
+pub mod features;
 pub mod subgraphs;
 
 use std::path::Path;
@@ -7,15 +8,28 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+pub use features::{
+    HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig, QueryPlanConfig,
+};
 pub use subgraphs::SubgraphsConfig;
 
 /// The router's configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// Where each subgraph is served.
+    /// Where each subgraph is served (overrides the supergraph's URLs), and how to reach it.
     #[serde(default)]
     pub subgraphs: SubgraphsConfig,
+    #[serde(default)]
+    pub introspection: IntrospectionConfig,
+    #[serde(default)]
+    pub playground: PlaygroundConfig,
+    #[serde(default)]
+    pub query_plan: QueryPlanConfig,
+    #[serde(default)]
+    pub headers: HeadersConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 impl GatewayConfig {

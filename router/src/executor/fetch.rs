@@ -1,0 +1,168 @@
+//! Subgraph requests: one pooled HTTP client, GraphQL over HTTP in both directions.
+
+use std::time::Duration;
+
+use apollo_compiler::response::JsonValue as Value;
+use bytes::Bytes;
+use http::HeaderMap;
+
+/// Why a subgraph did not give a usable GraphQL response.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("the request to subgraph {service} failed: {reason}")]
+    Request { service: String, reason: String },
+    #[error("subgraph {service} answered HTTP {status} without a GraphQL response")]
+    Status { service: String, status: u16 },
+    #[error("subgraph {service} returned an invalid GraphQL response: {reason}")]
+    Invalid { service: String, reason: String },
+}
+
+impl FetchError {
+    /// The stable `extensions.code` clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FetchError::Request { .. } | FetchError::Status { .. } => "SUBGRAPH_REQUEST_FAILED",
+            FetchError::Invalid { .. } => "SUBGRAPH_RESPONSE_INVALID",
+        }
+    }
+}
+
+/// A subgraph's GraphQL response.
+#[derive(Debug, Default)]
+pub struct SubgraphResponse {
+    pub data: Option<Value>,
+    pub errors: Vec<Value>,
+}
+
+/// The HTTP side of subgraph fetches.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    http1: reqwest::Client,
+    h2c: reqwest::Client,
+}
+
+/// How the router talks to one subgraph.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub url: String,
+    /// Speak HTTP/2 without TLS (prior knowledge) instead of HTTP/1.1 keep-alive.
+    pub h2c: bool,
+    pub timeout: Duration,
+}
+
+impl Transport {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(512)
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("tessera-router/", env!("CARGO_PKG_VERSION")))
+        };
+        Ok(Self {
+            http1: base().http1_only().build()?,
+            h2c: base().http2_prior_knowledge().build()?,
+        })
+    }
+
+    /// Posts `body` (a GraphQL request) to `endpoint`.
+    pub async fn post(
+        &self,
+        endpoint: &Endpoint,
+        body: Vec<u8>,
+        headers: HeaderMap,
+    ) -> Result<SubgraphResponse, FetchError> {
+        let client = if endpoint.h2c { &self.h2c } else { &self.http1 };
+        let request_error = |e: reqwest::Error| FetchError::Request {
+            service: endpoint.name.clone(),
+            reason: if e.is_timeout() {
+                "timed out".to_owned()
+            } else if e.is_connect() {
+                "could not connect".to_owned()
+            } else {
+                without_url(e).to_string()
+            },
+        };
+        let response = client
+            .post(&endpoint.url)
+            .headers(headers)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::ACCEPT,
+                "application/graphql-response+json, application/json",
+            )
+            .timeout(endpoint.timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(request_error)?;
+        let status = response.status();
+        let bytes: Bytes = response.bytes().await.map_err(request_error)?;
+        parse(&endpoint.name, status.as_u16(), &bytes)
+    }
+}
+
+fn without_url(e: reqwest::Error) -> reqwest::Error {
+    e.without_url()
+}
+
+/// Reads a subgraph's response body. A non-2xx status is fine when the body is a GraphQL
+/// response (GraphQL over HTTP uses 4xx for request errors).
+pub fn parse(service: &str, status: u16, bytes: &[u8]) -> Result<SubgraphResponse, FetchError> {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(e) if (200..300).contains(&status) => {
+            return Err(FetchError::Invalid {
+                service: service.to_owned(),
+                reason: format!("the body is not JSON ({e})"),
+            });
+        }
+        Err(_) => {
+            return Err(FetchError::Status {
+                service: service.to_owned(),
+                status,
+            });
+        }
+    };
+    let Value::Object(mut map) = value else {
+        return Err(FetchError::Invalid {
+            service: service.to_owned(),
+            reason: "the body is not a JSON object".to_owned(),
+        });
+    };
+    let data = match map.remove("data") {
+        None | Some(Value::Null) => None,
+        Some(data @ Value::Object(_)) => Some(data),
+        Some(_) => {
+            return Err(FetchError::Invalid {
+                service: service.to_owned(),
+                reason: "data is not an object".to_owned(),
+            });
+        }
+    };
+    let errors = match map.remove("errors") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(errors)) => errors,
+        Some(_) => {
+            return Err(FetchError::Invalid {
+                service: service.to_owned(),
+                reason: "errors is not a list".to_owned(),
+            });
+        }
+    };
+    if data.is_none() && errors.is_empty() {
+        if !(200..300).contains(&status) {
+            return Err(FetchError::Status {
+                service: service.to_owned(),
+                status,
+            });
+        }
+        return Err(FetchError::Invalid {
+            service: service.to_owned(),
+            reason: "neither data nor errors".to_owned(),
+        });
+    }
+    Ok(SubgraphResponse { data, errors })
+}

@@ -1,0 +1,157 @@
+//! Merging subgraph results into the response tree, and finding the objects a flattened fetch
+//! works on.
+
+use apollo_compiler::response::JsonValue as Value;
+use apollo_compiler::response::serde_json_bytes::ByteString;
+
+use crate::planner::operation::{Selection, SelectionSet};
+use crate::planner::{Graph, PathSegment};
+
+/// A concrete step in the response: a key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(ByteString),
+    Index(usize),
+}
+
+impl Step {
+    pub fn to_json(&self) -> Value {
+        match self {
+            Step::Key(k) => Value::String(k.clone()),
+            Step::Index(i) => Value::from(*i as u64),
+        }
+    }
+}
+
+/// Deep-merges `source` into `target`: objects field by field, lists item by item.
+pub fn merge(target: &mut Value, source: Value) {
+    match (target, source) {
+        (Value::Object(target), Value::Object(source)) => {
+            for (key, value) in source {
+                match target.get_mut(key.as_str()) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        target.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
+            for (t, s) in target.iter_mut().zip(source) {
+                merge(t, s);
+            }
+        }
+        (_, Value::Null) => {}
+        (target, source) => *target = source,
+    }
+}
+
+/// The concrete paths of the objects found at `path` (lists flattened, nulls skipped).
+pub fn collect_paths(root: &Value, path: &[PathSegment]) -> Vec<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    walk(root, path, &mut current, &mut out);
+    out
+}
+
+fn walk(value: &Value, path: &[PathSegment], current: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+    let Some((first, rest)) = path.split_first() else {
+        if value.is_object() {
+            out.push(current.clone());
+        }
+        return;
+    };
+    match (first, value) {
+        (PathSegment::Key(key), Value::Object(map)) => {
+            if let Some(child) = map.get(key.as_str()) {
+                current.push(Step::Key(ByteString::from(key.as_str())));
+                walk(child, rest, current, out);
+                current.pop();
+            }
+        }
+        (PathSegment::List, Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                current.push(Step::Index(i));
+                walk(item, rest, current, out);
+                current.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The value at a concrete path.
+pub fn get<'v>(root: &'v Value, path: &[Step]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(root, |value, step| match (step, value) {
+            (Step::Key(k), Value::Object(map)) => map.get(k.as_str()),
+            (Step::Index(i), Value::Array(items)) => items.get(*i),
+            _ => None,
+        })
+}
+
+pub fn get_mut<'v>(root: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+    path.iter()
+        .try_fold(root, |value, step| match (step, value) {
+            (Step::Key(k), Value::Object(map)) => map.get_mut(k.as_str()),
+            (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
+            _ => None,
+        })
+}
+
+/// Projects `object` through `selection` into a representation: response keys become field
+/// names. `None` when a selected field is missing (the object cannot be represented).
+pub fn project(graph: &Graph, object: &Value, selection: &SelectionSet) -> Option<Value> {
+    let Value::Object(map) = object else {
+        return match object {
+            Value::Null => Some(Value::Null),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| project(graph, item, selection))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
+            other => Some(other.clone()),
+        };
+    };
+    let typename = map.get("__typename").and_then(Value::as_str);
+    let mut out = apollo_compiler::response::JsonMap::new();
+    project_into(graph, map, typename, selection, &mut out)?;
+    Some(Value::Object(out))
+}
+
+fn project_into(
+    graph: &Graph,
+    map: &apollo_compiler::response::JsonMap,
+    typename: Option<&str>,
+    selection: &SelectionSet,
+    out: &mut apollo_compiler::response::JsonMap,
+) -> Option<()> {
+    for item in &selection.0 {
+        match item {
+            Selection::Field(field) => {
+                let value = map.get(field.key().as_str())?;
+                let value = if field.selection.0.is_empty() {
+                    value.clone()
+                } else {
+                    project(graph, value, &field.selection)?
+                };
+                match out.get_mut(field.name.as_str()) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        out.insert(ByteString::from(field.name.as_str()), value);
+                    }
+                }
+            }
+            Selection::Fragment(fragment) => {
+                let applies = typename.is_none_or(|t| {
+                    t == fragment.on.as_str()
+                        || graph.possible_types(&fragment.on).iter().any(|p| p == t)
+                });
+                if applies {
+                    project_into(graph, map, typename, &fragment.selection, out)?;
+                }
+            }
+        }
+    }
+    Some(())
+}

@@ -1,0 +1,348 @@
+//! Running a query plan: subgraph fetches (in parallel where the plan allows), `_entities`
+//! batches with de-duplicated representations, and merging every result into one response
+//! tree. Shaping that tree to the client's selection is [`shape`]'s job.
+//!
+//! - [`fetch`]: the pooled HTTP transport and subgraph response parsing.
+//! - [`merge`]: deep merge, object paths, representation projection.
+//! - [`shape`]: the client's response: selection order, aliases, `__typename`, null
+//!   propagation.
+
+pub mod fetch;
+pub mod merge;
+pub mod shape;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use apollo_compiler::response::serde_json_bytes::ByteString;
+use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use futures::future::{BoxFuture, FutureExt, join_all};
+use http::HeaderMap;
+use serde::Serialize;
+
+pub use fetch::{Endpoint, FetchError, Transport};
+use merge::Step;
+
+use crate::planner::{FetchNode, Graph, PathSegment, PlanNode, QueryPlan};
+
+/// What one execution needs besides the plan.
+pub struct Request<'a> {
+    pub plan: &'a QueryPlan,
+    pub graph: &'a Graph,
+    pub variables: &'a JsonMap,
+    /// Headers forwarded to every subgraph.
+    pub headers: &'a HeaderMap,
+}
+
+/// The merged (not yet shaped) data and the errors raised on the way.
+#[derive(Debug)]
+pub struct Output {
+    pub data: Value,
+    pub errors: Vec<Value>,
+}
+
+/// Runs plans against the subgraphs.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    transport: Transport,
+    endpoints: Vec<Endpoint>,
+}
+
+impl Executor {
+    /// `endpoints` is indexed like the planner's subgraphs.
+    pub fn new(transport: Transport, endpoints: Vec<Endpoint>) -> Self {
+        Self {
+            transport,
+            endpoints,
+        }
+    }
+
+    pub async fn execute(&self, request: Request<'_>) -> Output {
+        let run = Run {
+            executor: self,
+            request: &request,
+            data: Mutex::new(Value::Object(JsonMap::new())),
+            errors: Mutex::new(Vec::new()),
+        };
+        if let Some(root) = &request.plan.root {
+            run.node(root).await;
+        }
+        Output {
+            data: run.data.into_inner().unwrap_or_else(|p| p.into_inner()),
+            errors: run.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    query: &'a str,
+    #[serde(skip_serializing_if = "JsonMap::is_empty")]
+    variables: JsonMap,
+}
+
+struct Run<'a> {
+    executor: &'a Executor,
+    request: &'a Request<'a>,
+    data: Mutex<Value>,
+    errors: Mutex<Vec<Value>>,
+}
+
+impl<'a> Run<'a> {
+    fn node(&'a self, node: &'a PlanNode) -> BoxFuture<'a, ()> {
+        async move {
+            match node {
+                PlanNode::Sequence { nodes } => {
+                    for node in nodes {
+                        self.node(node).await;
+                    }
+                }
+                PlanNode::Parallel { nodes } => {
+                    join_all(nodes.iter().map(|n| self.node(n))).await;
+                }
+                PlanNode::Flatten { path, node } => match node.as_ref() {
+                    PlanNode::Fetch(fetch) => self.entity_fetch(path, fetch).await,
+                    other => self.node(other).await,
+                },
+                PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
+            }
+        }
+        .boxed()
+    }
+
+    fn lock_data(&self) -> std::sync::MutexGuard<'_, Value> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push_errors(&self, errors: impl IntoIterator<Item = Value>) {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(errors);
+    }
+
+    fn variables(&self, fetch: &FetchNode) -> JsonMap {
+        let mut out = JsonMap::new();
+        for name in &fetch.variable_usages {
+            if let Some(value) = self.request.variables.get(name.as_str()) {
+                out.insert(ByteString::from(name.as_str()), value.clone());
+            }
+        }
+        out
+    }
+
+    async fn send(
+        &self,
+        fetch: &FetchNode,
+        variables: JsonMap,
+    ) -> Result<fetch::SubgraphResponse, FetchError> {
+        let endpoint = &self.executor.endpoints[fetch.subgraph];
+        let body = serde_json::to_vec(&Body {
+            query: &fetch.operation,
+            variables,
+        })
+        .map_err(|e| FetchError::Request {
+            service: endpoint.name.clone(),
+            reason: e.to_string(),
+        })?;
+        self.executor
+            .transport
+            .post(endpoint, body, self.request.headers.clone())
+            .await
+    }
+
+    async fn root_fetch(&self, fetch: &FetchNode) {
+        let variables = self.variables(fetch);
+        match self.send(fetch, variables).await {
+            Ok(response) => {
+                if let Some(data) = response.data {
+                    merge::merge(&mut self.lock_data(), data);
+                }
+                let errors = response.errors.into_iter().map(|e| {
+                    subgraph_error(e, &fetch.service_name, |path| Some(vec![path.to_vec()]))
+                });
+                self.push_errors(errors.flatten().flatten());
+            }
+            Err(e) => self.push_errors([fetch_error(&e, &fetch.service_name, None)]),
+        }
+    }
+
+    async fn entity_fetch(&self, path: &[PathSegment], fetch: &FetchNode) {
+        // Representations, de-duplicated; each remembers every object it stands for.
+        let mut representations: Vec<Value> = Vec::new();
+        let mut targets: Vec<Vec<Vec<Step>>> = Vec::new();
+        {
+            let data = self.lock_data();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for object_path in merge::collect_paths(&data, path) {
+                let Some(object) = merge::get(&data, &object_path) else {
+                    continue;
+                };
+                let typename = object.get("__typename").and_then(Value::as_str);
+                let rep = fetch.requires.iter().find(|r| match typename {
+                    Some(t) => r.match_types.iter().any(|m| m == t),
+                    None => fetch.requires.len() == 1,
+                });
+                let Some(rep) = rep else { continue };
+                let Some(Value::Object(fields)) =
+                    merge::project(self.request.graph, object, &rep.selection)
+                else {
+                    continue;
+                };
+                let mut representation = JsonMap::with_capacity(fields.len() + 1);
+                representation.insert("__typename", Value::String(rep.typename.as_str().into()));
+                for (k, v) in fields {
+                    if k.as_str() != "__typename" {
+                        representation.insert(k, v);
+                    }
+                }
+                let representation = Value::Object(representation);
+                let fingerprint = serde_json::to_string(&representation).unwrap_or_default();
+                let index = *seen.entry(fingerprint).or_insert_with(|| {
+                    representations.push(representation);
+                    targets.push(Vec::new());
+                    representations.len() - 1
+                });
+                targets[index].push(object_path);
+            }
+        }
+        if representations.is_empty() {
+            return;
+        }
+        let mut variables = self.variables(fetch);
+        variables.insert("representations", Value::Array(representations));
+        let response = match self.send(fetch, variables).await {
+            Ok(response) => response,
+            Err(e) => {
+                let at = targets.first().and_then(|t| t.first()).cloned();
+                self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
+                return;
+            }
+        };
+        let entities = match response.data {
+            Some(Value::Object(mut map)) => match map.remove("_entities") {
+                Some(Value::Array(entities)) => entities,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        {
+            let mut data = self.lock_data();
+            for (entity, paths) in entities.into_iter().zip(&targets) {
+                if entity.is_null() {
+                    continue;
+                }
+                for object_path in paths {
+                    if let Some(target) = merge::get_mut(&mut data, object_path) {
+                        merge::merge(target, entity.clone());
+                    }
+                }
+            }
+        }
+        let errors = response.errors.into_iter().flat_map(|error| {
+            subgraph_error(error, &fetch.service_name, |path| {
+                // `_entities.<i>.rest` → every object representation `i` stands for.
+                match path.split_first() {
+                    Some((Value::String(first), rest)) if first.as_str() == "_entities" => {
+                        let (index, rest) = rest.split_first()?;
+                        let index = index.as_u64()? as usize;
+                        let objects = targets.get(index)?;
+                        Some(
+                            objects
+                                .iter()
+                                .map(|p| {
+                                    let mut full: Vec<Value> =
+                                        p.iter().map(Step::to_json).collect();
+                                    full.extend(rest.iter().cloned());
+                                    full
+                                })
+                                .collect(),
+                        )
+                    }
+                    _ => None,
+                }
+            })
+        });
+        let errors: Vec<Value> = errors.flatten().collect();
+        self.push_errors(errors);
+    }
+}
+
+/// A subgraph's error, with its path mapped into the client's response (one copy per path
+/// the mapping gives) and the subgraph named in its extensions.
+fn subgraph_error(
+    error: Value,
+    service: &str,
+    map_path: impl Fn(&[Value]) -> Option<Vec<Vec<Value>>>,
+) -> Option<Vec<Value>> {
+    let Value::Object(mut error) = error else {
+        return Some(vec![invalid_error(service)]);
+    };
+    let message = match error.remove("message") {
+        Some(Value::String(m)) => Value::String(m),
+        _ => return Some(vec![invalid_error(service)]),
+    };
+    let mut extensions = match error.remove("extensions") {
+        Some(Value::Object(e)) => e,
+        _ => JsonMap::new(),
+    };
+    extensions.insert("service", Value::String(service.into()));
+    let paths: Vec<Option<Vec<Value>>> = match error.remove("path") {
+        Some(Value::Array(path)) => match map_path(&path) {
+            Some(paths) if !paths.is_empty() => paths.into_iter().map(Some).collect(),
+            _ => vec![None],
+        },
+        _ => vec![None],
+    };
+    Some(
+        paths
+            .into_iter()
+            .map(|path| {
+                let mut out = JsonMap::new();
+                out.insert("message", message.clone());
+                if let Some(path) = path {
+                    out.insert("path", Value::Array(path));
+                }
+                out.insert("extensions", Value::Object(extensions.clone()));
+                Value::Object(out)
+            })
+            .collect(),
+    )
+}
+
+fn invalid_error(service: &str) -> Value {
+    error_value(
+        &format!("subgraph {service} returned a malformed error"),
+        "SUBGRAPH_RESPONSE_INVALID",
+        Some(service),
+        None,
+    )
+}
+
+fn fetch_error(error: &FetchError, service: &str, path: Option<&[Step]>) -> Value {
+    error_value(&error.to_string(), error.code(), Some(service), path)
+}
+
+/// A router-made error object.
+pub fn error_value(
+    message: &str,
+    code: &str,
+    service: Option<&str>,
+    path: Option<&[Step]>,
+) -> Value {
+    let mut extensions = JsonMap::new();
+    extensions.insert("code", Value::String(code.into()));
+    if let Some(service) = service {
+        extensions.insert("service", Value::String(service.into()));
+    }
+    let mut out = JsonMap::new();
+    out.insert("message", Value::String(message.into()));
+    if let Some(path) = path {
+        out.insert(
+            "path",
+            Value::Array(path.iter().map(Step::to_json).collect()),
+        );
+    }
+    out.insert("extensions", Value::Object(extensions));
+    Value::Object(out)
+}

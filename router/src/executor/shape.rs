@@ -1,0 +1,268 @@
+//! Shaping the merged subgraph data into the client's response, as GraphQL execution would
+//! have: fields in selection order under their response keys, fragments applied by concrete
+//! type, `__typename` answered, leaf values checked against the API schema, and a null in a
+//! non-null position propagated to the nearest nullable parent.
+
+use apollo_compiler::ast::Type;
+use apollo_compiler::response::serde_json_bytes::ByteString;
+use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::schema::ExtendedType;
+use apollo_compiler::{Name, Schema};
+
+use crate::planner::Graph;
+use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
+
+/// A null that must move up to the parent (the position was non-null).
+struct Bubble;
+
+pub struct Shaper<'a> {
+    api: &'a Schema,
+    graph: &'a Graph,
+    errors: &'a mut Vec<Value>,
+    /// Subgraph errors already explain missing values; only add our own when there are none.
+    quiet: bool,
+    path: Vec<Value>,
+}
+
+/// The client's `data` for `operation`, from the merged `data` and the introspection result.
+pub fn shape(
+    api: &Schema,
+    graph: &Graph,
+    operation: &Operation,
+    data: &Value,
+    introspection: Option<&JsonMap>,
+    errors: &mut Vec<Value>,
+) -> Value {
+    let Some(root) = api.root_operation(operation.kind) else {
+        return Value::Null;
+    };
+    let quiet = !errors.is_empty();
+    let mut shaper = Shaper {
+        api,
+        graph,
+        errors,
+        quiet,
+        path: Vec::new(),
+    };
+    let empty = JsonMap::new();
+    let object = match data {
+        Value::Object(map) => map,
+        _ => &empty,
+    };
+    shaper
+        .object(root, object, &[&operation.selection], introspection)
+        .unwrap_or(Value::Null)
+}
+
+impl Shaper<'_> {
+    fn object(
+        &mut self,
+        typename: &Name,
+        object: &JsonMap,
+        selections: &[&SelectionSet],
+        introspection: Option<&JsonMap>,
+    ) -> Result<Value, Bubble> {
+        let fields = self.collect(typename, selections);
+        let mut out = JsonMap::with_capacity(fields.len());
+        for (key, fields) in fields {
+            let first = fields[0];
+            if first.name == "__typename" {
+                out.insert(
+                    ByteString::from(key.as_str()),
+                    Value::String(typename.as_str().into()),
+                );
+                continue;
+            }
+            if let (Some(introspection), true) = (introspection, first.name.starts_with("__")) {
+                let value = introspection
+                    .get(key.as_str())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                out.insert(ByteString::from(key.as_str()), value);
+                continue;
+            }
+            let ty = self
+                .api
+                .type_field(typename, &first.name)
+                .map(|def| def.ty.clone())
+                .unwrap_or_else(|_| first.ty.clone());
+            let children: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection).collect();
+            self.path.push(Value::String(key.as_str().into()));
+            let value = self.value(&ty, object.get(key.as_str()), &children, typename, first);
+            self.path.pop();
+            match value {
+                Ok(value) => {
+                    out.insert(ByteString::from(key.as_str()), value);
+                }
+                Err(Bubble) => return Err(Bubble),
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn value(
+        &mut self,
+        ty: &Type,
+        value: Option<&Value>,
+        selections: &[&SelectionSet],
+        parent: &Name,
+        field: &Field,
+    ) -> Result<Value, Bubble> {
+        let value = match value {
+            None | Some(Value::Null) => return self.null(ty, parent, field),
+            Some(value) => value,
+        };
+        match ty {
+            Type::List(inner) | Type::NonNullList(inner) => {
+                let Value::Array(items) = value else {
+                    self.error(&format!(
+                        "{parent}.{} returned a non-list value",
+                        field.name
+                    ));
+                    return self.null(ty, parent, field);
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    self.path.push(Value::from(i as u64));
+                    let shaped = self.value(inner, Some(item), selections, parent, field);
+                    self.path.pop();
+                    match shaped {
+                        Ok(v) => out.push(v),
+                        Err(Bubble) => return self.null_after_error(ty),
+                    }
+                }
+                Ok(Value::Array(out))
+            }
+            Type::Named(name) | Type::NonNullNamed(name) => match self.api.types.get(name) {
+                Some(ExtendedType::Scalar(_)) => Ok(value.clone()),
+                Some(ExtendedType::Enum(enumeration)) => {
+                    let known = value
+                        .as_str()
+                        .is_some_and(|v| enumeration.values.contains_key(v));
+                    if known {
+                        Ok(value.clone())
+                    } else {
+                        self.error_always(&format!(
+                            "{parent}.{}: the subgraph returned a value that is not a valid {name}",
+                            field.name
+                        ));
+                        self.null_after_error(ty)
+                    }
+                }
+                Some(ExtendedType::Object(_))
+                | Some(ExtendedType::Interface(_))
+                | Some(ExtendedType::Union(_)) => {
+                    let Value::Object(object) = value else {
+                        self.error(&format!(
+                            "{parent}.{} returned a non-object value",
+                            field.name
+                        ));
+                        return self.null(ty, parent, field);
+                    };
+                    match self.concrete(name, object) {
+                        Some(concrete) => match self.object(&concrete, object, selections, None) {
+                            Ok(v) => Ok(v),
+                            Err(Bubble) => self.null_after_error(ty),
+                        },
+                        None => {
+                            self.error_always(&format!(
+                                "{parent}.{}: the subgraph returned an object of a type this API does not have",
+                                field.name
+                            ));
+                            self.null_after_error(ty)
+                        }
+                    }
+                }
+                _ => Ok(value.clone()),
+            },
+        }
+    }
+
+    /// The concrete type of an object in a position of type `ty`.
+    fn concrete(&self, ty: &Name, object: &JsonMap) -> Option<Name> {
+        if let Some(ExtendedType::Object(_)) = self.api.types.get(ty) {
+            return Some(ty.clone());
+        }
+        let typename = object.get("__typename")?.as_str()?;
+        match self.api.types.get(typename) {
+            Some(ExtendedType::Object(object))
+                if self.graph.possible_types(ty).iter().any(|t| t == typename) =>
+            {
+                Some(object.name.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn null(&mut self, ty: &Type, parent: &Name, field: &Field) -> Result<Value, Bubble> {
+        if ty.is_non_null() {
+            self.error(&format!(
+                "Cannot return null for non-nullable field {parent}.{}",
+                field.name
+            ));
+            Err(Bubble)
+        } else {
+            Ok(Value::Null)
+        }
+    }
+
+    fn null_after_error(&mut self, ty: &Type) -> Result<Value, Bubble> {
+        if ty.is_non_null() {
+            Err(Bubble)
+        } else {
+            Ok(Value::Null)
+        }
+    }
+
+    fn error(&mut self, message: &str) {
+        if !self.quiet {
+            self.error_always(message);
+        }
+    }
+
+    fn error_always(&mut self, message: &str) {
+        let mut out = JsonMap::new();
+        out.insert("message", Value::String(message.into()));
+        out.insert("path", Value::Array(self.path.clone()));
+        self.errors.push(Value::Object(out));
+    }
+
+    /// The fields selected on an object of type `typename`, merged by response key in order.
+    fn collect<'s>(
+        &self,
+        typename: &Name,
+        selections: &[&'s SelectionSet],
+    ) -> Vec<(&'s Name, Vec<&'s Field>)> {
+        let mut out: Vec<(&'s Name, Vec<&'s Field>)> = Vec::new();
+        for set in selections {
+            self.collect_into(typename, set, &mut out);
+        }
+        out
+    }
+
+    fn collect_into<'s>(
+        &self,
+        typename: &Name,
+        set: &'s SelectionSet,
+        out: &mut Vec<(&'s Name, Vec<&'s Field>)>,
+    ) {
+        for item in &set.0 {
+            match item {
+                Selection::Field(field) => {
+                    let key = field.key();
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, fields)) => fields.push(field),
+                        None => out.push((key, vec![field])),
+                    }
+                }
+                Selection::Fragment(fragment) => {
+                    if &fragment.on == typename
+                        || self.graph.possible_types(&fragment.on).contains(typename)
+                    {
+                        self.collect_into(typename, &fragment.selection, out);
+                    }
+                }
+            }
+        }
+    }
+}

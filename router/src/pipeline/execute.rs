@@ -1,0 +1,82 @@
+//! Step 4: run the plan, answer introspection from the API schema, and shape the response.
+
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::executable::Operation as ExecutableOperation;
+use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::validation::Valid;
+use http::HeaderMap;
+
+use super::Engine;
+use super::plan::Planned;
+use super::request::RequestError;
+use crate::executor::{self, shape};
+
+/// A GraphQL response before encoding.
+#[derive(Debug)]
+pub struct Response {
+    pub data: Value,
+    pub errors: Vec<Value>,
+}
+
+/// Executes `planned`.
+pub async fn execute(
+    engine: &Engine,
+    planned: &Planned,
+    document: &Valid<ExecutableDocument>,
+    operation: &ExecutableOperation,
+    variables: &Valid<JsonMap>,
+    headers: &HeaderMap,
+) -> Result<Response, RequestError> {
+    let mut errors = Vec::new();
+    let introspection = if planned.introspection {
+        if !engine.config.introspection.enabled {
+            return Err(RequestError::IntrospectionDisabled);
+        }
+        apollo_compiler::introspection::check_max_depth(document, operation)
+            .map_err(|e| RequestError::Validation(vec![message(&e.message().to_string())]))?;
+        let response = apollo_compiler::introspection::partial_execute(
+            &engine.supergraph.api,
+            &engine.implementers,
+            document,
+            operation,
+            variables,
+        )
+        .map_err(|e| RequestError::Validation(vec![message(&e.message().to_string())]))?;
+        for error in &response.errors {
+            if let Some(v) = serde_json::to_vec(error)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            {
+                errors.push(v);
+            }
+        }
+        response.data
+    } else {
+        None
+    };
+    let output = engine
+        .executor
+        .execute(executor::Request {
+            plan: &planned.plan,
+            graph: &engine.graph,
+            variables,
+            headers,
+        })
+        .await;
+    errors.extend(output.errors);
+    let data = shape::shape(
+        &engine.supergraph.api,
+        &engine.graph,
+        &planned.operation,
+        &output.data,
+        introspection.as_ref(),
+        &mut errors,
+    );
+    Ok(Response { data, errors })
+}
+
+fn message(text: &str) -> Value {
+    let mut map = JsonMap::new();
+    map.insert("message", Value::String(text.into()));
+    Value::Object(map)
+}

@@ -1,0 +1,266 @@
+//! The request lifecycle, one step per file, in the order a request meets them:
+//!
+//! 1. [`request`]: read the GraphQL-over-HTTP request and pick the response media type.
+//! 2. [`parse`]: parse and validate against the API schema (cached per document).
+//! 3. operation selection and variable coercion (here).
+//! 4. [`plan`]: normalize and plan (cached per operation and conditions).
+//! 5. [`execute`]: run the plan, answer introspection, shape the response.
+
+pub mod execute;
+pub mod parse;
+pub mod plan;
+pub mod request;
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::schema::Implementers;
+use apollo_compiler::{ExecutableDocument, Name};
+use http::{HeaderMap, HeaderName, Method, StatusCode};
+use lru::LruCache;
+
+use crate::config::GatewayConfig;
+use crate::config::subgraphs::Protocol;
+use crate::executor::{Endpoint, Executor, Transport};
+use crate::planner::Graph;
+use crate::supergraph::Supergraph;
+use request::{MediaType, RequestError};
+
+/// The header that asks for the query plan in `extensions.queryPlan`.
+pub const QUERY_PLAN_HEADER: &str = "x-tessera-query-plan";
+
+/// Everything derived from one supergraph and one configuration.
+pub struct Engine {
+    pub supergraph: Supergraph,
+    pub graph: Graph,
+    pub implementers: apollo_compiler::collections::HashMap<Name, Implementers>,
+    pub executor: Executor,
+    pub config: GatewayConfig,
+    propagate: Vec<HeaderName>,
+    pub(crate) hasher: std::hash::RandomState,
+    pub(crate) documents: Mutex<LruCache<u64, parse::Parsed>>,
+    pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("subgraphs", &self.graph.subgraphs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Reads `supergraph_sdl` and prepares to serve it with `config`.
+    pub fn new(supergraph_sdl: &str, config: GatewayConfig) -> anyhow::Result<Self> {
+        let supergraph = Supergraph::parse(supergraph_sdl)?;
+        let graph = Graph::new(&supergraph).map_err(anyhow::Error::msg)?;
+        let endpoints = graph
+            .subgraphs
+            .iter()
+            .map(|s| {
+                let configured = config.subgraphs.0.get(&s.name);
+                Endpoint {
+                    name: s.name.clone(),
+                    url: configured.map_or_else(|| s.url.clone(), |c| c.url.clone()),
+                    h2c: configured.is_some_and(|c| c.protocol == Protocol::H2c),
+                    timeout: Duration::from_millis(
+                        configured.map_or(crate::config::subgraphs::default_timeout_ms(), |c| {
+                            c.timeout_ms
+                        }),
+                    ),
+                }
+            })
+            .collect();
+        for name in config.subgraphs.0.keys() {
+            if !graph.subgraphs.iter().any(|s| &s.name == name) {
+                anyhow::bail!(
+                    "the configuration names subgraph {name}, which the supergraph does not have"
+                );
+            }
+        }
+        let propagate = config
+            .headers
+            .propagate
+            .iter()
+            .map(|h| HeaderName::try_from(h.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("headers.propagate: {e}"))?;
+        let size = NonZeroUsize::new(config.query_plan.cache_size.max(1)).expect("at least one");
+        Ok(Self {
+            implementers: supergraph.api.implementers_map(),
+            executor: Executor::new(Transport::new()?, endpoints),
+            supergraph,
+            graph,
+            propagate,
+            hasher: std::hash::RandomState::new(),
+            documents: Mutex::new(LruCache::new(size)),
+            plans: Mutex::new(LruCache::new(size)),
+            config,
+        })
+    }
+}
+
+/// An HTTP request as the pipeline needs it.
+pub struct HttpRequest<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub query_string: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The encoded response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// Runs one GraphQL-over-HTTP request through the lifecycle.
+pub async fn run(engine: &Engine, http: HttpRequest<'_>) -> HttpResponse {
+    let media = match request::negotiate(http.headers) {
+        Ok(media) => media,
+        Err(e) => return encode_error(&e, MediaType::Json),
+    };
+    match run_inner(engine, &http, media).await {
+        Ok(response) => response,
+        Err(e) => encode_error(&e, media),
+    }
+}
+
+async fn run_inner(
+    engine: &Engine,
+    http: &HttpRequest<'_>,
+    media: MediaType,
+) -> Result<HttpResponse, RequestError> {
+    let request = if http.method == Method::GET {
+        request::from_get(http.query_string)?
+    } else {
+        if http.body.len() > engine.config.limits.max_body_bytes {
+            return Err(RequestError::PayloadTooLarge(
+                engine.config.limits.max_body_bytes,
+            ));
+        }
+        request::from_post(http.headers, http.body)?
+    };
+    let query = request
+        .query
+        .as_deref()
+        .filter(|q| !q.trim().is_empty())
+        .ok_or(RequestError::MissingQuery)?;
+    let key = parse::fingerprint(engine, query);
+    let document = parse::parse(engine, key, query).map_err(|e| clone_error(&e))?;
+    let operation = select(&document, request.operation_name.as_deref())?;
+    request::allows(http.method, operation.operation_type)?;
+    if operation.operation_type.is_subscription() {
+        return Err(RequestError::SubscriptionUnsupported);
+    }
+    let variables = coerce(engine, operation, request.variables.unwrap_or_default())?;
+    let planned = plan::plan(engine, key, &document, operation, &variables)?;
+    let headers = forwarded(engine, http.headers);
+    let response =
+        execute::execute(engine, &planned, &document, operation, &variables, &headers).await?;
+    let wants_plan = engine.config.query_plan.expose
+        && http
+            .headers
+            .get(QUERY_PLAN_HEADER)
+            .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
+    let extensions = wants_plan.then(|| {
+        let mut map = JsonMap::new();
+        let plan = serde_json::to_vec(&planned.plan)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(Value::Null);
+        map.insert("queryPlan", plan);
+        map.insert(
+            "queryPlanText",
+            Value::String(planned.plan.to_string().into()),
+        );
+        map
+    });
+    let status = if response.data.is_null() && media == MediaType::GraphQLResponse {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse {
+        status,
+        content_type: media.content_type(),
+        body: encode(Some(&response.data), &response.errors, extensions.as_ref()),
+    })
+}
+
+fn select<'d>(
+    document: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Result<&'d apollo_compiler::executable::Operation, RequestError> {
+    match name {
+        Some(name) => document
+            .operations
+            .get(Some(name))
+            .map(|op| op.as_ref())
+            .map_err(|_| RequestError::UnknownOperation(name.to_owned())),
+        None => document
+            .operations
+            .get(None)
+            .map(|op| op.as_ref())
+            .map_err(|_| RequestError::OperationNameRequired),
+    }
+}
+
+fn coerce(
+    engine: &Engine,
+    operation: &apollo_compiler::executable::Operation,
+    values: JsonMap,
+) -> Result<apollo_compiler::validation::Valid<JsonMap>, RequestError> {
+    apollo_compiler::request::coerce_variable_values(&engine.supergraph.api, operation, &values)
+        .map_err(|e| {
+            let mut map = JsonMap::new();
+            map.insert("message", Value::String(e.message().to_string().into()));
+            RequestError::Variables(vec![Value::Object(map)])
+        })
+}
+
+fn forwarded(engine: &Engine, headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in &engine.propagate {
+        for value in headers.get_all(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+fn clone_error(error: &RequestError) -> RequestError {
+    match error {
+        RequestError::Parse(e) => RequestError::Parse(e.clone()),
+        RequestError::Validation(e) => RequestError::Validation(e.clone()),
+        other => RequestError::BadParameter(other.to_string()),
+    }
+}
+
+/// Encodes a request error as a GraphQL response.
+pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
+    HttpResponse {
+        status: error.status(media),
+        content_type: media.content_type(),
+        body: encode(None, &error.errors(), None),
+    }
+}
+
+fn encode(data: Option<&Value>, errors: &[Value], extensions: Option<&JsonMap>) -> Vec<u8> {
+    let mut map = JsonMap::new();
+    if !errors.is_empty() {
+        map.insert("errors", Value::Array(errors.to_vec()));
+    }
+    if let Some(data) = data {
+        map.insert("data", data.clone());
+    }
+    if let Some(extensions) = extensions {
+        map.insert("extensions", Value::Object(extensions.clone()));
+    }
+    serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec())
+}

@@ -1,0 +1,71 @@
+//! Step 1: parse and validate the operation against the API schema, once per distinct
+//! document (cached).
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::parser::Parser;
+use apollo_compiler::response::JsonValue as Value;
+use apollo_compiler::validation::{DiagnosticList, Valid};
+
+use super::Engine;
+use super::request::RequestError;
+
+/// Nesting beyond this is refused while parsing, before anything else looks at the document.
+const RECURSION_LIMIT: usize = 256;
+/// So is a document with more tokens than this.
+const TOKEN_LIMIT: usize = 50_000;
+
+/// A parsed and validated document, or why it is not one.
+pub type Parsed = Result<Arc<Valid<ExecutableDocument>>, Arc<RequestError>>;
+
+/// The cache key of a document text.
+pub fn fingerprint(engine: &Engine, query: &str) -> u64 {
+    let mut hasher = engine.hasher.build_hasher();
+    query.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Parses and validates `query`.
+pub fn parse(engine: &Engine, key: u64, query: &str) -> Parsed {
+    if let Some(hit) = engine
+        .documents
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        return hit.clone();
+    }
+    let parsed = parse_uncached(engine, query);
+    engine
+        .documents
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .put(key, parsed.clone());
+    parsed
+}
+
+fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
+    let ast = Parser::new()
+        .recursion_limit(RECURSION_LIMIT)
+        .token_limit(TOKEN_LIMIT)
+        .parse_ast(query, "operation.graphql")
+        .map_err(|invalid| Arc::new(RequestError::Parse(to_json(&invalid.errors))))?;
+    let document = ast
+        .to_executable_validate(&engine.supergraph.api)
+        .map_err(|invalid| Arc::new(RequestError::Validation(to_json(&invalid.errors))))?;
+    Ok(Arc::new(document))
+}
+
+fn to_json(errors: &DiagnosticList) -> Vec<Value> {
+    errors
+        .iter()
+        .filter_map(|d| serde_json_bytes_value(&d.to_json()))
+        .collect()
+}
+
+fn serde_json_bytes_value(error: &apollo_compiler::response::GraphQLError) -> Option<Value> {
+    let text = serde_json::to_vec(error).ok()?;
+    serde_json::from_slice(&text).ok()
+}

@@ -1,0 +1,781 @@
+//! Building fetch groups: walk the operation from the root, keep each field in the subgraph
+//! that is already resolving its parent when it can, and otherwise jump to a subgraph that
+//! resolves it through an entity key (adding the key, and any `@requires` fields, to the
+//! fetch that produces the parent object).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use apollo_compiler::Name;
+use apollo_compiler::ast::{OperationType, Type};
+
+use super::PlanError;
+use super::graph::{Graph, Key, SubgraphId};
+use super::operation::{Field, Fragment, Operation, Selection, SelectionSet};
+use super::plan::PathSegment;
+
+pub(super) type GroupId = usize;
+
+/// Guards against supergraphs whose `@requires` or keys would make the walk recurse forever.
+const MAX_WALK_DEPTH: usize = 256;
+
+/// One future fetch: a subgraph, and what to select there.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub subgraph: SubgraphId,
+    /// `None` for a root fetch; for an entity fetch, the group producing its objects.
+    pub parent: Option<(GroupId, Vec<Step>)>,
+    pub path: Vec<PathSegment>,
+    pub with_requires: bool,
+    pub selection: SelectionSet,
+    /// For an entity fetch: (representation typename, concrete types it matches, fields).
+    pub reps: Vec<(Name, Vec<Name>, SelectionSet)>,
+    pub deps: BTreeSet<GroupId>,
+}
+
+/// A position inside a group's selection.
+#[derive(Debug, Clone)]
+pub(super) enum Step {
+    Field(Field),
+    Fragment(Name),
+}
+
+pub(super) struct Builder<'a> {
+    graph: &'a Graph,
+    schema: &'a apollo_compiler::Schema,
+    pub groups: Vec<Group>,
+    /// Groups touched while walking keys and requirements, innermost last.
+    touched: Vec<BTreeSet<GroupId>>,
+    depth: usize,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(graph: &'a Graph, schema: &'a apollo_compiler::Schema) -> Self {
+        Self {
+            graph,
+            schema,
+            groups: Vec::new(),
+            touched: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    /// Plans the root fields. Returns the root groups in execution order.
+    pub fn plan_root(&mut self, operation: &Operation) -> Result<Vec<GroupId>, PlanError> {
+        let root_type = self
+            .schema
+            .root_operation(operation.kind)
+            .ok_or(PlanError::NoRootType(operation.kind))?
+            .clone();
+        let fields = flatten_fields(self.graph, &root_type, &operation.selection);
+        let mut roots: Vec<GroupId> = Vec::new();
+        for field in fields {
+            if field.name.starts_with("__") {
+                continue;
+            }
+            let candidates = self.graph.resolvers(&root_type, &field.name);
+            if candidates.is_empty() {
+                return Err(PlanError::Unresolvable(format!(
+                    "{root_type}.{}",
+                    field.name
+                )));
+            }
+            let reuse = |b: &Builder, s: SubgraphId| -> Option<GroupId> {
+                match operation.kind {
+                    OperationType::Mutation => {
+                        roots.last().copied().filter(|&g| b.groups[g].subgraph == s)
+                    }
+                    _ => roots.iter().copied().find(|&g| b.groups[g].subgraph == s),
+                }
+            };
+            let child_ty = field.ty.inner_named_type().clone();
+            let chosen = candidates
+                .iter()
+                .copied()
+                .min_by_key(|&s| {
+                    let existing = if reuse(self, s).is_some() { 0 } else { 1 };
+                    (self.cost(s, &child_ty, &field.selection, None, 0), existing)
+                })
+                .expect("candidates is not empty");
+            let group = match reuse(self, chosen) {
+                Some(g) => g,
+                None => {
+                    roots.push(self.new_group(chosen, None, Vec::new(), false));
+                    *roots.last().expect("just pushed")
+                }
+            };
+            let provides = self
+                .graph
+                .field_in(chosen, &root_type, &field.name)
+                .and_then(|f| f.provides.clone());
+            self.add_field(
+                group,
+                &[],
+                &Vec::new(),
+                &root_type,
+                field,
+                provides.as_ref(),
+            )?;
+        }
+        Ok(roots)
+    }
+
+    fn new_group(
+        &mut self,
+        subgraph: SubgraphId,
+        parent: Option<(GroupId, Vec<Step>)>,
+        path: Vec<PathSegment>,
+        with_requires: bool,
+    ) -> GroupId {
+        self.groups.push(Group {
+            subgraph,
+            parent,
+            path,
+            with_requires,
+            selection: SelectionSet::default(),
+            reps: Vec::new(),
+            deps: BTreeSet::new(),
+        });
+        self.groups.len() - 1
+    }
+
+    fn touch(&mut self, g: GroupId) {
+        if let Some(set) = self.touched.last_mut() {
+            set.insert(g);
+        }
+    }
+
+    /// The selection set at `pos` in group `g`, creating the steps on the way.
+    fn at(&mut self, g: GroupId, pos: &[Step]) -> &mut SelectionSet {
+        let mut set = &mut self.groups[g].selection;
+        for step in pos {
+            set = match step {
+                Step::Field(field) => ensure_field(set, field),
+                Step::Fragment(on) => ensure_fragment(set, on),
+            };
+        }
+        set
+    }
+
+    fn add_typename(&mut self, g: GroupId, pos: &[Step]) {
+        let typename = typename_field();
+        ensure_field(self.at(g, pos), &typename);
+        self.touch(g);
+    }
+
+    /// Walks `selection` (on `ty`) at `pos` of group `g`, whose objects sit at `path`.
+    fn walk(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        self.depth += 1;
+        if self.depth > MAX_WALK_DEPTH {
+            self.depth -= 1;
+            return Err(PlanError::TooDeep);
+        }
+        let result = self.walk_inner(g, pos, path, ty, selection, provided);
+        self.depth -= 1;
+        result
+    }
+
+    fn walk_inner(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
+            self.add_typename(g, pos);
+            let types: Vec<Name> = self.graph.possible_types_in(subgraph, ty).to_vec();
+            for concrete in types {
+                let fields = flatten_fields(self.graph, &concrete, selection);
+                if fields.iter().all(|f| f.name == "__typename") {
+                    continue;
+                }
+                let mut inner = pos.to_vec();
+                inner.push(Step::Fragment(concrete.clone()));
+                let sub = SelectionSet(fields.into_iter().cloned().map(Selection::Field).collect());
+                let provided = provided.map(|p| narrow(self.graph, p, &concrete));
+                self.walk_object(g, &inner, path, &concrete, &sub, provided.as_ref())?;
+            }
+            return Ok(());
+        }
+        self.walk_object(g, pos, path, ty, selection, provided)
+    }
+
+    /// Walks the fields of an object type (or of an interface a subgraph models as an object).
+    fn walk_object(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        let as_interface_object = self.graph.is_abstract(ty);
+        let at_entity_root = self.groups[g].parent.is_some() && pos.len() == 1;
+        let fields = if as_interface_object {
+            // Fields the interface object itself has; anything on a concrete type needs the
+            // subgraph that knows the concrete types.
+            let mut direct = Vec::new();
+            let mut elsewhere = Vec::new();
+            for item in &selection.0 {
+                match item {
+                    Selection::Field(f)
+                        if f.name != "__typename" && self.graph.resolves(subgraph, ty, &f.name) =>
+                    {
+                        direct.push(f)
+                    }
+                    other => elsewhere.push(other.clone()),
+                }
+            }
+            if !elsewhere.is_empty() {
+                self.jump_to_interface_owner(g, pos, path, ty, SelectionSet(elsewhere))?;
+            }
+            direct
+        } else {
+            flatten_fields(self.graph, ty, selection)
+        };
+        for field in fields {
+            if field.name == "__typename" {
+                continue;
+            }
+            let provided_field = provided.and_then(|p| find_field(p, &field.name));
+            let declared = self.graph.field_in(subgraph, ty, &field.name);
+            let requires = declared.and_then(|f| f.requires.as_ref());
+            let local = (self.graph.resolves(subgraph, ty, &field.name)
+                || provided_field.is_some())
+                && (requires.is_none() || at_entity_root || provided_field.is_some());
+            if local {
+                if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
+                    self.require_at_root(g, ty, requires)?;
+                }
+                let child_provided =
+                    match (provided_field, declared.and_then(|f| f.provides.as_ref())) {
+                        (Some(p), _) if !p.selection.0.is_empty() => Some(p.selection.clone()),
+                        (_, Some(p)) => Some(p.clone()),
+                        _ => None,
+                    };
+                self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+            } else {
+                self.jump(g, pos, path, ty, field)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `field` at `pos` of `g` and walks its selection in the same group.
+    fn add_field(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        parent_ty: &Name,
+        field: &Field,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let _ = parent_ty;
+        let shell = Field {
+            selection: SelectionSet::default(),
+            ..field.clone()
+        };
+        ensure_field(self.at(g, pos), &shell);
+        self.touch(g);
+        if field.selection.0.is_empty() {
+            return Ok(());
+        }
+        let mut inner = pos.to_vec();
+        inner.push(Step::Field(shell));
+        let child_path = extend_path(path, field);
+        let child_ty = field.ty.inner_named_type().clone();
+        self.walk(
+            g,
+            &inner,
+            &child_path,
+            &child_ty,
+            &field.selection,
+            provided,
+        )
+    }
+
+    /// The group a field is entity-fetched in: one per parent, subgraph and path.
+    fn entity_group(
+        &mut self,
+        parent: GroupId,
+        parent_pos: &[Step],
+        subgraph: SubgraphId,
+        path: &[PathSegment],
+        with_requires: bool,
+    ) -> GroupId {
+        if let Some(existing) = self.groups.iter().position(|group| {
+            group.subgraph == subgraph
+                && group.with_requires == with_requires
+                && group.path == path
+                && group.parent.as_ref().is_some_and(|(p, _)| *p == parent)
+        }) {
+            return existing;
+        }
+        let g = self.new_group(
+            subgraph,
+            Some((parent, parent_pos.to_vec())),
+            path.to_vec(),
+            with_requires,
+        );
+        self.groups[g].deps.insert(parent);
+        g
+    }
+
+    /// Resolves `field` of the object at `pos` in another subgraph, through entity keys.
+    fn jump(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        field: &Field,
+    ) -> Result<(), PlanError> {
+        let from = self.groups[g].subgraph;
+        let child_ty = field.ty.inner_named_type().clone();
+        // Targets: subgraphs resolving the field on the type itself, then interface objects.
+        let mut targets: Vec<(SubgraphId, Name)> = self
+            .graph
+            .resolvers(ty, &field.name)
+            .into_iter()
+            .map(|s| (s, ty.clone()))
+            .collect();
+        targets.extend(
+            self.graph
+                .interface_object_resolver(ty, &field.name)
+                .into_iter()
+                .map(|(interface, s)| (s, interface)),
+        );
+        let mut best: Option<(u32, Vec<(SubgraphId, Key)>, Name)> = None;
+        for (target, rep_ty) in targets {
+            let Some(route) = self.route(from, target, ty, &rep_ty) else {
+                continue;
+            };
+            let cost =
+                route.len() as u32 * 10 + self.cost(target, &child_ty, &field.selection, None, 0);
+            if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
+                best = Some((cost, route, rep_ty));
+            }
+        }
+        let Some((_, route, rep_ty)) = best else {
+            return Err(PlanError::Unresolvable(format!(
+                "{ty}.{} from subgraph {}",
+                field.name, self.graph.subgraphs[from].name
+            )));
+        };
+        let (target_group, target_ty) =
+            self.follow_route(g, pos, path, ty, &rep_ty, &route, Some(field))?;
+        let entity_pos = vec![Step::Fragment(target_ty.clone())];
+        let target = self.groups[target_group].subgraph;
+        let provides = self
+            .graph
+            .field_in(target, &target_ty, &field.name)
+            .and_then(|f| f.provides.clone());
+        self.add_field(
+            target_group,
+            &entity_pos,
+            path,
+            &target_ty,
+            field,
+            provides.as_ref(),
+        )
+    }
+
+    /// Sends the selections an interface object cannot answer (concrete-type fragments,
+    /// `__typename`) to a subgraph that has the real interface.
+    fn jump_to_interface_owner(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        interface: &Name,
+        selection: SelectionSet,
+    ) -> Result<(), PlanError> {
+        let from = self.groups[g].subgraph;
+        let owners: Vec<SubgraphId> = self
+            .graph
+            .type_subgraphs(interface)
+            .filter(|&s| s != from && !self.graph.is_interface_object(s, interface))
+            .collect();
+        let route = owners
+            .into_iter()
+            .find_map(|target| self.route(from, target, interface, interface))
+            .ok_or_else(|| {
+                PlanError::Unresolvable(format!(
+                    "the concrete type of {interface} from subgraph {}",
+                    self.graph.subgraphs[from].name
+                ))
+            })?;
+        let (target_group, _) =
+            self.follow_route(g, pos, path, interface, interface, &route, None)?;
+        let entity_pos = vec![Step::Fragment(interface.clone())];
+        self.walk(target_group, &entity_pos, path, interface, &selection, None)
+    }
+
+    /// Creates (or reuses) the entity groups along `route`, adding keys (and, for `field` on
+    /// the last hop, its requirements) to the groups before them.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_route(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        rep_ty: &Name,
+        route: &[(SubgraphId, Key)],
+        field: Option<&Field>,
+    ) -> Result<(GroupId, Name), PlanError> {
+        let (mut current, mut current_pos) = (g, pos.to_vec());
+        for (hop, (target, key)) in route.iter().enumerate() {
+            let last = hop + 1 == route.len();
+            let hop_ty = if last { rep_ty } else { ty };
+            let requires = match (last, field) {
+                (true, Some(field)) => self
+                    .graph
+                    .field_in(*target, hop_ty, &field.name)
+                    .and_then(|f| f.requires.clone()),
+                _ => None,
+            };
+            self.touched.push(BTreeSet::new());
+            let walked = (|| {
+                self.add_typename(current, &current_pos);
+                self.walk(current, &current_pos, path, ty, &key.fields, None)?;
+                if let Some(requires) = &requires {
+                    self.walk(current, &current_pos, path, ty, requires, None)?;
+                }
+                Ok(())
+            })();
+            let touched = self.touched.pop().unwrap_or_default();
+            walked?;
+            let next = self.entity_group(current, &current_pos, *target, path, requires.is_some());
+            let mut fields = key.fields.clone();
+            if let Some(requires) = requires {
+                merge_into(&mut fields, &requires);
+            }
+            self.add_rep(next, hop_ty, ty, fields);
+            self.groups[next]
+                .deps
+                .extend(touched.into_iter().filter(|&t| t != next));
+            current = next;
+            current_pos = vec![Step::Fragment(hop_ty.clone())];
+        }
+        Ok((current, rep_ty.clone()))
+    }
+
+    /// `field` is resolved at the root of entity group `g` but needs other fields of the same
+    /// object: fetch them in the group's parent first.
+    fn require_at_root(
+        &mut self,
+        g: GroupId,
+        ty: &Name,
+        requires: &SelectionSet,
+    ) -> Result<(), PlanError> {
+        let Some((parent, parent_pos)) = self.groups[g].parent.clone() else {
+            return Ok(());
+        };
+        let path = self.groups[g].path.clone();
+        self.touched.push(BTreeSet::new());
+        let walked = self.walk(parent, &parent_pos, &path, ty, requires, None);
+        let touched = self.touched.pop().unwrap_or_default();
+        walked?;
+        let typename = match self.groups[g]
+            .reps
+            .iter()
+            .find(|(_, matches, _)| matches.contains(ty))
+        {
+            Some((typename, _, _)) => typename.clone(),
+            None => ty.clone(),
+        };
+        self.add_rep(g, &typename, ty, requires.clone());
+        self.groups[g]
+            .deps
+            .extend(touched.into_iter().filter(|&t| t != g));
+        Ok(())
+    }
+
+    fn add_rep(&mut self, g: GroupId, typename: &Name, concrete: &Name, fields: SelectionSet) {
+        let reps = &mut self.groups[g].reps;
+        match reps
+            .iter_mut()
+            .find(|(t, m, _)| t == typename && m.contains(concrete))
+        {
+            Some((_, _, existing)) => merge_into(existing, &fields),
+            None => {
+                let mut matches = vec![concrete.clone()];
+                if typename != concrete {
+                    matches.push(typename.clone());
+                }
+                reps.push((typename.clone(), matches, fields));
+            }
+        }
+    }
+
+    /// The shortest chain of entity jumps from `from` to `to` for an object of type `ty`
+    /// (`rep_ty` on the last hop, for interface objects).
+    fn route(
+        &self,
+        from: SubgraphId,
+        to: SubgraphId,
+        ty: &Name,
+        rep_ty: &Name,
+    ) -> Option<Vec<(SubgraphId, Key)>> {
+        let key_into = |source: SubgraphId, target: SubgraphId, target_ty: &Name| -> Option<Key> {
+            self.graph
+                .resolvable_keys(target, target_ty)
+                .find(|key| self.resolvable(source, ty, &key.fields))
+                .cloned()
+        };
+        if from == to && rep_ty == ty {
+            // The same subgraph again: needed for fields with requirements.
+            return key_into(from, to, ty).map(|k| vec![(to, k)]);
+        }
+        if let Some(key) = key_into(from, to, rep_ty) {
+            return Some(vec![(to, key)]);
+        }
+        // Breadth-first through intermediate subgraphs that also key the type.
+        let mut queue = VecDeque::from([(from, Vec::<(SubgraphId, Key)>::new())]);
+        let mut seen = BTreeSet::from([from]);
+        while let Some((at, hops)) = queue.pop_front() {
+            if hops.len() >= 3 {
+                continue;
+            }
+            for next in self.graph.type_subgraphs(ty).collect::<Vec<_>>() {
+                if seen.contains(&next) {
+                    continue;
+                }
+                let Some(key) = key_into(at, next, ty) else {
+                    continue;
+                };
+                let mut hops = hops.clone();
+                hops.push((next, key));
+                if let Some(last) = key_into(next, to, rep_ty) {
+                    hops.push((to, last));
+                    return Some(hops);
+                }
+                seen.insert(next);
+                queue.push_back((next, hops));
+            }
+        }
+        None
+    }
+
+    /// Whether `subgraph` can resolve all of `fields` on `ty` itself.
+    fn resolvable(&self, subgraph: SubgraphId, ty: &Name, fields: &SelectionSet) -> bool {
+        fields.0.iter().all(|item| match item {
+            Selection::Field(f) => {
+                f.name == "__typename"
+                    || (self.graph.resolves(subgraph, ty, &f.name)
+                        && (f.selection.0.is_empty()
+                            || self.resolvable(subgraph, f.ty.inner_named_type(), &f.selection)))
+            }
+            Selection::Fragment(fragment) => {
+                self.resolvable(subgraph, &fragment.on, &fragment.selection)
+            }
+        })
+    }
+
+    /// A rough count of the entity jumps `selection` needs when resolved in `subgraph`.
+    fn cost(
+        &self,
+        subgraph: SubgraphId,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+        depth: usize,
+    ) -> u32 {
+        if depth > 32 {
+            return 0;
+        }
+        let mut cost = 0;
+        let types: Vec<Name> =
+            if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
+                self.graph.possible_types_in(subgraph, ty).to_vec()
+            } else {
+                vec![ty.clone()]
+            };
+        for concrete in &types {
+            for field in flatten_fields(self.graph, concrete, selection) {
+                if field.name.starts_with("__") {
+                    continue;
+                }
+                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                if self.graph.resolves(subgraph, concrete, &field.name) || provided_field.is_some()
+                {
+                    if !field.selection.0.is_empty() {
+                        cost += self.cost(
+                            subgraph,
+                            field.ty.inner_named_type(),
+                            &field.selection,
+                            provided_field.map(|p| &p.selection),
+                            depth + 1,
+                        );
+                    }
+                } else if self
+                    .graph
+                    .resolvable_keys(subgraph, concrete)
+                    .next()
+                    .is_some()
+                    || self
+                        .graph
+                        .type_in(subgraph, concrete)
+                        .is_some_and(|t| !t.keys.is_empty())
+                {
+                    cost += 1;
+                } else {
+                    cost += 1000;
+                }
+            }
+        }
+        cost
+    }
+}
+
+/// The fields of `selection` that apply to objects of type `ty`, fragments flattened.
+pub(super) fn flatten_fields<'s>(
+    graph: &Graph,
+    ty: &Name,
+    selection: &'s SelectionSet,
+) -> Vec<&'s Field> {
+    let mut out = Vec::new();
+    fn go<'s>(graph: &Graph, ty: &Name, selection: &'s SelectionSet, out: &mut Vec<&'s Field>) {
+        for item in &selection.0 {
+            match item {
+                Selection::Field(f) => out.push(f),
+                Selection::Fragment(fragment) => {
+                    if applies(graph, &fragment.on, ty) {
+                        go(graph, ty, &fragment.selection, out);
+                    }
+                }
+            }
+        }
+    }
+    go(graph, ty, selection, &mut out);
+    out
+}
+
+/// Whether a fragment on `on` applies to an object of type `ty`.
+pub(super) fn applies(graph: &Graph, on: &Name, ty: &Name) -> bool {
+    on == ty
+        || graph.possible_types(on).contains(ty)
+        || (graph.is_abstract(ty)
+            && graph
+                .possible_types(ty)
+                .iter()
+                .any(|t| graph.possible_types(on).contains(t)))
+}
+
+/// The part of a provided field set that applies to `ty`.
+fn narrow(graph: &Graph, provided: &SelectionSet, ty: &Name) -> SelectionSet {
+    SelectionSet(
+        flatten_fields(graph, ty, provided)
+            .into_iter()
+            .cloned()
+            .map(Selection::Field)
+            .collect(),
+    )
+}
+
+fn find_field<'s>(set: &'s SelectionSet, name: &str) -> Option<&'s Field> {
+    set.0.iter().find_map(|item| match item {
+        Selection::Field(f) if f.name == name => Some(f),
+        Selection::Fragment(fragment) => find_field(&fragment.selection, name),
+        _ => None,
+    })
+}
+
+fn extend_path(path: &[PathSegment], field: &Field) -> Vec<PathSegment> {
+    let mut out = path.to_vec();
+    out.push(PathSegment::Key(field.key().clone()));
+    let mut ty = &field.ty;
+    loop {
+        match ty {
+            Type::NonNullNamed(_) | Type::Named(_) => break,
+            Type::List(inner) | Type::NonNullList(inner) => {
+                out.push(PathSegment::List);
+                ty = inner;
+            }
+        }
+    }
+    out
+}
+
+fn typename_field() -> Field {
+    Field {
+        alias: None,
+        name: Name::new_unchecked("__typename"),
+        arguments: Vec::new(),
+        ty: Type::NonNullNamed(Name::new_unchecked("String")),
+        selection: SelectionSet::default(),
+    }
+}
+
+fn ensure_field<'s>(set: &'s mut SelectionSet, field: &Field) -> &'s mut SelectionSet {
+    let index = match set
+        .0
+        .iter()
+        .position(|item| matches!(item, Selection::Field(f) if f.same_field(field)))
+    {
+        Some(i) => i,
+        None => {
+            set.0.push(Selection::Field(Field {
+                selection: SelectionSet::default(),
+                ..field.clone()
+            }));
+            set.0.len() - 1
+        }
+    };
+    match &mut set.0[index] {
+        Selection::Field(f) => &mut f.selection,
+        Selection::Fragment(_) => unreachable!("the index points at a field"),
+    }
+}
+
+fn ensure_fragment<'s>(set: &'s mut SelectionSet, on: &Name) -> &'s mut SelectionSet {
+    let index = match set
+        .0
+        .iter()
+        .position(|item| matches!(item, Selection::Fragment(f) if &f.on == on))
+    {
+        Some(i) => i,
+        None => {
+            set.0.push(Selection::Fragment(Fragment {
+                on: on.clone(),
+                selection: SelectionSet::default(),
+            }));
+            set.0.len() - 1
+        }
+    };
+    match &mut set.0[index] {
+        Selection::Fragment(f) => &mut f.selection,
+        Selection::Field(_) => unreachable!("the index points at a fragment"),
+    }
+}
+
+/// Adds the selections of `from` to `into`, merging fields and fragments that match.
+pub(super) fn merge_into(into: &mut SelectionSet, from: &SelectionSet) {
+    for item in &from.0 {
+        match item {
+            Selection::Field(f) => {
+                let child = ensure_field(into, f);
+                merge_into(child, &f.selection);
+            }
+            Selection::Fragment(fragment) => {
+                let child = ensure_fragment(into, &fragment.on);
+                merge_into(child, &fragment.selection);
+            }
+        }
+    }
+}

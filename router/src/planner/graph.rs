@@ -1,0 +1,317 @@
+//! What each subgraph can do, read once per supergraph from its join directives: which types it
+//! defines and how they are keyed, which fields it resolves, what a field requires or provides,
+//! and which concrete types it can return for an abstract type.
+
+use std::collections::HashMap;
+
+use apollo_compiler::executable::FieldSet;
+use apollo_compiler::schema::ExtendedType;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{Name, Schema};
+
+use super::operation::{SelectionSet, normalize_field_set};
+use crate::supergraph::Supergraph;
+
+/// A subgraph's position in [`Graph::subgraphs`].
+pub type SubgraphId = usize;
+
+/// A subgraph as the planner and executor see it.
+#[derive(Debug, Clone)]
+pub struct SubgraphInfo {
+    pub name: String,
+    pub url: String,
+}
+
+/// An `@key` of a type in one subgraph.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub fields: SelectionSet,
+    pub resolvable: bool,
+}
+
+/// A type as one subgraph defines it.
+#[derive(Debug, Clone)]
+pub struct TypeIn {
+    pub subgraph: SubgraphId,
+    pub keys: Vec<Key>,
+    pub interface_object: bool,
+}
+
+/// A field as one subgraph declares it.
+#[derive(Debug, Clone)]
+pub struct FieldIn {
+    pub subgraph: SubgraphId,
+    /// Declared but resolved elsewhere (`@external`, or overridden).
+    pub external: bool,
+    pub requires: Option<SelectionSet>,
+    pub provides: Option<SelectionSet>,
+}
+
+/// The planner's view of a supergraph.
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub subgraphs: Vec<SubgraphInfo>,
+    types: HashMap<Name, Vec<TypeIn>>,
+    fields: HashMap<(Name, Name), Vec<FieldIn>>,
+    possible: HashMap<Name, Vec<Name>>,
+    possible_in: HashMap<(Name, SubgraphId), Vec<Name>>,
+    /// (interface, subgraph) pairs where the subgraph models the interface as an object.
+    interface_objects: HashMap<Name, Vec<SubgraphId>>,
+    interfaces_of: HashMap<Name, Vec<Name>>,
+}
+
+impl Graph {
+    /// Reads `supergraph`. Field sets that do not parse against the supergraph are an error.
+    pub fn new(supergraph: &Supergraph) -> Result<Self, String> {
+        let joins = &supergraph.joins;
+        let schema = &supergraph.schema;
+        let ids: HashMap<&Name, SubgraphId> = joins
+            .subgraphs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.id, i))
+            .collect();
+        let mut graph = Graph {
+            subgraphs: joins
+                .subgraphs
+                .iter()
+                .map(|s| SubgraphInfo {
+                    name: s.name.clone(),
+                    url: s.url.clone(),
+                })
+                .collect(),
+            ..Graph::default()
+        };
+        for (ty, type_joins) in &joins.types {
+            let mut by_subgraph: Vec<TypeIn> = Vec::new();
+            for join in type_joins {
+                let subgraph = ids[&join.graph];
+                let entry = match by_subgraph.iter_mut().position(|t| t.subgraph == subgraph) {
+                    Some(i) => &mut by_subgraph[i],
+                    None => {
+                        by_subgraph.push(TypeIn {
+                            subgraph,
+                            keys: Vec::new(),
+                            interface_object: false,
+                        });
+                        by_subgraph.last_mut().expect("just pushed")
+                    }
+                };
+                entry.interface_object |= join.interface_object;
+                if let Some(key) = &join.key {
+                    entry.keys.push(Key {
+                        fields: field_set(schema, ty, key)?,
+                        resolvable: join.resolvable,
+                    });
+                }
+                if join.interface_object {
+                    graph
+                        .interface_objects
+                        .entry(ty.clone())
+                        .or_default()
+                        .push(subgraph);
+                }
+            }
+            graph.types.insert(ty.clone(), by_subgraph);
+        }
+        for ((ty, field), field_joins) in &joins.fields {
+            let mut list = Vec::new();
+            for join in field_joins {
+                let Some(g) = &join.graph else { continue };
+                let parse =
+                    |set: &Option<String>, on: &str| -> Result<Option<SelectionSet>, String> {
+                        match set {
+                            Some(set) if !set.trim().is_empty() => {
+                                Ok(Some(field_set(schema, &Name::new_unchecked(on), set)?))
+                            }
+                            _ => Ok(None),
+                        }
+                    };
+                let returns = schema
+                    .type_field(ty, field)
+                    .map(|f| f.ty.inner_named_type().to_string())
+                    .unwrap_or_default();
+                list.push(FieldIn {
+                    subgraph: ids[g],
+                    external: join.external || join.used_overridden,
+                    requires: parse(&join.requires, ty)?,
+                    provides: parse(&join.provides, &returns)?,
+                });
+            }
+            if !list.is_empty() {
+                graph.fields.insert((ty.clone(), field.clone()), list);
+            }
+        }
+        for (name, ty) in &schema.types {
+            match ty {
+                ExtendedType::Object(object) => {
+                    for interface in &object.implements_interfaces {
+                        graph
+                            .possible
+                            .entry(interface.name.clone())
+                            .or_default()
+                            .push(name.clone());
+                        graph
+                            .interfaces_of
+                            .entry(name.clone())
+                            .or_default()
+                            .push(interface.name.clone());
+                    }
+                }
+                ExtendedType::Union(union) => {
+                    graph.possible.insert(
+                        name.clone(),
+                        union.members.iter().map(|m| m.name.clone()).collect(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        // Which concrete types a subgraph may return for an abstract type.
+        for (abstract_ty, members) in &graph.possible {
+            for subgraph in 0..graph.subgraphs.len() {
+                if !graph.defines(subgraph, abstract_ty) {
+                    continue;
+                }
+                let graph_id = &joins.subgraphs[subgraph].id;
+                let is_union =
+                    matches!(schema.types.get(abstract_ty), Some(ExtendedType::Union(_)));
+                let explicit_union = joins.union_members.get(abstract_ty);
+                let in_subgraph: Vec<Name> = members
+                    .iter()
+                    .filter(|member| graph.defines(subgraph, member))
+                    .filter(|member| {
+                        if is_union {
+                            match explicit_union {
+                                Some(list) => {
+                                    list.iter().any(|(g, m)| g == graph_id && m == *member)
+                                }
+                                None => true,
+                            }
+                        } else {
+                            match joins.implements.get(&((*member).clone(), graph_id.clone())) {
+                                Some(list) => list.contains(abstract_ty),
+                                None => !joins.implements.keys().any(|(t, _)| t == *member),
+                            }
+                        }
+                    })
+                    .cloned()
+                    .collect();
+                graph
+                    .possible_in
+                    .insert((abstract_ty.clone(), subgraph), in_subgraph);
+            }
+        }
+        Ok(graph)
+    }
+
+    /// Whether `subgraph` defines `ty` at all.
+    pub fn defines(&self, subgraph: SubgraphId, ty: &str) -> bool {
+        self.types
+            .get(ty)
+            .is_some_and(|list| list.iter().any(|t| t.subgraph == subgraph))
+    }
+
+    pub fn type_in(&self, subgraph: SubgraphId, ty: &str) -> Option<&TypeIn> {
+        self.types.get(ty)?.iter().find(|t| t.subgraph == subgraph)
+    }
+
+    /// The subgraphs that define `ty`.
+    pub fn type_subgraphs(&self, ty: &str) -> impl Iterator<Item = SubgraphId> + '_ {
+        self.types.get(ty).into_iter().flatten().map(|t| t.subgraph)
+    }
+
+    /// Whether `subgraph` models the interface `ty` as an object (`@interfaceObject`).
+    pub fn is_interface_object(&self, subgraph: SubgraphId, ty: &str) -> bool {
+        self.interface_objects
+            .get(ty)
+            .is_some_and(|list| list.contains(&subgraph))
+    }
+
+    /// How `subgraph` declares `ty.field`, when it says so explicitly.
+    pub fn field_in(&self, subgraph: SubgraphId, ty: &str, field: &str) -> Option<&FieldIn> {
+        self.fields
+            .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))?
+            .iter()
+            .find(|f| f.subgraph == subgraph && !f.external)
+    }
+
+    /// Whether `subgraph` can resolve `ty.field` on its own.
+    pub fn resolves(&self, subgraph: SubgraphId, ty: &str, field: &str) -> bool {
+        if field.starts_with("__") {
+            return self.defines(subgraph, ty);
+        }
+        match self
+            .fields
+            .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))
+        {
+            Some(list) => list.iter().any(|f| f.subgraph == subgraph && !f.external),
+            None => self.defines(subgraph, ty),
+        }
+    }
+
+    /// The subgraphs that can resolve `ty.field`.
+    pub fn resolvers(&self, ty: &str, field: &str) -> Vec<SubgraphId> {
+        match self
+            .fields
+            .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))
+        {
+            Some(list) => {
+                let mut out: Vec<SubgraphId> = list
+                    .iter()
+                    .filter(|f| !f.external)
+                    .map(|f| f.subgraph)
+                    .collect();
+                out.dedup();
+                out
+            }
+            None => self.type_subgraphs(ty).collect(),
+        }
+    }
+
+    /// An interface of `ty` that some subgraph models as an `@interfaceObject` resolving
+    /// `field`, with that subgraph.
+    pub fn interface_object_resolver(&self, ty: &str, field: &str) -> Vec<(Name, SubgraphId)> {
+        let mut out = Vec::new();
+        for interface in self.interfaces_of.get(ty).into_iter().flatten() {
+            for &subgraph in self.interface_objects.get(interface).into_iter().flatten() {
+                if self.resolves(subgraph, interface, field) {
+                    out.push((interface.clone(), subgraph));
+                }
+            }
+        }
+        out
+    }
+
+    /// The concrete types of the abstract type `ty` in the supergraph.
+    pub fn possible_types(&self, ty: &str) -> &[Name] {
+        self.possible.get(ty).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The concrete types of `ty` that `subgraph` can return.
+    pub fn possible_types_in(&self, subgraph: SubgraphId, ty: &str) -> &[Name] {
+        self.possible_in
+            .get(&(Name::new_unchecked(ty), subgraph))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Whether `ty` is an interface or union.
+    pub fn is_abstract(&self, ty: &str) -> bool {
+        self.possible.contains_key(ty)
+    }
+
+    /// The resolvable keys `subgraph` has for `ty`.
+    pub fn resolvable_keys(&self, subgraph: SubgraphId, ty: &str) -> impl Iterator<Item = &Key> {
+        self.type_in(subgraph, ty)
+            .into_iter()
+            .flat_map(|t| t.keys.iter())
+            .filter(|k| k.resolvable)
+    }
+}
+
+fn field_set(schema: &Valid<Schema>, ty: &Name, text: &str) -> Result<SelectionSet, String> {
+    let set = FieldSet::parse(schema, ty.clone(), text, "field-set.graphql")
+        .map_err(|e| format!("cannot read the field set \"{text}\" on {ty}: {}", e.errors))?;
+    Ok(normalize_field_set(&set.selection_set))
+}

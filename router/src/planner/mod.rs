@@ -1,0 +1,213 @@
+//! The query planner: a pure function from the supergraph model and a normalized operation to
+//! a query plan. No I/O, no panics on any input: what cannot be planned is a [`PlanError`].
+//!
+//! - [`operation`]: the normalized operation (fragments inlined, conditions decided).
+//! - [`graph`]: what each subgraph can resolve, read from the join directives.
+//! - `build`: fetch groups, from walking the operation.
+//! - [`plan`]: the plan tree, and how it prints.
+
+mod build;
+pub mod graph;
+pub mod operation;
+pub mod plan;
+
+use std::collections::BTreeSet;
+
+use apollo_compiler::ast::OperationType;
+
+use build::{Builder, GroupId};
+pub use graph::Graph;
+use operation::{Operation, SelectionSet, collect_variables, write_selection_set};
+pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation};
+
+/// Why an operation could not be planned.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("the supergraph has no {0} root type")]
+    NoRootType(OperationType),
+    #[error("no subgraph can resolve {0}")]
+    Unresolvable(String),
+    #[error("the operation needs too many nested entity jumps to plan")]
+    TooDeep,
+}
+
+/// Plans `operation` against the supergraph described by `graph` and `schema`.
+pub fn plan(
+    graph: &Graph,
+    schema: &apollo_compiler::Schema,
+    operation: &Operation,
+) -> Result<QueryPlan, PlanError> {
+    let mut builder = Builder::new(graph, schema);
+    let roots = builder.plan_root(operation)?;
+    let groups = &builder.groups;
+    let nodes: Vec<PlanNode> = match operation.kind {
+        OperationType::Mutation => roots
+            .iter()
+            .filter_map(|&root| {
+                let members: BTreeSet<GroupId> = descendants(groups, root);
+                layered(graph, operation, groups, &members)
+            })
+            .collect(),
+        _ => {
+            let members: BTreeSet<GroupId> = (0..groups.len()).collect();
+            layered(graph, operation, groups, &members)
+                .into_iter()
+                .collect()
+        }
+    };
+    let root = match nodes.len() {
+        0 => None,
+        1 => nodes.into_iter().next(),
+        _ => Some(PlanNode::Sequence { nodes }),
+    };
+    Ok(QueryPlan { root })
+}
+
+/// `root` and every group that (transitively) depends on it.
+fn descendants(groups: &[build::Group], root: GroupId) -> BTreeSet<GroupId> {
+    let mut set = BTreeSet::from([root]);
+    loop {
+        let before = set.len();
+        for (id, group) in groups.iter().enumerate() {
+            if group.deps.iter().any(|d| set.contains(d)) {
+                set.insert(id);
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+/// The groups in `members` as a sequence of parallel layers, each group after its dependencies.
+fn layered(
+    graph: &Graph,
+    operation: &Operation,
+    groups: &[build::Group],
+    members: &BTreeSet<GroupId>,
+) -> Option<PlanNode> {
+    let mut level = vec![0usize; groups.len()];
+    // Groups are created after their parents, but requirements can add later dependencies, so
+    // relax until stable (bounded by the number of groups).
+    for _ in 0..=groups.len() {
+        let mut changed = false;
+        for &id in members {
+            for &dep in &groups[id].deps {
+                if members.contains(&dep) && level[id] <= level[dep] {
+                    level[id] = level[dep] + 1;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let depth = members.iter().map(|&id| level[id]).max()?;
+    let mut sequence = Vec::new();
+    for l in 0..=depth {
+        let layer: Vec<PlanNode> = members
+            .iter()
+            .filter(|&&id| level[id] == l && !groups[id].selection.0.is_empty())
+            .map(|&id| fetch_node(graph, operation, &groups[id]))
+            .collect();
+        match layer.len() {
+            0 => {}
+            1 => sequence.extend(layer),
+            _ => sequence.push(PlanNode::Parallel { nodes: layer }),
+        }
+    }
+    match sequence.len() {
+        0 => None,
+        1 => sequence.pop(),
+        _ => Some(PlanNode::Sequence { nodes: sequence }),
+    }
+}
+
+fn fetch_node(graph: &Graph, operation: &Operation, group: &build::Group) -> PlanNode {
+    let mut variables = Vec::new();
+    collect_variables(&group.selection, &mut variables);
+    let definitions: Vec<&str> = operation
+        .variables
+        .iter()
+        .filter(|v| variables.contains(&v.name))
+        .map(|v| v.text.as_str())
+        .collect();
+    let service_name = graph.subgraphs[group.subgraph].name.clone();
+    let mut text = String::new();
+    let is_entity = group.parent.is_some();
+    let keyword = match (is_entity, operation.kind) {
+        (false, OperationType::Mutation) => "mutation",
+        (false, OperationType::Subscription) => "subscription",
+        _ => "query",
+    };
+    text.push_str(keyword);
+    if let Some(name) = &operation.name {
+        text.push(' ');
+        text.push_str(name);
+        text.push_str("__");
+        text.push_str(&sanitize(&service_name));
+    }
+    if is_entity || !definitions.is_empty() {
+        text.push('(');
+        let mut parts: Vec<&str> = Vec::new();
+        if is_entity {
+            parts.push("$representations:[_Any!]!");
+        }
+        parts.extend(definitions);
+        text.push_str(&parts.join(","));
+        text.push(')');
+    }
+    if is_entity {
+        text.push_str("{_entities(representations:$representations)");
+        write_selection_set(&mut text, &group.selection);
+        text.push('}');
+    } else {
+        write_selection_set(&mut text, &group.selection);
+    }
+    let fetch = PlanNode::Fetch(FetchNode {
+        subgraph: group.subgraph,
+        service_name,
+        kind: if is_entity {
+            OperationType::Query
+        } else {
+            operation.kind
+        },
+        variable_usages: variables,
+        operation: text,
+        requires: group
+            .reps
+            .iter()
+            .map(|(typename, matches, selection)| Representation {
+                match_types: matches.clone(),
+                typename: typename.clone(),
+                selection: with_typename(selection),
+            })
+            .collect(),
+    });
+    if is_entity {
+        PlanNode::Flatten {
+            path: group.path.clone(),
+            node: Box::new(fetch),
+        }
+    } else {
+        fetch
+    }
+}
+
+fn with_typename(selection: &SelectionSet) -> SelectionSet {
+    selection.clone()
+}
+
+/// Subgraph names become part of operation names, which allow only `[_A-Za-z0-9]`.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

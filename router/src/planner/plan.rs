@@ -1,0 +1,138 @@
+//! Query plans: the tree of subgraph fetches the executor runs, and how it reads in a snapshot.
+
+use std::fmt;
+
+use apollo_compiler::Name;
+use apollo_compiler::ast::OperationType;
+use serde::Serialize;
+
+use super::graph::SubgraphId;
+use super::operation::SelectionSet;
+
+/// One step of a response path: a response key, or every item of a list (`@`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(Name),
+    List,
+}
+
+impl Serialize for PathSegment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PathSegment::Key(k) => s.serialize_str(k),
+            PathSegment::List => s.serialize_str("@"),
+        }
+    }
+}
+
+/// A plan: `None` when nothing needs a subgraph (introspection only).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryPlan {
+    pub root: Option<PlanNode>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind")]
+pub enum PlanNode {
+    Sequence {
+        nodes: Vec<PlanNode>,
+    },
+    Parallel {
+        nodes: Vec<PlanNode>,
+    },
+    /// Runs `node` for the objects found at `path`.
+    Flatten {
+        path: Vec<PathSegment>,
+        node: Box<PlanNode>,
+    },
+    Fetch(FetchNode),
+}
+
+/// One request to one subgraph.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchNode {
+    #[serde(skip)]
+    pub subgraph: SubgraphId,
+    pub service_name: String,
+    #[serde(skip)]
+    pub kind: OperationType,
+    /// The client's variables the operation uses.
+    pub variable_usages: Vec<Name>,
+    /// The GraphQL operation sent to the subgraph.
+    pub operation: String,
+    /// For an entity fetch: how to build each object's representation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Representation>,
+}
+
+/// How to turn a response object into an `_entities` representation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Representation {
+    /// The `__typename` objects must have for this representation.
+    pub match_types: Vec<Name>,
+    /// The `__typename` the representation carries (an interface for `@interfaceObject`).
+    pub typename: Name,
+    /// The key and required fields, by the response keys the plan fetched them under.
+    #[serde(serialize_with = "serialize_selection")]
+    pub selection: SelectionSet,
+}
+
+fn serialize_selection<S: serde::Serializer>(set: &SelectionSet, s: S) -> Result<S::Ok, S::Error> {
+    let mut text = String::new();
+    super::operation::write_selection_set(&mut text, set);
+    s.serialize_str(&text)
+}
+
+impl fmt::Display for QueryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "QueryPlan {{")?;
+        if let Some(root) = &self.root {
+            root.write(f, 1)?;
+        }
+        write!(f, "}}")
+    }
+}
+
+impl PlanNode {
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        match self {
+            PlanNode::Sequence { nodes } | PlanNode::Parallel { nodes } => {
+                let name = if matches!(self, PlanNode::Sequence { .. }) {
+                    "Sequence"
+                } else {
+                    "Parallel"
+                };
+                writeln!(f, "{pad}{name} {{")?;
+                for node in nodes {
+                    node.write(f, depth + 1)?;
+                }
+                writeln!(f, "{pad}}}")
+            }
+            PlanNode::Flatten { path, node } => {
+                let path: Vec<&str> = path
+                    .iter()
+                    .map(|p| match p {
+                        PathSegment::Key(k) => k.as_str(),
+                        PathSegment::List => "@",
+                    })
+                    .collect();
+                writeln!(f, "{pad}Flatten(path: \"{}\") {{", path.join("."))?;
+                node.write(f, depth + 1)?;
+                writeln!(f, "{pad}}}")
+            }
+            PlanNode::Fetch(fetch) => {
+                writeln!(f, "{pad}Fetch(service: \"{}\") {{", fetch.service_name)?;
+                for rep in &fetch.requires {
+                    let mut text = String::new();
+                    super::operation::write_selection_set(&mut text, &rep.selection);
+                    writeln!(f, "{pad}  ... on {} {text} =>", rep.typename)?;
+                }
+                writeln!(f, "{pad}  {}", fetch.operation)?;
+                writeln!(f, "{pad}}}")
+            }
+        }
+    }
+}
