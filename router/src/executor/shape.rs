@@ -184,6 +184,11 @@ impl Shaper<'_> {
             return Some(ty.clone());
         }
         let typename = object.get("__typename")?.as_str()?;
+        if typename == ty.as_str() {
+            // From an `@interfaceObject`: the plan fetched no concrete type because the
+            // selection needs none, so the interface's own fields are shaped.
+            return Some(ty.clone());
+        }
         match self.api.types.get(typename) {
             Some(ExtendedType::Object(object))
                 if self.graph.possible_types(ty).iter().any(|t| t == typename) =>

@@ -3,7 +3,7 @@
 //! resolves it through an entity key (adding the key, and any `@requires` fields, to the
 //! fetch that produces the parent object).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use apollo_compiler::Name;
 use apollo_compiler::ast::{OperationType, Type};
@@ -45,6 +45,8 @@ pub(super) struct Builder<'a> {
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
+    /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
+    jumping: Vec<(Name, SubgraphId)>,
     depth: usize,
 }
 
@@ -55,6 +57,7 @@ impl<'a> Builder<'a> {
             schema,
             groups: Vec::new(),
             touched: Vec::new(),
+            jumping: Vec::new(),
             depth: 0,
         }
     }
@@ -79,44 +82,100 @@ impl<'a> Builder<'a> {
                     field.name
                 )));
             }
-            let reuse = |b: &Builder, s: SubgraphId| -> Option<GroupId> {
-                match operation.kind {
+            let kind = operation.kind;
+            let reuse = |b: &Builder, roots: &[GroupId], s: SubgraphId| -> Option<GroupId> {
+                match kind {
                     OperationType::Mutation => {
                         roots.last().copied().filter(|&g| b.groups[g].subgraph == s)
                     }
                     _ => roots.iter().copied().find(|&g| b.groups[g].subgraph == s),
                 }
             };
-            let child_ty = field.ty.inner_named_type().clone();
-            let chosen = candidates
+            let scored = candidates
                 .iter()
-                .copied()
-                .min_by_key(|&s| {
-                    let existing = if reuse(self, s).is_some() { 0 } else { 1 };
-                    (self.cost(s, &child_ty, &field.selection, None, 0), existing)
+                .filter_map(|&s| {
+                    let child = self.child_type(s, &root_type, field);
+                    let provides = self
+                        .graph
+                        .field_in(s, &root_type, &field.name)
+                        .and_then(|f| f.provides.as_ref());
+                    let cost = if field.selection.0.is_empty() {
+                        0
+                    } else {
+                        self.reach(s, &child, &field.selection, provides, &mut Vec::new(), 0)?
+                    };
+                    Some((cost, u32::from(reuse(self, &roots, s).is_none()), s))
                 })
-                .expect("candidates is not empty");
-            let group = match reuse(self, chosen) {
-                Some(g) => g,
-                None => {
-                    roots.push(self.new_group(chosen, None, Vec::new(), false));
-                    *roots.last().expect("just pushed")
-                }
+                .min();
+            let placements: Vec<(SubgraphId, Field)> = match scored {
+                Some((_, _, chosen)) => vec![(chosen, field.clone())],
+                // No one subgraph has it all (shareable root fields over value types): each
+                // subgraph fetches the part it can.
+                None => self.split(&root_type, field, &candidates)?,
             };
-            let provides = self
-                .graph
-                .field_in(chosen, &root_type, &field.name)
-                .and_then(|f| f.provides.clone());
-            self.add_field(
-                group,
-                &[],
-                &Vec::new(),
-                &root_type,
-                field,
-                provides.as_ref(),
-            )?;
+            for (chosen, field) in placements {
+                let group = match reuse(self, &roots, chosen) {
+                    Some(g) => g,
+                    None => {
+                        roots.push(self.new_group(chosen, None, Vec::new(), false));
+                        *roots.last().expect("just pushed")
+                    }
+                };
+                let provides = self
+                    .graph
+                    .field_in(chosen, &root_type, &field.name)
+                    .and_then(|f| f.provides.clone());
+                self.add_field(
+                    group,
+                    &[],
+                    &Vec::new(),
+                    &root_type,
+                    &field,
+                    provides.as_ref(),
+                )?;
+            }
         }
         Ok(roots)
+    }
+
+    /// Splits a field's selection over the subgraphs that can each resolve part of it.
+    fn split(
+        &self,
+        parent: &Name,
+        field: &Field,
+        candidates: &[SubgraphId],
+    ) -> Result<Vec<(SubgraphId, Field)>, PlanError> {
+        let unresolvable = || PlanError::Unresolvable(format!("{parent}.{}", field.name));
+        let child_ty = field.ty.inner_named_type();
+        let mut parts: Vec<(SubgraphId, SelectionSet)> = Vec::new();
+        for sub in flatten_fields(self.graph, child_ty, &field.selection) {
+            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+            let (_, chosen) = candidates
+                .iter()
+                .filter_map(|&s| {
+                    let child = self.child_type(s, parent, field);
+                    self.reach(s, &child, &one, None, &mut Vec::new(), 0)
+                        .map(|c| (c, s))
+                })
+                .min()
+                .ok_or_else(unresolvable)?;
+            match parts.iter_mut().find(|(s, _)| *s == chosen) {
+                Some((_, set)) => set.0.push(Selection::Field(sub.clone())),
+                None => parts.push((chosen, one)),
+            }
+        }
+        Ok(parts
+            .into_iter()
+            .map(|(s, selection)| {
+                (
+                    s,
+                    Field {
+                        selection,
+                        ..field.clone()
+                    },
+                )
+            })
+            .collect())
     }
 
     fn new_group(
@@ -229,16 +288,22 @@ impl<'a> Builder<'a> {
             // subgraph that knows the concrete types.
             let mut direct = Vec::new();
             let mut elsewhere = Vec::new();
-            for item in &selection.0 {
+            let mut items: Vec<&Selection> = selection.0.iter().collect();
+            while let Some(item) = items.pop() {
                 match item {
                     Selection::Field(f)
                         if f.name != "__typename" && self.graph.resolves(subgraph, ty, &f.name) =>
                     {
                         direct.push(f)
                     }
+                    Selection::Fragment(fragment) if &fragment.on == ty => {
+                        items.extend(fragment.selection.0.iter());
+                    }
                     other => elsewhere.push(other.clone()),
                 }
             }
+            direct.reverse();
+            elsewhere.reverse();
             if !elsewhere.is_empty() {
                 self.jump_to_interface_owner(g, pos, path, ty, SelectionSet(elsewhere))?;
             }
@@ -284,7 +349,6 @@ impl<'a> Builder<'a> {
         field: &Field,
         provided: Option<&SelectionSet>,
     ) -> Result<(), PlanError> {
-        let _ = parent_ty;
         let shell = Field {
             selection: SelectionSet::default(),
             ..field.clone()
@@ -297,7 +361,14 @@ impl<'a> Builder<'a> {
         let mut inner = pos.to_vec();
         inner.push(Step::Field(shell));
         let child_path = extend_path(path, field);
-        let child_ty = field.ty.inner_named_type().clone();
+        let subgraph = self.groups[g].subgraph;
+        let child_ty = self.child_type(subgraph, parent_ty, field);
+        if &child_ty != field.ty.inner_named_type()
+            && self.graph.is_abstract(field.ty.inner_named_type())
+        {
+            // Narrower in this subgraph: the shaper still needs the concrete type.
+            self.add_typename(g, &inner);
+        }
         self.walk(
             g,
             &inner,
@@ -335,7 +406,8 @@ impl<'a> Builder<'a> {
         g
     }
 
-    /// Resolves `field` of the object at `pos` in another subgraph, through entity keys.
+    /// Resolves `field` of the object at `pos` in another subgraph (or the same one again, for
+    /// fields with requirements), through an entity key.
     fn jump(
         &mut self,
         g: GroupId,
@@ -345,8 +417,6 @@ impl<'a> Builder<'a> {
         field: &Field,
     ) -> Result<(), PlanError> {
         let from = self.groups[g].subgraph;
-        let child_ty = field.ty.inner_named_type().clone();
-        // Targets: subgraphs resolving the field on the type itself, then interface objects.
         let mut targets: Vec<(SubgraphId, Name)> = self
             .graph
             .resolvers(ty, &field.name)
@@ -359,39 +429,73 @@ impl<'a> Builder<'a> {
                 .into_iter()
                 .map(|(interface, s)| (s, interface)),
         );
-        let mut best: Option<(u32, Vec<(SubgraphId, Key)>, Name)> = None;
+        let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
         for (target, rep_ty) in targets {
-            let Some(route) = self.route(from, target, ty, &rep_ty) else {
-                continue;
-            };
-            let cost =
-                route.len() as u32 * 10 + self.cost(target, &child_ty, &field.selection, None, 0);
-            if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
-                best = Some((cost, route, rep_ty));
+            let mut visiting = self.jumping.clone();
+            if let Some((cost, key)) =
+                self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
+            {
+                if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
+                    best = Some((cost, target, rep_ty, key));
+                }
             }
         }
-        let Some((_, route, rep_ty)) = best else {
+        let Some((_, target, rep_ty, key)) = best else {
             return Err(PlanError::Unresolvable(format!(
                 "{ty}.{} from subgraph {}",
                 field.name, self.graph.subgraphs[from].name
             )));
         };
-        let (target_group, target_ty) =
-            self.follow_route(g, pos, path, ty, &rep_ty, &route, Some(field))?;
-        let entity_pos = vec![Step::Fragment(target_ty.clone())];
-        let target = self.groups[target_group].subgraph;
+        let requires = self
+            .graph
+            .field_in(target, &rep_ty, &field.name)
+            .and_then(|f| f.requires.clone());
+        let next = self.enter(g, pos, path, ty, target, &rep_ty, &key, requires.as_ref())?;
+        let entity_pos = vec![Step::Fragment(rep_ty.clone())];
         let provides = self
             .graph
-            .field_in(target, &target_ty, &field.name)
+            .field_in(target, &rep_ty, &field.name)
             .and_then(|f| f.provides.clone());
-        self.add_field(
-            target_group,
-            &entity_pos,
-            path,
-            &target_ty,
-            field,
-            provides.as_ref(),
-        )
+        self.add_field(next, &entity_pos, path, &rep_ty, field, provides.as_ref())
+    }
+
+    /// Makes the key (and requirements) available on the object at `pos` of `g`, and returns
+    /// the entity group in `target` that receives it.
+    #[allow(clippy::too_many_arguments)]
+    fn enter(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        target: SubgraphId,
+        rep_ty: &Name,
+        key: &Key,
+        requires: Option<&SelectionSet>,
+    ) -> Result<GroupId, PlanError> {
+        self.jumping.push((rep_ty.clone(), target));
+        self.touched.push(BTreeSet::new());
+        let walked = (|| {
+            self.add_typename(g, pos);
+            self.walk(g, pos, path, ty, &key.fields, None)?;
+            if let Some(requires) = requires {
+                self.walk(g, pos, path, ty, requires, None)?;
+            }
+            Ok(())
+        })();
+        let touched = self.touched.pop().unwrap_or_default();
+        self.jumping.pop();
+        walked?;
+        let next = self.entity_group(g, pos, target, path, requires.is_some());
+        let mut fields = key.fields.clone();
+        if let Some(requires) = requires {
+            merge_into(&mut fields, requires);
+        }
+        self.add_rep(next, rep_ty, ty, fields);
+        self.groups[next]
+            .deps
+            .extend(touched.into_iter().filter(|&t| t != next));
+        Ok(next)
     }
 
     /// Sends the selections an interface object cannot answer (concrete-type fragments,
@@ -410,69 +514,178 @@ impl<'a> Builder<'a> {
             .type_subgraphs(interface)
             .filter(|&s| s != from && !self.graph.is_interface_object(s, interface))
             .collect();
-        let route = owners
-            .into_iter()
-            .find_map(|target| self.route(from, target, interface, interface))
-            .ok_or_else(|| {
-                PlanError::Unresolvable(format!(
-                    "the concrete type of {interface} from subgraph {}",
-                    self.graph.subgraphs[from].name
-                ))
-            })?;
-        let (target_group, _) =
-            self.follow_route(g, pos, path, interface, interface, &route, None)?;
+        let mut best: Option<(u32, SubgraphId, Key)> = None;
+        for target in owners {
+            let mut visiting = self.jumping.clone();
+            if let Some((cost, key)) =
+                self.jump_cost(from, interface, target, interface, None, &mut visiting, 0)
+            {
+                if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
+                    best = Some((cost, target, key));
+                }
+            }
+        }
+        let Some((_, target, key)) = best else {
+            return Err(PlanError::Unresolvable(format!(
+                "the concrete type of {interface} from subgraph {}",
+                self.graph.subgraphs[from].name
+            )));
+        };
+        let next = self.enter(g, pos, path, interface, target, interface, &key, None)?;
         let entity_pos = vec![Step::Fragment(interface.clone())];
-        self.walk(target_group, &entity_pos, path, interface, &selection, None)
+        self.walk(next, &entity_pos, path, interface, &selection, None)
     }
 
-    /// Creates (or reuses) the entity groups along `route`, adding keys (and, for `field` on
-    /// the last hop, its requirements) to the groups before them.
+    /// The cost of resolving `field` (or only entering, without one) of an object of type `ty`
+    /// held in `from` by jumping to `target` (as `rep_ty`), with the cheapest key to use.
     #[allow(clippy::too_many_arguments)]
-    fn follow_route(
-        &mut self,
-        g: GroupId,
-        pos: &[Step],
-        path: &Vec<PathSegment>,
+    fn jump_cost(
+        &self,
+        from: SubgraphId,
         ty: &Name,
+        target: SubgraphId,
         rep_ty: &Name,
-        route: &[(SubgraphId, Key)],
         field: Option<&Field>,
-    ) -> Result<(GroupId, Name), PlanError> {
-        let (mut current, mut current_pos) = (g, pos.to_vec());
-        for (hop, (target, key)) in route.iter().enumerate() {
-            let last = hop + 1 == route.len();
-            let hop_ty = if last { rep_ty } else { ty };
-            let requires = match (last, field) {
-                (true, Some(field)) => self
-                    .graph
-                    .field_in(*target, hop_ty, &field.name)
-                    .and_then(|f| f.requires.clone()),
-                _ => None,
-            };
-            self.touched.push(BTreeSet::new());
-            let walked = (|| {
-                self.add_typename(current, &current_pos);
-                self.walk(current, &current_pos, path, ty, &key.fields, None)?;
-                if let Some(requires) = &requires {
-                    self.walk(current, &current_pos, path, ty, requires, None)?;
-                }
-                Ok(())
-            })();
-            let touched = self.touched.pop().unwrap_or_default();
-            walked?;
-            let next = self.entity_group(current, &current_pos, *target, path, requires.is_some());
-            let mut fields = key.fields.clone();
-            if let Some(requires) = requires {
-                merge_into(&mut fields, &requires);
-            }
-            self.add_rep(next, hop_ty, ty, fields);
-            self.groups[next]
-                .deps
-                .extend(touched.into_iter().filter(|&t| t != next));
-            current = next;
-            current_pos = vec![Step::Fragment(hop_ty.clone())];
+        visiting: &mut Vec<(Name, SubgraphId)>,
+        depth: usize,
+    ) -> Option<(u32, Key)> {
+        if depth > 16 || visiting.iter().any(|(t, s)| t == rep_ty && *s == target) {
+            return None;
         }
-        Ok((current, rep_ty.clone()))
+        visiting.push((rep_ty.clone(), target));
+        let result = (|| {
+            let mut best: Option<(u32, Key)> = None;
+            for key in self.graph.resolvable_keys(target, rep_ty) {
+                if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1) {
+                    if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                        best = Some((cost, key.clone()));
+                    }
+                }
+            }
+            let (key_cost, key) = best?;
+            let mut cost = 10 + key_cost;
+            if let Some(field) = field {
+                if let Some(requires) = self
+                    .graph
+                    .field_in(target, rep_ty, &field.name)
+                    .and_then(|f| f.requires.as_ref())
+                {
+                    cost += self.reach(from, ty, requires, None, visiting, depth + 1)?;
+                }
+                if !field.selection.0.is_empty() {
+                    let child = self.child_type(target, rep_ty, field);
+                    let provides = self
+                        .graph
+                        .field_in(target, rep_ty, &field.name)
+                        .and_then(|f| f.provides.as_ref());
+                    cost += self.reach(
+                        target,
+                        &child,
+                        &field.selection,
+                        provides,
+                        visiting,
+                        depth + 1,
+                    )?;
+                }
+            }
+            Some((cost, key))
+        })();
+        visiting.pop();
+        result
+    }
+
+    /// The cost of making `selection` available on an object of type `ty` resolved in `from`
+    /// (0 when `from` resolves it all); `None` when it cannot be done.
+    fn reach(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+        visiting: &mut Vec<(Name, SubgraphId)>,
+        depth: usize,
+    ) -> Option<u32> {
+        if depth > 32 {
+            return None;
+        }
+        let types: Vec<Name> =
+            if self.graph.is_abstract(ty) && !self.graph.is_interface_object(from, ty) {
+                self.graph.possible_types_in(from, ty).to_vec()
+            } else {
+                vec![ty.clone()]
+            };
+        let mut total = 0u32;
+        for concrete in &types {
+            for field in flatten_fields(self.graph, concrete, selection) {
+                if field.name.starts_with("__") {
+                    continue;
+                }
+                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                let requires = self
+                    .graph
+                    .field_in(from, concrete, &field.name)
+                    .and_then(|f| f.requires.as_ref());
+                let local = provided_field.is_some()
+                    || (self.graph.resolves(from, concrete, &field.name) && requires.is_none());
+                if local {
+                    if !field.selection.0.is_empty() {
+                        let child = self.child_type(from, concrete, field);
+                        let provides = provided_field.map(|p| &p.selection).or_else(|| {
+                            self.graph
+                                .field_in(from, concrete, &field.name)
+                                .and_then(|f| f.provides.as_ref())
+                        });
+                        total += self.reach(
+                            from,
+                            &child,
+                            &field.selection,
+                            provides,
+                            visiting,
+                            depth + 1,
+                        )?;
+                    }
+                    continue;
+                }
+                let mut targets: Vec<(SubgraphId, Name)> = self
+                    .graph
+                    .resolvers(concrete, &field.name)
+                    .into_iter()
+                    .map(|s| (s, concrete.clone()))
+                    .collect();
+                targets.extend(
+                    self.graph
+                        .interface_object_resolver(concrete, &field.name)
+                        .into_iter()
+                        .map(|(interface, s)| (s, interface)),
+                );
+                let best = targets
+                    .into_iter()
+                    .filter_map(|(target, rep_ty)| {
+                        self.jump_cost(
+                            from,
+                            concrete,
+                            target,
+                            &rep_ty,
+                            Some(field),
+                            visiting,
+                            depth + 1,
+                        )
+                        .map(|(c, _)| c)
+                    })
+                    .min()?;
+                total += best;
+            }
+        }
+        Some(total)
+    }
+
+    /// The type `field`'s objects have in `subgraph` (which may be narrower than the
+    /// supergraph's).
+    fn child_type(&self, subgraph: SubgraphId, parent: &Name, field: &Field) -> Name {
+        self.graph
+            .field_type_in(subgraph, parent, &field.name)
+            .cloned()
+            .unwrap_or_else(|| field.ty.inner_named_type().clone())
     }
 
     /// `field` is resolved at the root of entity group `g` but needs other fields of the same
@@ -521,125 +734,6 @@ impl<'a> Builder<'a> {
                 reps.push((typename.clone(), matches, fields));
             }
         }
-    }
-
-    /// The shortest chain of entity jumps from `from` to `to` for an object of type `ty`
-    /// (`rep_ty` on the last hop, for interface objects).
-    fn route(
-        &self,
-        from: SubgraphId,
-        to: SubgraphId,
-        ty: &Name,
-        rep_ty: &Name,
-    ) -> Option<Vec<(SubgraphId, Key)>> {
-        let key_into = |source: SubgraphId, target: SubgraphId, target_ty: &Name| -> Option<Key> {
-            self.graph
-                .resolvable_keys(target, target_ty)
-                .find(|key| self.resolvable(source, ty, &key.fields))
-                .cloned()
-        };
-        if from == to && rep_ty == ty {
-            // The same subgraph again: needed for fields with requirements.
-            return key_into(from, to, ty).map(|k| vec![(to, k)]);
-        }
-        if let Some(key) = key_into(from, to, rep_ty) {
-            return Some(vec![(to, key)]);
-        }
-        // Breadth-first through intermediate subgraphs that also key the type.
-        let mut queue = VecDeque::from([(from, Vec::<(SubgraphId, Key)>::new())]);
-        let mut seen = BTreeSet::from([from]);
-        while let Some((at, hops)) = queue.pop_front() {
-            if hops.len() >= 3 {
-                continue;
-            }
-            for next in self.graph.type_subgraphs(ty).collect::<Vec<_>>() {
-                if seen.contains(&next) {
-                    continue;
-                }
-                let Some(key) = key_into(at, next, ty) else {
-                    continue;
-                };
-                let mut hops = hops.clone();
-                hops.push((next, key));
-                if let Some(last) = key_into(next, to, rep_ty) {
-                    hops.push((to, last));
-                    return Some(hops);
-                }
-                seen.insert(next);
-                queue.push_back((next, hops));
-            }
-        }
-        None
-    }
-
-    /// Whether `subgraph` can resolve all of `fields` on `ty` itself.
-    fn resolvable(&self, subgraph: SubgraphId, ty: &Name, fields: &SelectionSet) -> bool {
-        fields.0.iter().all(|item| match item {
-            Selection::Field(f) => {
-                f.name == "__typename"
-                    || (self.graph.resolves(subgraph, ty, &f.name)
-                        && (f.selection.0.is_empty()
-                            || self.resolvable(subgraph, f.ty.inner_named_type(), &f.selection)))
-            }
-            Selection::Fragment(fragment) => {
-                self.resolvable(subgraph, &fragment.on, &fragment.selection)
-            }
-        })
-    }
-
-    /// A rough count of the entity jumps `selection` needs when resolved in `subgraph`.
-    fn cost(
-        &self,
-        subgraph: SubgraphId,
-        ty: &Name,
-        selection: &SelectionSet,
-        provided: Option<&SelectionSet>,
-        depth: usize,
-    ) -> u32 {
-        if depth > 32 {
-            return 0;
-        }
-        let mut cost = 0;
-        let types: Vec<Name> =
-            if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
-                self.graph.possible_types_in(subgraph, ty).to_vec()
-            } else {
-                vec![ty.clone()]
-            };
-        for concrete in &types {
-            for field in flatten_fields(self.graph, concrete, selection) {
-                if field.name.starts_with("__") {
-                    continue;
-                }
-                let provided_field = provided.and_then(|p| find_field(p, &field.name));
-                if self.graph.resolves(subgraph, concrete, &field.name) || provided_field.is_some()
-                {
-                    if !field.selection.0.is_empty() {
-                        cost += self.cost(
-                            subgraph,
-                            field.ty.inner_named_type(),
-                            &field.selection,
-                            provided_field.map(|p| &p.selection),
-                            depth + 1,
-                        );
-                    }
-                } else if self
-                    .graph
-                    .resolvable_keys(subgraph, concrete)
-                    .next()
-                    .is_some()
-                    || self
-                        .graph
-                        .type_in(subgraph, concrete)
-                        .is_some_and(|t| !t.keys.is_empty())
-                {
-                    cost += 1;
-                } else {
-                    cost += 1000;
-                }
-            }
-        }
-        cost
     }
 }
 

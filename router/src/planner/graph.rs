@@ -45,6 +45,8 @@ pub struct FieldIn {
     pub external: bool,
     pub requires: Option<SelectionSet>,
     pub provides: Option<SelectionSet>,
+    /// The field's named type in this subgraph, when it differs from the supergraph's.
+    pub type_in_graph: Option<Name>,
 }
 
 /// The planner's view of a supergraph.
@@ -131,16 +133,24 @@ impl Graph {
                     .type_field(ty, field)
                     .map(|f| f.ty.inner_named_type().to_string())
                     .unwrap_or_default();
+                let type_in_graph = join.type_in_graph.as_deref().and_then(|t| {
+                    let named = t.trim_matches(|c| c == '[' || c == ']' || c == '!' || c == ' ');
+                    Name::new(named).ok()
+                });
+                let provides_on = type_in_graph
+                    .as_ref()
+                    .map_or(returns.clone(), |t| t.to_string());
                 list.push(FieldIn {
                     subgraph: ids[g],
                     external: join.external || join.used_overridden,
                     requires: parse(&join.requires, ty)?,
-                    provides: parse(&join.provides, &returns)?,
+                    provides: parse(&join.provides, &provides_on)?,
+                    type_in_graph,
                 });
             }
-            if !list.is_empty() {
-                graph.fields.insert((ty.clone(), field.clone()), list);
-            }
+            // `@join__field` without a graph still means "not resolved by the type's subgraphs"
+            // (the field comes from an `@interfaceObject`), so an empty list is kept.
+            graph.fields.insert((ty.clone(), field.clone()), list);
         }
         for (name, ty) in &schema.types {
             match ty {
@@ -234,6 +244,16 @@ impl Graph {
             .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))?
             .iter()
             .find(|f| f.subgraph == subgraph && !f.external)
+    }
+
+    /// The named type `ty.field` has in `subgraph`, when it differs from the supergraph's.
+    pub fn field_type_in(&self, subgraph: SubgraphId, ty: &str, field: &str) -> Option<&Name> {
+        self.fields
+            .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))?
+            .iter()
+            .find(|f| f.subgraph == subgraph)?
+            .type_in_graph
+            .as_ref()
     }
 
     /// Whether `subgraph` can resolve `ty.field` on its own.
