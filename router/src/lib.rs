@@ -8,4 +8,9 @@
 
 pub mod compose;
 pub mod config;
+pub mod executor;
+pub mod pipeline;
+pub mod planner;
+pub mod playground;
+pub mod server;
 pub mod supergraph;

@@ -46,7 +46,7 @@ pub(super) struct Builder<'a> {
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
     /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
-    jumping: Vec<(Name, SubgraphId)>,
+    jumping: Vec<(Name, SubgraphId, Option<Name>)>,
     depth: usize,
 }
 
@@ -450,7 +450,17 @@ impl<'a> Builder<'a> {
             .graph
             .field_in(target, &rep_ty, &field.name)
             .and_then(|f| f.requires.clone());
-        let next = self.enter(g, pos, path, ty, target, &rep_ty, &key, requires.as_ref())?;
+        let next = self.enter(
+            g,
+            pos,
+            path,
+            ty,
+            target,
+            &rep_ty,
+            &key,
+            requires.as_ref(),
+            Some(&field.name),
+        )?;
         let entity_pos = vec![Step::Fragment(rep_ty.clone())];
         let provides = self
             .graph
@@ -472,8 +482,10 @@ impl<'a> Builder<'a> {
         rep_ty: &Name,
         key: &Key,
         requires: Option<&SelectionSet>,
+        field_name: Option<&Name>,
     ) -> Result<GroupId, PlanError> {
-        self.jumping.push((rep_ty.clone(), target));
+        self.jumping
+            .push((rep_ty.clone(), target, field_name.cloned()));
         self.touched.push(BTreeSet::new());
         let walked = (|| {
             self.add_typename(g, pos);
@@ -486,7 +498,14 @@ impl<'a> Builder<'a> {
         let touched = self.touched.pop().unwrap_or_default();
         self.jumping.pop();
         walked?;
-        let next = self.entity_group(g, pos, target, path, requires.is_some());
+        let mut next = self.entity_group(g, pos, target, path, false);
+        if touched
+            .iter()
+            .any(|&t| t == next || self.depends_on(t, next))
+        {
+            // Its requirements come from fetches that themselves wait for that group.
+            next = self.entity_group(g, pos, target, path, true);
+        }
         let mut fields = key.fields.clone();
         if let Some(requires) = requires {
             merge_into(&mut fields, requires);
@@ -531,7 +550,7 @@ impl<'a> Builder<'a> {
                 self.graph.subgraphs[from].name
             )));
         };
-        let next = self.enter(g, pos, path, interface, target, interface, &key, None)?;
+        let next = self.enter(g, pos, path, interface, target, interface, &key, None, None)?;
         let entity_pos = vec![Step::Fragment(interface.clone())];
         self.walk(next, &entity_pos, path, interface, &selection, None)
     }
@@ -546,13 +565,14 @@ impl<'a> Builder<'a> {
         target: SubgraphId,
         rep_ty: &Name,
         field: Option<&Field>,
-        visiting: &mut Vec<(Name, SubgraphId)>,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
         depth: usize,
     ) -> Option<(u32, Key)> {
-        if depth > 16 || visiting.iter().any(|(t, s)| t == rep_ty && *s == target) {
+        let marker = (rep_ty.clone(), target, field.map(|f| f.name.clone()));
+        if depth > 16 || visiting.contains(&marker) {
             return None;
         }
-        visiting.push((rep_ty.clone(), target));
+        visiting.push(marker);
         let result = (|| {
             let mut best: Option<(u32, Key)> = None;
             for key in self.graph.resolvable_keys(target, rep_ty) {
@@ -602,7 +622,7 @@ impl<'a> Builder<'a> {
         ty: &Name,
         selection: &SelectionSet,
         provided: Option<&SelectionSet>,
-        visiting: &mut Vec<(Name, SubgraphId)>,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
         depth: usize,
     ) -> Option<u32> {
         if depth > 32 {
@@ -717,6 +737,24 @@ impl<'a> Builder<'a> {
             .deps
             .extend(touched.into_iter().filter(|&t| t != g));
         Ok(())
+    }
+
+    /// Whether group `a` waits (directly or not) for group `b`.
+    fn depends_on(&self, a: GroupId, b: GroupId) -> bool {
+        let mut stack = vec![a];
+        let mut seen = BTreeSet::new();
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            for &dep in &self.groups[g].deps {
+                if dep == b {
+                    return true;
+                }
+                stack.push(dep);
+            }
+        }
+        false
     }
 
     fn add_rep(&mut self, g: GroupId, typename: &Name, concrete: &Name, fields: SelectionSet) {
