@@ -331,10 +331,75 @@ impl<'a> Builder<'a> {
                         (_, Some(p)) => Some(p.clone()),
                         _ => None,
                     };
-                self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+                if field.selection.0.is_empty() {
+                    self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+                    continue;
+                }
+                let child = self.child_type(subgraph, ty, field);
+                let mut visiting = self.jumping.clone();
+                let whole = self.reach(
+                    subgraph,
+                    &child,
+                    &field.selection,
+                    child_provided.as_ref(),
+                    &mut visiting,
+                    0,
+                );
+                if whole.is_some() || self.jump(g, pos, path, ty, field).is_err() {
+                    if whole.is_some() {
+                        self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+                    } else {
+                        self.split_local(g, pos, path, ty, field, &child, child_provided.as_ref())?;
+                    }
+                }
             } else {
                 self.jump(g, pos, path, ty, field)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A field this subgraph resolves but whose selection it cannot fully answer (a value
+    /// type other subgraphs extend): keep what it can, and fetch the rest of the field from
+    /// subgraphs that can, through the parent's key.
+    #[allow(clippy::too_many_arguments)]
+    fn split_local(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &Vec<PathSegment>,
+        ty: &Name,
+        field: &Field,
+        child: &Name,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        let (mut here, mut elsewhere) = (Vec::new(), Vec::new());
+        for sub in flatten_fields(self.graph, child, &field.selection) {
+            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+            let mut visiting = self.jumping.clone();
+            if self
+                .reach(subgraph, child, &one, provided, &mut visiting, 0)
+                .is_some()
+            {
+                here.push(Selection::Field(sub.clone()));
+            } else {
+                elsewhere.push(Selection::Field(sub.clone()));
+            }
+        }
+        if !here.is_empty() {
+            let local = Field {
+                selection: SelectionSet(here),
+                ..field.clone()
+            };
+            self.add_field(g, pos, path, ty, &local, provided)?;
+        }
+        for sub in elsewhere {
+            let remote = Field {
+                selection: SelectionSet(vec![sub]),
+                ..field.clone()
+            };
+            self.jump(g, pos, path, ty, &remote)?;
         }
         Ok(())
     }
@@ -655,30 +720,46 @@ impl<'a> Builder<'a> {
                                 .field_in(from, concrete, &field.name)
                                 .and_then(|f| f.provides.as_ref())
                         });
-                        total += self.reach(
+                        if let Some(cost) = self.reach(
                             from,
                             &child,
                             &field.selection,
                             provides,
                             visiting,
                             depth + 1,
-                        )?;
+                        ) {
+                            total += cost;
+                            continue;
+                        }
+                        // Not all of it here: what this subgraph lacks comes through the
+                        // parent's key from elsewhere, one sub-field at a time.
+                        let mut split = 0;
+                        for sub in flatten_fields(self.graph, &child, &field.selection) {
+                            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+                            let cost = match self.reach(from, &child, &one, provides, visiting, depth + 1) {
+                                Some(cost) => cost,
+                                None => {
+                                    let remote = Field {
+                                        selection: one,
+                                        ..field.clone()
+                                    };
+                                    self.jump_targets(concrete, &remote)
+                                        .into_iter()
+                                        .filter_map(|(target, rep_ty)| {
+                                            self.jump_cost(from, concrete, target, &rep_ty, Some(&remote), visiting, depth + 1)
+                                                .map(|(c, _)| c)
+                                        })
+                                        .min()?
+                                }
+                            };
+                            split += cost;
+                        }
+                        total += split;
                     }
                     continue;
                 }
-                let mut targets: Vec<(SubgraphId, Name)> = self
-                    .graph
-                    .resolvers(concrete, &field.name)
-                    .into_iter()
-                    .map(|s| (s, concrete.clone()))
-                    .collect();
-                targets.extend(
-                    self.graph
-                        .interface_object_resolver(concrete, &field.name)
-                        .into_iter()
-                        .map(|(interface, s)| (s, interface)),
-                );
-                let best = targets
+                let best = self
+                    .jump_targets(concrete, field)
                     .into_iter()
                     .filter_map(|(target, rep_ty)| {
                         self.jump_cost(
@@ -697,6 +778,24 @@ impl<'a> Builder<'a> {
             }
         }
         Some(total)
+    }
+
+    /// Where `ty.field` can be resolved: subgraphs resolving it on the type itself, then
+    /// `@interfaceObject`s of its interfaces (with the interface as the entity type).
+    fn jump_targets(&self, ty: &Name, field: &Field) -> Vec<(SubgraphId, Name)> {
+        let mut targets: Vec<(SubgraphId, Name)> = self
+            .graph
+            .resolvers(ty, &field.name)
+            .into_iter()
+            .map(|s| (s, ty.clone()))
+            .collect();
+        targets.extend(
+            self.graph
+                .interface_object_resolver(ty, &field.name)
+                .into_iter()
+                .map(|(interface, s)| (s, interface)),
+        );
+        targets
     }
 
     /// The type `field`'s objects have in `subgraph` (which may be narrower than the

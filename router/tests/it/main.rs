@@ -1,4 +1,5 @@
 //! Router integration tests.
 
 mod compose;
+mod playground;
 mod supergraph;
