@@ -47,6 +47,8 @@ pub struct FieldIn {
     pub provides: Option<SelectionSet>,
     /// The field's named type in this subgraph, when it differs from the supergraph's.
     pub type_in_graph: Option<Name>,
+    /// The same, as written (with list and non-null wrappers).
+    pub type_in_graph_text: Option<String>,
 }
 
 /// The planner's view of a supergraph.
@@ -143,9 +145,10 @@ impl Graph {
                 list.push(FieldIn {
                     subgraph: ids[g],
                     external: join.external || join.used_overridden,
-                    requires: parse(&join.requires, ty)?,
+                    requires: parse(&join.requires, ty)?.map(alias_arguments),
                     provides: parse(&join.provides, &provides_on)?,
                     type_in_graph,
+                    type_in_graph_text: join.type_in_graph.clone(),
                 });
             }
             // `@join__field` without a graph still means "not resolved by the type's subgraphs"
@@ -256,6 +259,16 @@ impl Graph {
             .as_ref()
     }
 
+    /// `ty.field`'s type in `subgraph` as GraphQL text, when the subgraph declares its own.
+    pub fn field_type_text_in(&self, subgraph: SubgraphId, ty: &str, field: &str) -> Option<&str> {
+        self.fields
+            .get(&(Name::new_unchecked(ty), Name::new_unchecked(field)))?
+            .iter()
+            .find(|f| f.subgraph == subgraph)?
+            .type_in_graph_text
+            .as_deref()
+    }
+
     /// Whether `subgraph` can resolve `ty.field` on its own.
     pub fn resolves(&self, subgraph: SubgraphId, ty: &str, field: &str) -> bool {
         if field.starts_with("__") {
@@ -334,4 +347,33 @@ fn field_set(schema: &Valid<Schema>, ty: &Name, text: &str) -> Result<SelectionS
     let set = FieldSet::parse(schema, ty.clone(), text, "field-set.graphql")
         .map_err(|e| format!("cannot read the field set \"{text}\" on {ty}: {}", e.errors))?;
     Ok(normalize_field_set(&set.selection_set))
+}
+
+/// Required fields with arguments get an alias of their own (`name__req_<hash>`), so they can
+/// sit next to the same field with the client's arguments in one fetch.
+fn alias_arguments(mut set: SelectionSet) -> SelectionSet {
+    use super::operation::Selection;
+    for item in &mut set.0 {
+        match item {
+            Selection::Field(field) => {
+                if !field.arguments.is_empty() && field.alias.is_none() {
+                    let mut text = String::new();
+                    for (name, value) in &field.arguments {
+                        text.push_str(name);
+                        text.push_str(&value.to_string());
+                    }
+                    // FNV-1a: stable across runs, so plans and their snapshots are too.
+                    let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+                    });
+                    field.alias = Name::new(&format!("{}__req_{:08x}", field.name, hash as u32)).ok();
+                }
+                field.selection = alias_arguments(std::mem::take(&mut field.selection));
+            }
+            Selection::Fragment(fragment) => {
+                fragment.selection = alias_arguments(std::mem::take(&mut fragment.selection));
+            }
+        }
+    }
+    set
 }

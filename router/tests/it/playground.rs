@@ -1,0 +1,190 @@
+//! The playground: the router serves GraphiQL's page and bundled assets itself, with the right
+//! types, caching and Content-Security-Policy, and in a real headless Chromium the page loads
+//! the schema through introspection, runs an operation and shows its result without reaching
+//! any other origin.
+//!
+//! These tests need the bundle (`scripts/build-playground`) compiled into the router and a
+//! Chromium (`scripts/ensure-browser`); `scripts/test` provides both. They fail, rather than
+//! skip, when either is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use tessera_router::config::GatewayConfig;
+use tessera_router::playground;
+use tessera_router::server::RouterServer;
+use tokio::net::TcpListener;
+use tokio::process::Command;
+
+const BROWSER_TEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the router crate sits in the repository")
+        .to_path_buf()
+}
+
+/// The page compiled into this test binary.
+async fn embedded_page() -> String {
+    let body = axum::body::to_bytes(playground::page().into_body(), usize::MAX)
+        .await
+        .expect("an in-memory body");
+    String::from_utf8(body.to_vec()).expect("an HTML page")
+}
+
+/// The page's script and stylesheet URLs, failing with the remedy when the router was compiled
+/// without the bundle.
+fn asset_urls(page: &str) -> Vec<String> {
+    assert!(
+        !page.contains("playground was not built"),
+        "the router was compiled without the playground: run scripts/build-playground, then the tests"
+    );
+    let urls: Vec<String> = ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attribute| page.split(attribute).skip(1))
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|url| url.starts_with("/playground/"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(urls.len(), 2, "one script and one stylesheet in {page}");
+    urls
+}
+
+async fn serve_playground_alone() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, playground::routes::<()>())
+            .await
+            .expect("the playground server runs");
+    });
+    (url, server)
+}
+
+#[tokio::test]
+async fn serves_the_page_and_hashed_assets_with_types_caching_and_csp() {
+    let (base, server) = serve_playground_alone().await;
+    let client = reqwest::Client::new();
+
+    let page = client.get(format!("{base}/")).send().await.expect("GET /");
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert_eq!(headers[CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(headers[CACHE_CONTROL], "no-cache");
+    let csp = headers[CONTENT_SECURITY_POLICY].to_str().expect("ASCII");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("http"), "no other origin is allowed: {csp}");
+    let page = page.text().await.expect("the page");
+
+    for url in asset_urls(&page) {
+        let asset = client
+            .get(format!("{base}{url}"))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(asset.status(), StatusCode::OK, "{url}");
+        let expected_type = if url.ends_with(".js") {
+            "text/javascript; charset=utf-8"
+        } else {
+            "text/css; charset=utf-8"
+        };
+        assert_eq!(asset.headers()[CONTENT_TYPE], expected_type, "{url}");
+        assert_eq!(
+            asset.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable",
+            "{url}"
+        );
+        assert!(asset.headers().get(CONTENT_ENCODING).is_none(), "{url}");
+        let plain = asset.bytes().await.expect("asset body");
+
+        let gzipped = client
+            .get(format!("{base}{url}"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("gzipped asset");
+        assert_eq!(gzipped.headers()[CONTENT_ENCODING], "gzip", "{url}");
+        let compressed = gzipped.bytes().await.expect("asset body");
+        assert!(compressed.len() < plain.len(), "{url} is smaller gzipped");
+    }
+
+    let missing = client
+        .get(format!("{base}/playground/nothing-here.js"))
+        .send()
+        .await
+        .expect("GET a missing asset");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    server.abort();
+}
+
+/// Runs one of the repository's scripts to completion and returns its stdout.
+async fn run_script(name: &str) -> String {
+    let output = Command::new(repo_root().join("scripts").join(name))
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("cannot run scripts/{name}: {error}"));
+    assert!(
+        output.status.success(),
+        "scripts/{name} failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
+    // Also installs the npm packages the browser script uses.
+    run_script("build-playground").await;
+    let built = std::fs::read_to_string(repo_root().join("router/playground/dist/index.html"))
+        .expect("scripts/build-playground wrote dist/index.html");
+    let embedded = embedded_page().await;
+    asset_urls(&embedded);
+    assert_eq!(
+        embedded, built,
+        "the router embeds an older playground build than router/playground/dist: rebuild the tests"
+    );
+
+    let chromium = match std::env::var("TESSERA_CHROMIUM") {
+        Ok(path) if !path.is_empty() => path,
+        _ => run_script("ensure-browser").await.trim().to_owned(),
+    };
+
+    let supergraph = std::fs::read_to_string(repo_root().join("schema/supergraph.graphql"))
+        .expect("the checked-in supergraph");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let router = RouterServer::start(listener, &supergraph, GatewayConfig::default())
+        .await
+        .expect("the router starts on the platform supergraph");
+
+    let browser_test = Command::new("node")
+        .arg("tests/playground.e2e.mjs")
+        .arg(router.url())
+        .args(["--expect-field", "me", "--expect-field", "user"])
+        .current_dir(repo_root().join("router/playground"))
+        .env("TESSERA_CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(BROWSER_TEST_TIMEOUT, browser_test)
+        .await
+        .expect("the browser test finishes in time")
+        .expect("node runs (install Node.js 20 or later)");
+    router.shutdown().await;
+
+    eprint!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "the playground browser test failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
