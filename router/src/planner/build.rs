@@ -25,7 +25,6 @@ pub(super) struct Group {
     /// `None` for a root fetch; for an entity fetch, the group producing its objects.
     pub parent: Option<(GroupId, Vec<Step>)>,
     pub path: Vec<PathSegment>,
-    pub with_requires: bool,
     pub selection: SelectionSet,
     /// For an entity fetch: (representation typename, concrete types it matches, fields).
     pub reps: Vec<(Name, Vec<Name>, SelectionSet)>,
@@ -117,7 +116,7 @@ impl<'a> Builder<'a> {
                 let group = match reuse(self, &roots, chosen) {
                     Some(g) => g,
                     None => {
-                        roots.push(self.new_group(chosen, None, Vec::new(), false));
+                        roots.push(self.new_group(chosen, None, Vec::new()));
                         *roots.last().expect("just pushed")
                     }
                 };
@@ -183,13 +182,11 @@ impl<'a> Builder<'a> {
         subgraph: SubgraphId,
         parent: Option<(GroupId, Vec<Step>)>,
         path: Vec<PathSegment>,
-        with_requires: bool,
     ) -> GroupId {
         self.groups.push(Group {
             subgraph,
             parent,
             path,
-            with_requires,
             selection: SelectionSet::default(),
             reps: Vec::new(),
             deps: BTreeSet::new(),
@@ -451,21 +448,26 @@ impl<'a> Builder<'a> {
         parent_pos: &[Step],
         subgraph: SubgraphId,
         path: &[PathSegment],
-        with_requires: bool,
+        touched: &BTreeSet<GroupId>,
+        fields: &SelectionSet,
     ) -> GroupId {
-        if let Some(existing) = self.groups.iter().position(|group| {
+        let reusable = (0..self.groups.len()).find(|&id| {
+            let group = &self.groups[id];
             group.subgraph == subgraph
-                && group.with_requires == with_requires
                 && group.path == path
                 && group.parent.as_ref().is_some_and(|(p, _)| *p == parent)
-        }) {
+                // Its requirements must not come from fetches that wait for this group...
+                && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
+                // ...and one representation cannot carry a field with two argument sets.
+                && !group.reps.iter().any(|(_, _, existing)| conflicts(existing, fields))
+        });
+        if let Some(existing) = reusable {
             return existing;
         }
         let g = self.new_group(
             subgraph,
             Some((parent, parent_pos.to_vec())),
             path.to_vec(),
-            with_requires,
         );
         self.groups[g].deps.insert(parent);
         g
@@ -563,18 +565,11 @@ impl<'a> Builder<'a> {
         let touched = self.touched.pop().unwrap_or_default();
         self.jumping.pop();
         walked?;
-        let mut next = self.entity_group(g, pos, target, path, false);
-        if touched
-            .iter()
-            .any(|&t| t == next || self.depends_on(t, next))
-        {
-            // Its requirements come from fetches that themselves wait for that group.
-            next = self.entity_group(g, pos, target, path, true);
-        }
         let mut fields = key.fields.clone();
         if let Some(requires) = requires {
             merge_into(&mut fields, requires);
         }
+        let next = self.entity_group(g, pos, target, path, &touched, &fields);
         self.add_rep(next, rep_ty, ty, fields);
         self.groups[next]
             .deps
@@ -993,6 +988,30 @@ fn ensure_fragment<'s>(set: &'s mut SelectionSet, on: &Name) -> &'s mut Selectio
         Selection::Fragment(f) => &mut f.selection,
         Selection::Field(_) => unreachable!("the index points at a fragment"),
     }
+}
+
+/// Whether two representation field sets name the same field with different arguments.
+fn conflicts(a: &SelectionSet, b: &SelectionSet) -> bool {
+    let fields = |set: &SelectionSet| -> Vec<Field> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&SelectionSet> = vec![set];
+        while let Some(set) = stack.pop() {
+            for item in &set.0 {
+                match item {
+                    Selection::Field(f) => out.push(f.clone()),
+                    Selection::Fragment(fragment) => stack.push(&fragment.selection),
+                }
+            }
+        }
+        out
+    };
+    let (a, b) = (fields(a), fields(b));
+    a.iter().any(|x| {
+        b.iter().any(|y| {
+            x.name == y.name
+                && (x.arguments != y.arguments || conflicts(&x.selection, &y.selection))
+        })
+    })
 }
 
 /// Adds the selections of `from` to `into`, merging fields and fragments that match.
