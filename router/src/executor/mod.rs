@@ -155,7 +155,10 @@ impl<'a> Run<'a> {
         let variables = self.variables(fetch);
         match self.send(fetch, variables).await {
             Ok(response) => {
-                if let Some(data) = response.data {
+                if let Some(mut data) = response.data {
+                    if fetch.renames {
+                        crate::planner::rename_back(&mut data);
+                    }
                     merge::merge(&mut self.lock_data(), data);
                 }
                 let errors = response.errors.into_iter().map(|e| {
@@ -221,6 +224,13 @@ impl<'a> Run<'a> {
         };
         let entities = match response.data {
             Some(Value::Object(mut map)) => match map.remove("_entities") {
+                Some(mut entities @ Value::Array(_)) if fetch.renames => {
+                    crate::planner::rename_back(&mut entities);
+                    match entities {
+                        Value::Array(entities) => entities,
+                        _ => Vec::new(),
+                    }
+                }
                 Some(Value::Array(entities)) => entities,
                 _ => Vec::new(),
             },

@@ -464,11 +464,7 @@ impl<'a> Builder<'a> {
         if let Some(existing) = reusable {
             return existing;
         }
-        let g = self.new_group(
-            subgraph,
-            Some((parent, parent_pos.to_vec())),
-            path.to_vec(),
-        );
+        let g = self.new_group(subgraph, Some((parent, parent_pos.to_vec())), path.to_vec());
         self.groups[g].deps.insert(parent);
         g
     }
@@ -731,22 +727,32 @@ impl<'a> Builder<'a> {
                         let mut split = 0;
                         for sub in flatten_fields(self.graph, &child, &field.selection) {
                             let one = SelectionSet(vec![Selection::Field(sub.clone())]);
-                            let cost = match self.reach(from, &child, &one, provides, visiting, depth + 1) {
-                                Some(cost) => cost,
-                                None => {
-                                    let remote = Field {
-                                        selection: one,
-                                        ..field.clone()
-                                    };
-                                    self.jump_targets(concrete, &remote)
-                                        .into_iter()
-                                        .filter_map(|(target, rep_ty)| {
-                                            self.jump_cost(from, concrete, target, &rep_ty, Some(&remote), visiting, depth + 1)
+                            let cost =
+                                match self.reach(from, &child, &one, provides, visiting, depth + 1)
+                                {
+                                    Some(cost) => cost,
+                                    None => {
+                                        let remote = Field {
+                                            selection: one,
+                                            ..field.clone()
+                                        };
+                                        self.jump_targets(concrete, &remote)
+                                            .into_iter()
+                                            .filter_map(|(target, rep_ty)| {
+                                                self.jump_cost(
+                                                    from,
+                                                    concrete,
+                                                    target,
+                                                    &rep_ty,
+                                                    Some(&remote),
+                                                    visiting,
+                                                    depth + 1,
+                                                )
                                                 .map(|(c, _)| c)
-                                        })
-                                        .min()?
-                                }
-                            };
+                                            })
+                                            .min()?
+                                    }
+                                };
                             split += cost;
                         }
                         total += split;

@@ -366,7 +366,8 @@ fn alias_arguments(mut set: SelectionSet) -> SelectionSet {
                     let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
                         (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
                     });
-                    field.alias = Name::new(&format!("{}__req_{:08x}", field.name, hash as u32)).ok();
+                    field.alias =
+                        Name::new(&format!("{}__req_{:08x}", field.name, hash as u32)).ok();
                 }
                 field.selection = alias_arguments(std::mem::take(&mut field.selection));
             }

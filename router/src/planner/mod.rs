@@ -6,6 +6,7 @@
 //! - `build`: fetch groups, from walking the operation.
 //! - [`plan`]: the plan tree, and how it prints.
 
+mod alias;
 mod build;
 pub mod graph;
 pub mod operation;
@@ -15,6 +16,7 @@ use std::collections::BTreeSet;
 
 use apollo_compiler::ast::OperationType;
 
+pub use alias::rename_back;
 use build::{Builder, GroupId};
 pub use graph::Graph;
 use operation::{Operation, SelectionSet, collect_variables, write_selection_set};
@@ -45,12 +47,12 @@ pub fn plan(
             .iter()
             .filter_map(|&root| {
                 let members: BTreeSet<GroupId> = descendants(groups, root);
-                layered(graph, operation, groups, &members)
+                layered(graph, schema, operation, groups, &members)
             })
             .collect(),
         _ => {
             let members: BTreeSet<GroupId> = (0..groups.len()).collect();
-            layered(graph, operation, groups, &members)
+            layered(graph, schema, operation, groups, &members)
                 .into_iter()
                 .collect()
         }
@@ -82,6 +84,7 @@ fn descendants(groups: &[build::Group], root: GroupId) -> BTreeSet<GroupId> {
 /// The groups in `members` as a sequence of parallel layers, each group after its dependencies.
 fn layered(
     graph: &Graph,
+    schema: &apollo_compiler::Schema,
     operation: &Operation,
     groups: &[build::Group],
     members: &BTreeSet<GroupId>,
@@ -109,7 +112,7 @@ fn layered(
         let layer: Vec<PlanNode> = members
             .iter()
             .filter(|&&id| level[id] == l && !groups[id].selection.0.is_empty())
-            .map(|&id| fetch_node(graph, operation, &groups[id]))
+            .map(|&id| fetch_node(graph, schema, operation, &groups[id]))
             .collect();
         match layer.len() {
             0 => {}
@@ -124,9 +127,28 @@ fn layered(
     }
 }
 
-fn fetch_node(graph: &Graph, operation: &Operation, group: &build::Group) -> PlanNode {
+fn fetch_node(
+    graph: &Graph,
+    schema: &apollo_compiler::Schema,
+    operation: &Operation,
+    group: &build::Group,
+) -> PlanNode {
+    let is_entity = group.parent.is_some();
+    let mut selection = group.selection.clone();
+    let root_type = schema
+        .root_operation(operation.kind)
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let renames = alias::dealias(
+        graph,
+        schema,
+        group.subgraph,
+        &root_type,
+        is_entity,
+        &mut selection,
+    );
     let mut variables = Vec::new();
-    collect_variables(&group.selection, &mut variables);
+    collect_variables(&selection, &mut variables);
     let definitions: Vec<&str> = operation
         .variables
         .iter()
@@ -135,7 +157,6 @@ fn fetch_node(graph: &Graph, operation: &Operation, group: &build::Group) -> Pla
         .collect();
     let service_name = graph.subgraphs[group.subgraph].name.clone();
     let mut text = String::new();
-    let is_entity = group.parent.is_some();
     let keyword = match (is_entity, operation.kind) {
         (false, OperationType::Mutation) => "mutation",
         (false, OperationType::Subscription) => "subscription",
@@ -160,10 +181,10 @@ fn fetch_node(graph: &Graph, operation: &Operation, group: &build::Group) -> Pla
     }
     if is_entity {
         text.push_str("{_entities(representations:$representations)");
-        write_selection_set(&mut text, &group.selection);
+        write_selection_set(&mut text, &selection);
         text.push('}');
     } else {
-        write_selection_set(&mut text, &group.selection);
+        write_selection_set(&mut text, &selection);
     }
     let fetch = PlanNode::Fetch(FetchNode {
         subgraph: group.subgraph,
@@ -175,6 +196,7 @@ fn fetch_node(graph: &Graph, operation: &Operation, group: &build::Group) -> Pla
         },
         variable_usages: variables,
         operation: text,
+        renames,
         requires: group
             .reps
             .iter()

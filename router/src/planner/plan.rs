@@ -61,6 +61,10 @@ pub struct FetchNode {
     pub variable_usages: Vec<Name>,
     /// The GraphQL operation sent to the subgraph.
     pub operation: String,
+    /// Fields the operation had to alias (same response key, different types in the
+    /// subgraph); their values move back to the client's key when the response arrives.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub renames: bool,
     /// For an entity fetch: how to build each object's representation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Representation>,

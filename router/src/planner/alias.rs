@@ -1,0 +1,151 @@
+//! Response-key conflicts inside one subgraph operation. Two fields under the same response
+//! key are fine for the client when they sit in fragments on different types, but invalid for
+//! the subgraph when its types for them differ (`id: ID!` on one type, `id: ID` on another).
+//! Such fields get an alias ending in [`RENAME_MARK`], and the executor moves their values back
+//! to the client's key.
+
+use apollo_compiler::{Name, Schema};
+
+use super::graph::{Graph, SubgraphId};
+use super::operation::{Selection, SelectionSet};
+
+/// Aliases carrying this mark are renamed back by the executor (`key__tessera_alias_<n>`).
+pub const RENAME_MARK: &str = "__tessera_alias_";
+
+/// Aliases conflicting fields of `selection`; returns whether any was.
+pub fn dealias(
+    graph: &Graph,
+    schema: &Schema,
+    subgraph: SubgraphId,
+    root_type: &str,
+    is_entity: bool,
+    selection: &mut SelectionSet,
+) -> bool {
+    let mut counter = 0;
+    if is_entity {
+        // `_entities` returns a union-like list: each fragment is on its own type.
+        for item in &mut selection.0 {
+            if let Selection::Fragment(fragment) = item {
+                let on = fragment.on.clone();
+                level(
+                    graph,
+                    schema,
+                    subgraph,
+                    &on,
+                    &mut fragment.selection,
+                    &mut counter,
+                );
+            }
+        }
+    } else {
+        level(graph, schema, subgraph, root_type, selection, &mut counter);
+    }
+    counter > 0
+}
+
+/// One selection level (fields, and fields in its fragments), then each field's own level.
+fn level(
+    graph: &Graph,
+    schema: &Schema,
+    subgraph: SubgraphId,
+    parent: &str,
+    set: &mut SelectionSet,
+    counter: &mut usize,
+) {
+    let mut seen: Vec<(Name, String)> = Vec::new();
+    visit(graph, schema, subgraph, parent, set, &mut seen, counter);
+}
+
+fn visit(
+    graph: &Graph,
+    schema: &Schema,
+    subgraph: SubgraphId,
+    parent: &str,
+    set: &mut SelectionSet,
+    seen: &mut Vec<(Name, String)>,
+    counter: &mut usize,
+) {
+    for item in &mut set.0 {
+        match item {
+            Selection::Field(field) => {
+                let ty = graph
+                    .field_type_text_in(subgraph, parent, &field.name)
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        schema
+                            .type_field(parent, &field.name)
+                            .ok()
+                            .map(|f| f.ty.to_string())
+                    })
+                    .unwrap_or_default();
+                let key = field.key().clone();
+                match seen.iter().find(|(k, _)| *k == key) {
+                    Some((_, existing)) if *existing != ty => {
+                        *counter += 1;
+                        field.alias = Name::new(&format!("{key}{RENAME_MARK}{counter}")).ok();
+                    }
+                    Some(_) => {}
+                    None => seen.push((key, ty)),
+                }
+                if !field.selection.0.is_empty() {
+                    let child = graph
+                        .field_type_in(subgraph, parent, &field.name)
+                        .map(|n| n.to_string())
+                        .or_else(|| {
+                            schema
+                                .type_field(parent, &field.name)
+                                .ok()
+                                .map(|f| f.ty.inner_named_type().to_string())
+                        })
+                        .unwrap_or_default();
+                    level(
+                        graph,
+                        schema,
+                        subgraph,
+                        &child,
+                        &mut field.selection,
+                        counter,
+                    );
+                }
+            }
+            Selection::Fragment(fragment) => {
+                let on = fragment.on.to_string();
+                visit(
+                    graph,
+                    schema,
+                    subgraph,
+                    &on,
+                    &mut fragment.selection,
+                    seen,
+                    counter,
+                );
+            }
+        }
+    }
+}
+
+/// Moves aliased values back to their client keys, everywhere in `value`.
+pub fn rename_back(value: &mut apollo_compiler::response::JsonValue) {
+    use apollo_compiler::response::JsonValue as Value;
+    use apollo_compiler::response::serde_json_bytes::ByteString;
+    match value {
+        Value::Object(map) => {
+            let marked: Vec<ByteString> = map
+                .keys()
+                .filter(|k| k.as_str().contains(RENAME_MARK))
+                .cloned()
+                .collect();
+            for alias in marked {
+                if let Some(v) = map.remove(alias.as_str()) {
+                    let key = alias.as_str().split(RENAME_MARK).next().unwrap_or_default();
+                    map.insert(ByteString::from(key), v);
+                }
+            }
+            for (_, v) in map.iter_mut() {
+                rename_back(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rename_back),
+        _ => {}
+    }
+}
