@@ -296,6 +296,14 @@ impl<'a> Builder<'a> {
                     Selection::Fragment(fragment) if &fragment.on == ty => {
                         items.extend(fragment.selection.0.iter());
                     }
+                    // Declared on the interface by another subgraph (another interface
+                    // object, or the owner): straight there, with the interface as the type.
+                    Selection::Field(f)
+                        if f.name != "__typename"
+                            && !self.graph.resolvers(ty, &f.name).is_empty() =>
+                    {
+                        self.jump(g, pos, path, ty, f)?;
+                    }
                     other => elsewhere.push(other.clone()),
                 }
             }
@@ -504,6 +512,19 @@ impl<'a> Builder<'a> {
             }
         }
         let Some((_, target, rep_ty, key)) = best else {
+            // No one subgraph answers all of the field's selection: one jump per part.
+            let child = field.ty.inner_named_type().clone();
+            let parts = flatten_fields(self.graph, &child, &field.selection);
+            if parts.len() > 1 {
+                for sub in parts {
+                    let part = Field {
+                        selection: SelectionSet(vec![Selection::Field(sub.clone())]),
+                        ..field.clone()
+                    };
+                    self.jump(g, pos, path, ty, &part)?;
+                }
+                return Ok(());
+            }
             return Err(PlanError::Unresolvable(format!(
                 "{ty}.{} from subgraph {}",
                 field.name, self.graph.subgraphs[from].name
@@ -759,24 +780,44 @@ impl<'a> Builder<'a> {
                     }
                     continue;
                 }
-                let best = self
-                    .jump_targets(concrete, field)
-                    .into_iter()
-                    .filter_map(|(target, rep_ty)| {
-                        self.jump_cost(
-                            from,
-                            concrete,
-                            target,
-                            &rep_ty,
-                            Some(field),
-                            visiting,
-                            depth + 1,
-                        )
-                        .map(|(c, _)| c)
-                    })
-                    .min()?;
-                total += best;
+                total += self.jump_or_split_cost(from, concrete, field, visiting, depth + 1)?;
             }
+        }
+        Some(total)
+    }
+
+    /// The cheapest jump for `field`, or, when no subgraph answers its whole selection, the
+    /// sum of the cheapest jumps for each of its parts.
+    fn jump_or_split_cost(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        field: &Field,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
+        depth: usize,
+    ) -> Option<u32> {
+        let whole = self
+            .jump_targets(ty, field)
+            .into_iter()
+            .filter_map(|(target, rep_ty)| {
+                self.jump_cost(from, ty, target, &rep_ty, Some(field), visiting, depth)
+                    .map(|(c, _)| c)
+            })
+            .min();
+        if whole.is_some() {
+            return whole;
+        }
+        let parts = flatten_fields(self.graph, field.ty.inner_named_type(), &field.selection);
+        if parts.len() < 2 {
+            return None;
+        }
+        let mut total = 0;
+        for sub in parts {
+            let part = Field {
+                selection: SelectionSet(vec![Selection::Field(sub.clone())]),
+                ..field.clone()
+            };
+            total += self.jump_or_split_cost(from, ty, &part, visiting, depth + 1)?;
         }
         Some(total)
     }
