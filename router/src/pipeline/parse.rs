@@ -1,7 +1,7 @@
 //! Step 1: parse and validate the operation against the API schema, once per distinct
 //! document (cached).
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use apollo_compiler::ExecutableDocument;
@@ -22,9 +22,7 @@ pub type Parsed = Result<Arc<Valid<ExecutableDocument>>, Arc<RequestError>>;
 
 /// The cache key of a document text.
 pub fn fingerprint(engine: &Engine, query: &str) -> u64 {
-    let mut hasher = engine.hasher.build_hasher();
-    query.hash(&mut hasher);
-    hasher.finish()
+    engine.hasher.hash_one(query)
 }
 
 /// Parses and validates `query`.

@@ -223,7 +223,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         selection: &SelectionSet,
         provided: Option<&SelectionSet>,
@@ -242,7 +242,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         selection: &SelectionSet,
         provided: Option<&SelectionSet>,
@@ -272,7 +272,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         selection: &SelectionSet,
         provided: Option<&SelectionSet>,
@@ -372,7 +372,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         field: &Field,
         child: &Name,
@@ -414,7 +414,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         parent_ty: &Name,
         field: &Field,
         provided: Option<&SelectionSet>,
@@ -483,7 +483,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         field: &Field,
     ) -> Result<(), PlanError> {
@@ -505,10 +505,9 @@ impl<'a> Builder<'a> {
             let mut visiting = self.jumping.clone();
             if let Some((cost, key)) =
                 self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
+                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
             {
-                if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
-                    best = Some((cost, target, rep_ty, key));
-                }
+                best = Some((cost, target, rep_ty, key));
             }
         }
         let Some((_, target, rep_ty, key)) = best else {
@@ -560,7 +559,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         ty: &Name,
         target: SubgraphId,
         rep_ty: &Name,
@@ -600,7 +599,7 @@ impl<'a> Builder<'a> {
         &mut self,
         g: GroupId,
         pos: &[Step],
-        path: &Vec<PathSegment>,
+        path: &[PathSegment],
         interface: &Name,
         selection: SelectionSet,
     ) -> Result<(), PlanError> {
@@ -615,10 +614,9 @@ impl<'a> Builder<'a> {
             let mut visiting = self.jumping.clone();
             if let Some((cost, key)) =
                 self.jump_cost(from, interface, target, interface, None, &mut visiting, 0)
+                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
             {
-                if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
-                    best = Some((cost, target, key));
-                }
+                best = Some((cost, target, key));
             }
         }
         let Some((_, target, key)) = best else {
@@ -653,10 +651,10 @@ impl<'a> Builder<'a> {
         let result = (|| {
             let mut best: Option<(u32, Key)> = None;
             for key in self.graph.resolvable_keys(target, rep_ty) {
-                if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1) {
-                    if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                        best = Some((cost, key.clone()));
-                    }
+                if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1)
+                    && best.as_ref().is_none_or(|(c, _)| cost < *c)
+                {
+                    best = Some((cost, key.clone()));
                 }
             }
             let (key_cost, key) = best?;

@@ -274,11 +274,7 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
 pub fn collect_variables(set: &SelectionSet, into: &mut Vec<Name>) {
     fn value(v: &Value, into: &mut Vec<Name>) {
         match v {
-            Value::Variable(name) => {
-                if !into.contains(name) {
-                    into.push(name.clone());
-                }
-            }
+            Value::Variable(name) if !into.contains(name) => into.push(name.clone()),
             Value::List(items) => items.iter().for_each(|i| value(i, into)),
             Value::Object(fields) => fields.iter().for_each(|(_, i)| value(i, into)),
             _ => {}
