@@ -15,7 +15,7 @@ use tessera_kit::telemetry::{self, LogFormat};
 use tessera_router::config::GatewayConfig;
 use tessera_router::server::RouterServer;
 
-use crate::platform::{DEV_PORTS, Platform, PlatformOptions};
+use crate::platform::{DEV_PORTS, DEV_ROUTER_PORT, Platform, PlatformOptions};
 
 /// Tessera: a GraphQL federation platform.
 #[derive(Debug, Parser)]
@@ -166,69 +166,32 @@ async fn dev() -> anyhow::Result<()> {
         .iter()
         .map(|(name, port)| (*name, std::net::SocketAddr::from(([127, 0, 0, 1], *port))))
         .collect();
+    options.router = Some(std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        DEV_ROUTER_PORT,
+    )));
+    options.gateway = GatewayConfig::load(std::path::Path::new(DEV_GATEWAY_CONFIG))?;
     let platform = Platform::start(&options).await?;
     for (name, addr) in &platform.addresses {
         tracing::info!(service = name, "http://{addr}/graphql");
     }
-    let running = tessera_router::config::SubgraphsConfig(
-        platform
-            .addresses
-            .iter()
-            .map(|(name, addr)| {
-                let url = format!("http://{addr}/graphql");
-                (
-                    (*name).to_owned(),
-                    tessera_router::config::subgraphs::SubgraphConfig::new(url),
-                )
-            })
-            .collect(),
-    );
     let supergraph_path = std::path::Path::new(".tessera/supergraph.graphql");
-    match crate::compose::compose_running(&running).await {
-        Ok(supergraph) => {
-            std::fs::create_dir_all(".tessera").context("cannot create .tessera")?;
-            std::fs::write(supergraph_path, supergraph)
-                .context("cannot write the dev supergraph")?;
-            tracing::info!(supergraph = %supergraph_path.display(), "composed from the running subgraphs");
-        }
-        Err(err) => tracing::error!(
-            error = format!("{err:#}"),
-            "the running subgraphs do not compose"
-        ),
-    }
+    std::fs::create_dir_all(".tessera").context("cannot create .tessera")?;
+    std::fs::write(supergraph_path, &platform.supergraph)
+        .context("cannot write the dev supergraph")?;
+    tracing::info!(supergraph = %supergraph_path.display(), "composed from the running subgraphs");
     tracing::info!(mailbox = %options.mailbox_dir.display(), "dev mailbox (verification and reset mails)");
-    let router = match std::fs::read_to_string(supergraph_path) {
-        Ok(sdl) => {
-            let config = GatewayConfig::load(std::path::Path::new(DEV_GATEWAY_CONFIG))?;
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", DEV_ROUTER_PORT))
-                .await
-                .with_context(|| format!("cannot listen on 127.0.0.1:{DEV_ROUTER_PORT}"))?;
-            let router = RouterServer::start(listener, &sdl, config).await?;
-            tracing::info!(
-                "router: {}/graphql (playground at {}/)",
-                router.url(),
-                router.url()
-            );
-            Some(router)
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "no supergraph, so no router");
-            None
-        }
-    };
+    if let Some(router) = platform.address("router") {
+        tracing::info!("router: http://{router}/graphql (playground at http://{router}/)");
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
-    if let Some(router) = router {
-        router.shutdown().await;
-    }
     platform.shutdown().await;
     Ok(())
 }
 
 /// The router configuration `tessera dev` uses.
 const DEV_GATEWAY_CONFIG: &str = "gateway-config/dev.yaml";
-/// Where `tessera dev` serves the router.
-const DEV_ROUTER_PORT: u16 = 8080;
 
 async fn router(
     supergraph: &std::path::Path,

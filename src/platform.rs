@@ -4,16 +4,22 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use tessera_kit::config::{KafkaConfig, RedisConfig, Secret, ServiceConfig};
 use tessera_kit::runtime::Embedded;
 use tessera_kit::server;
 use tessera_kit::tasks::Tasks;
+use tessera_router::config::subgraphs::SubgraphConfig;
+use tessera_router::config::{GatewayConfig, SubgraphsConfig};
+use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
 pub const SERVICES: [&str; 2] = ["auth", "identity"];
 
 /// Ports of `tessera dev`.
 pub const DEV_PORTS: [(&str, u16); 2] = [("auth", 8081), ("identity", 8082)];
+/// Where `tessera dev` serves the router.
+pub const DEV_ROUTER_PORT: u16 = 8080;
 
 /// How to start the platform.
 #[derive(Debug, Clone)]
@@ -35,6 +41,10 @@ pub struct PlatformOptions {
     pub key_reload_secs: Option<u64>,
     /// Overrides the login throttle (tests of throttling).
     pub login_throttle: Option<tessera_auth::ThrottleConfig>,
+    /// Where the router listens, in front of the subgraphs; no router when absent.
+    pub router: Option<SocketAddr>,
+    /// The router's configuration. Subgraph URLs come from the running subgraphs.
+    pub gateway: GatewayConfig,
 }
 
 impl PlatformOptions {
@@ -53,6 +63,13 @@ impl PlatformOptions {
             access_token_ttl_secs: None,
             key_reload_secs: None,
             login_throttle: None,
+            router: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            gateway: GatewayConfig {
+                headers: tessera_router::config::HeadersConfig {
+                    propagate: vec!["authorization".to_owned()],
+                },
+                ..GatewayConfig::default()
+            },
         }
     }
 
@@ -85,7 +102,11 @@ impl PlatformOptions {
 /// A running platform.
 pub struct Platform {
     pub tasks: Tasks,
+    /// Every service's address, the router's (as `router`) included.
     pub addresses: Vec<(&'static str, SocketAddr)>,
+    /// The supergraph composed from the running subgraphs.
+    pub supergraph: String,
+    router: std::sync::Mutex<Option<RouterServer>>,
 }
 
 impl Platform {
@@ -119,9 +140,35 @@ impl Platform {
         let identity_addr =
             tessera_identity::start(identity, identity_listener, &embedded, tasks.clone()).await?;
 
+        let mut addresses = vec![("auth", auth_addr), ("identity", identity_addr)];
+        let running = SubgraphsConfig(
+            addresses
+                .iter()
+                .map(|(name, addr)| {
+                    let url = format!("http://{addr}/graphql");
+                    ((*name).to_owned(), SubgraphConfig::new(url))
+                })
+                .collect(),
+        );
+        let supergraph = crate::compose::compose_running(&running).await?;
+        let router = match options.router {
+            Some(listen) => {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("the router cannot listen on {listen}"))?;
+                let mut gateway = options.gateway.clone();
+                gateway.subgraphs = running;
+                let router = RouterServer::start(listener, &supergraph, gateway).await?;
+                addresses.push(("router", router.addr()));
+                Some(router)
+            }
+            None => None,
+        };
         Ok(Self {
             tasks,
-            addresses: vec![("auth", auth_addr), ("identity", identity_addr)],
+            addresses,
+            supergraph,
+            router: std::sync::Mutex::new(router),
         })
     }
 
@@ -133,8 +180,12 @@ impl Platform {
             .map(|(_, addr)| *addr)
     }
 
-    /// Stops every service and background task.
+    /// Stops the router, then every service and background task.
     pub async fn shutdown(&self) {
+        let router = self.router.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(router) = router {
+            router.shutdown().await;
+        }
         self.tasks
             .shutdown(std::time::Duration::from_secs(10))
             .await;

@@ -4,6 +4,7 @@ mod auth;
 mod events;
 mod http;
 mod identity;
+mod router;
 mod schema;
 mod tokens;
 mod websocket;
