@@ -19,6 +19,8 @@ pub struct Planned {
     pub plan: QueryPlan,
     /// Whether the operation has root introspection fields (`__schema`, `__type`).
     pub introspection: bool,
+    /// Whether `@skip`/`@include` depend on variables, so each request must be normalized.
+    pub conditional: bool,
 }
 
 /// What the plan cache is keyed by.
@@ -37,22 +39,36 @@ pub fn plan(
     operation: &ExecutableOperation,
     variables: &JsonMap,
 ) -> Result<Arc<Planned>, RequestError> {
+    let operation_name = operation.name.as_ref().map(|n| n.to_string());
+    let unconditional = PlanKey {
+        document: document_key,
+        operation: operation_name.clone(),
+        conditions: Vec::new(),
+    };
+    // Most operations have no variable conditions: one lookup, no normalization.
+    if let Some(hit) = engine
+        .plans
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&unconditional)
+        && !hit.conditional
+    {
+        return Ok(hit.clone());
+    }
     let variable = |name: &str| match variables.get(name) {
         Some(Value::Bool(b)) => Some(*b),
         _ => None,
     };
     let (normalized, conditions) = operation::normalize(document, operation, &variable)
         .map_err(|e| RequestError::BadParameter(e.to_string()))?;
+    let conditional = !conditions.is_empty();
     let key = PlanKey {
         document: document_key,
-        operation: operation.name.as_ref().map(|n| n.to_string()),
+        operation: operation_name,
         conditions,
     };
-    if let Some(hit) = engine
-        .plans
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
+    if conditional
+        && let Some(hit) = engine.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
     {
         return Ok(hit.clone());
     }
@@ -65,11 +81,14 @@ pub fn plan(
         operation: normalized,
         plan,
         introspection,
+        conditional,
     });
-    engine
-        .plans
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .put(key, planned.clone());
+    let mut plans = engine.plans.lock().unwrap_or_else(|p| p.into_inner());
+    if conditional {
+        // Marks the operation as one that needs normalizing per request.
+        plans.put(unconditional, planned.clone());
+    }
+    plans.put(key, planned.clone());
+    drop(plans);
     Ok(planned)
 }
