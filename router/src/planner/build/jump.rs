@@ -1,0 +1,168 @@
+//! Entity jumps: making a key (and requirements) available on an object, then fetching
+//! fields from the subgraph the key leads to.
+
+use std::collections::BTreeSet;
+
+use apollo_compiler::Name;
+
+use super::super::PlanError;
+use super::super::graph::{Key, SubgraphId};
+use super::super::operation::{Field, Selection, SelectionSet};
+use super::super::plan::PathSegment;
+use super::selection::*;
+use super::{Builder, GroupId, Step};
+
+impl Builder<'_> {
+    /// Resolves `field` of the object at `pos` in another subgraph (or the same one again, for
+    /// fields with requirements), through an entity key.
+    pub(super) fn jump(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+    ) -> Result<(), PlanError> {
+        let from = self.groups[g].subgraph;
+        let mut targets: Vec<(SubgraphId, Name)> = self
+            .graph
+            .resolvers(ty, &field.name)
+            .into_iter()
+            .map(|s| (s, ty.clone()))
+            .collect();
+        targets.extend(
+            self.graph
+                .interface_object_resolver(ty, &field.name)
+                .into_iter()
+                .map(|(interface, s)| (s, interface)),
+        );
+        let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
+        for (target, rep_ty) in targets {
+            let mut visiting = self.jumping.clone();
+            if let Some((cost, key)) =
+                self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
+                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
+            {
+                best = Some((cost, target, rep_ty, key));
+            }
+        }
+        let Some((_, target, rep_ty, key)) = best else {
+            // No one subgraph answers all of the field's selection: one jump per part.
+            let child = field.ty.inner_named_type().clone();
+            let parts = flatten_fields(self.graph, &child, &field.selection);
+            if parts.len() > 1 {
+                for sub in parts {
+                    let part = Field {
+                        selection: SelectionSet(vec![Selection::Field(sub.clone())]),
+                        ..field.clone()
+                    };
+                    self.jump(g, pos, path, ty, &part)?;
+                }
+                return Ok(());
+            }
+            return Err(PlanError::Unresolvable(format!(
+                "{ty}.{} from subgraph {}",
+                field.name, self.graph.subgraphs[from].name
+            )));
+        };
+        let requires = self
+            .graph
+            .field_in(target, &rep_ty, &field.name)
+            .and_then(|f| f.requires.clone());
+        let next = self.enter(
+            g,
+            pos,
+            path,
+            ty,
+            target,
+            &rep_ty,
+            &key,
+            requires.as_ref(),
+            Some(&field.name),
+        )?;
+        let entity_pos = vec![Step::Fragment(rep_ty.clone())];
+        let provides = self
+            .graph
+            .field_in(target, &rep_ty, &field.name)
+            .and_then(|f| f.provides.clone());
+        self.add_field(next, &entity_pos, path, &rep_ty, field, provides.as_ref())
+    }
+
+    /// Makes the key (and requirements) available on the object at `pos` of `g`, and returns
+    /// the entity group in `target` that receives it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn enter(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        target: SubgraphId,
+        rep_ty: &Name,
+        key: &Key,
+        requires: Option<&SelectionSet>,
+        field_name: Option<&Name>,
+    ) -> Result<GroupId, PlanError> {
+        self.jumping
+            .push((rep_ty.clone(), target, field_name.cloned()));
+        self.touched.push(BTreeSet::new());
+        let walked = (|| {
+            self.add_typename(g, pos);
+            self.walk(g, pos, path, ty, &key.fields, None)?;
+            if let Some(requires) = requires {
+                self.walk(g, pos, path, ty, requires, None)?;
+            }
+            Ok(())
+        })();
+        let touched = self.touched.pop().unwrap_or_default();
+        self.jumping.pop();
+        walked?;
+        let mut fields = key.fields.clone();
+        if let Some(requires) = requires {
+            merge_into(&mut fields, requires);
+        }
+        let next = self.entity_group(g, pos, target, path, &touched, &fields);
+        self.add_rep(next, rep_ty, ty, fields);
+        self.groups[next]
+            .deps
+            .extend(touched.into_iter().filter(|&t| t != next));
+        Ok(next)
+    }
+
+    /// Sends the selections an interface object cannot answer (concrete-type fragments,
+    /// `__typename`) to a subgraph that has the real interface.
+    pub(super) fn jump_to_interface_owner(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        interface: &Name,
+        selection: SelectionSet,
+    ) -> Result<(), PlanError> {
+        let from = self.groups[g].subgraph;
+        let owners: Vec<SubgraphId> = self
+            .graph
+            .type_subgraphs(interface)
+            .filter(|&s| s != from && !self.graph.is_interface_object(s, interface))
+            .collect();
+        let mut best: Option<(u32, SubgraphId, Key)> = None;
+        for target in owners {
+            let mut visiting = self.jumping.clone();
+            if let Some((cost, key)) =
+                self.jump_cost(from, interface, target, interface, None, &mut visiting, 0)
+                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
+            {
+                best = Some((cost, target, key));
+            }
+        }
+        let Some((_, target, key)) = best else {
+            return Err(PlanError::Unresolvable(format!(
+                "the concrete type of {interface} from subgraph {}",
+                self.graph.subgraphs[from].name
+            )));
+        };
+        let next = self.enter(g, pos, path, interface, target, interface, &key, None, None)?;
+        let entity_pos = vec![Step::Fragment(interface.clone())];
+        self.walk(next, &entity_pos, path, interface, &selection, None)
+    }
+}

@@ -1,0 +1,562 @@
+//! Building fetch groups: walk the operation from the root, keep each field in the subgraph
+//! that is already resolving its parent when it can, and otherwise jump to a subgraph that
+//! resolves it through an entity key (adding the key, and any `@requires` fields, to the
+//! fetch that produces the parent object).
+//!
+//! - `jump`: entity jumps (keys and requirements walked into the parent's fetch).
+//! - `reach`: what a selection costs from a subgraph, to choose where fields go.
+//! - `selection`: editing the selection sets of fetch groups.
+
+mod jump;
+mod reach;
+mod selection;
+
+use std::collections::BTreeSet;
+
+use apollo_compiler::Name;
+use apollo_compiler::ast::OperationType;
+
+use super::PlanError;
+use super::graph::{Graph, SubgraphId};
+use super::operation::{Field, Operation, Selection, SelectionSet};
+use super::plan::PathSegment;
+
+pub(super) type GroupId = usize;
+
+/// Guards against supergraphs whose `@requires` or keys would make the walk recurse forever.
+const MAX_WALK_DEPTH: usize = 256;
+
+/// One future fetch: a subgraph, and what to select there.
+#[derive(Debug)]
+pub(super) struct Group {
+    pub subgraph: SubgraphId,
+    /// `None` for a root fetch; for an entity fetch, the group producing its objects.
+    pub parent: Option<(GroupId, Vec<Step>)>,
+    pub path: Vec<PathSegment>,
+    pub selection: SelectionSet,
+    /// For an entity fetch: (representation typename, concrete types it matches, fields).
+    pub reps: Vec<(Name, Vec<Name>, SelectionSet)>,
+    pub deps: BTreeSet<GroupId>,
+}
+
+/// A position inside a group's selection.
+#[derive(Debug, Clone)]
+pub(super) enum Step {
+    Field(Field),
+    Fragment(Name),
+}
+
+pub(super) struct Builder<'a> {
+    graph: &'a Graph,
+    schema: &'a apollo_compiler::Schema,
+    pub groups: Vec<Group>,
+    /// Groups touched while walking keys and requirements, innermost last.
+    touched: Vec<BTreeSet<GroupId>>,
+    /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
+    jumping: Vec<(Name, SubgraphId, Option<Name>)>,
+    depth: usize,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(graph: &'a Graph, schema: &'a apollo_compiler::Schema) -> Self {
+        Self {
+            graph,
+            schema,
+            groups: Vec::new(),
+            touched: Vec::new(),
+            jumping: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    /// Plans the root fields. Returns the root groups in execution order.
+    pub fn plan_root(&mut self, operation: &Operation) -> Result<Vec<GroupId>, PlanError> {
+        let root_type = self
+            .schema
+            .root_operation(operation.kind)
+            .ok_or(PlanError::NoRootType(operation.kind))?
+            .clone();
+        let fields = flatten_fields(self.graph, &root_type, &operation.selection);
+        let mut roots: Vec<GroupId> = Vec::new();
+        for field in fields {
+            if field.name.starts_with("__") {
+                continue;
+            }
+            let candidates = self.graph.resolvers(&root_type, &field.name);
+            if candidates.is_empty() {
+                return Err(PlanError::Unresolvable(format!(
+                    "{root_type}.{}",
+                    field.name
+                )));
+            }
+            let kind = operation.kind;
+            let reuse = |b: &Builder, roots: &[GroupId], s: SubgraphId| -> Option<GroupId> {
+                match kind {
+                    OperationType::Mutation => {
+                        roots.last().copied().filter(|&g| b.groups[g].subgraph == s)
+                    }
+                    _ => roots.iter().copied().find(|&g| b.groups[g].subgraph == s),
+                }
+            };
+            let scored = candidates
+                .iter()
+                .filter_map(|&s| {
+                    let child = self.child_type(s, &root_type, field);
+                    let provides = self
+                        .graph
+                        .field_in(s, &root_type, &field.name)
+                        .and_then(|f| f.provides.as_ref());
+                    let cost = if field.selection.0.is_empty() {
+                        0
+                    } else {
+                        self.reach(s, &child, &field.selection, provides, &mut Vec::new(), 0)?
+                    };
+                    Some((cost, u32::from(reuse(self, &roots, s).is_none()), s))
+                })
+                .min();
+            let placements: Vec<(SubgraphId, Field)> = match scored {
+                Some((_, _, chosen)) => vec![(chosen, field.clone())],
+                // No one subgraph has it all (shareable root fields over value types): each
+                // subgraph fetches the part it can.
+                None => self.split(&root_type, field, &candidates)?,
+            };
+            for (chosen, field) in placements {
+                let group = match reuse(self, &roots, chosen) {
+                    Some(g) => g,
+                    None => {
+                        roots.push(self.new_group(chosen, None, Vec::new()));
+                        *roots.last().expect("just pushed")
+                    }
+                };
+                let provides = self
+                    .graph
+                    .field_in(chosen, &root_type, &field.name)
+                    .and_then(|f| f.provides.clone());
+                self.add_field(
+                    group,
+                    &[],
+                    &Vec::new(),
+                    &root_type,
+                    &field,
+                    provides.as_ref(),
+                )?;
+            }
+        }
+        Ok(roots)
+    }
+
+    /// Splits a field's selection over the subgraphs that can each resolve part of it.
+    pub(super) fn split(
+        &self,
+        parent: &Name,
+        field: &Field,
+        candidates: &[SubgraphId],
+    ) -> Result<Vec<(SubgraphId, Field)>, PlanError> {
+        let unresolvable = || PlanError::Unresolvable(format!("{parent}.{}", field.name));
+        let child_ty = field.ty.inner_named_type();
+        let mut parts: Vec<(SubgraphId, SelectionSet)> = Vec::new();
+        for sub in flatten_fields(self.graph, child_ty, &field.selection) {
+            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+            let (_, chosen) = candidates
+                .iter()
+                .filter_map(|&s| {
+                    let child = self.child_type(s, parent, field);
+                    self.reach(s, &child, &one, None, &mut Vec::new(), 0)
+                        .map(|c| (c, s))
+                })
+                .min()
+                .ok_or_else(unresolvable)?;
+            match parts.iter_mut().find(|(s, _)| *s == chosen) {
+                Some((_, set)) => set.0.push(Selection::Field(sub.clone())),
+                None => parts.push((chosen, one)),
+            }
+        }
+        Ok(parts
+            .into_iter()
+            .map(|(s, selection)| {
+                (
+                    s,
+                    Field {
+                        selection,
+                        ..field.clone()
+                    },
+                )
+            })
+            .collect())
+    }
+
+    pub(super) fn new_group(
+        &mut self,
+        subgraph: SubgraphId,
+        parent: Option<(GroupId, Vec<Step>)>,
+        path: Vec<PathSegment>,
+    ) -> GroupId {
+        self.groups.push(Group {
+            subgraph,
+            parent,
+            path,
+            selection: SelectionSet::default(),
+            reps: Vec::new(),
+            deps: BTreeSet::new(),
+        });
+        self.groups.len() - 1
+    }
+
+    pub(super) fn touch(&mut self, g: GroupId) {
+        if let Some(set) = self.touched.last_mut() {
+            set.insert(g);
+        }
+    }
+
+    /// The selection set at `pos` in group `g`, creating the steps on the way.
+    pub(super) fn at(&mut self, g: GroupId, pos: &[Step]) -> &mut SelectionSet {
+        let mut set = &mut self.groups[g].selection;
+        for step in pos {
+            set = match step {
+                Step::Field(field) => ensure_field(set, field),
+                Step::Fragment(on) => ensure_fragment(set, on),
+            };
+        }
+        set
+    }
+
+    pub(super) fn add_typename(&mut self, g: GroupId, pos: &[Step]) {
+        let typename = typename_field();
+        ensure_field(self.at(g, pos), &typename);
+        self.touch(g);
+    }
+
+    /// Walks `selection` (on `ty`) at `pos` of group `g`, whose objects sit at `path`.
+    pub(super) fn walk(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        self.depth += 1;
+        if self.depth > MAX_WALK_DEPTH {
+            self.depth -= 1;
+            return Err(PlanError::TooDeep);
+        }
+        let result = self.walk_inner(g, pos, path, ty, selection, provided);
+        self.depth -= 1;
+        result
+    }
+
+    pub(super) fn walk_inner(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
+            self.add_typename(g, pos);
+            let types: Vec<Name> = self.graph.possible_types_in(subgraph, ty).to_vec();
+            for concrete in types {
+                let fields = flatten_fields(self.graph, &concrete, selection);
+                if fields.iter().all(|f| f.name == "__typename") {
+                    continue;
+                }
+                let mut inner = pos.to_vec();
+                inner.push(Step::Fragment(concrete.clone()));
+                let sub = SelectionSet(fields.into_iter().cloned().map(Selection::Field).collect());
+                let provided = provided.map(|p| narrow(self.graph, p, &concrete));
+                self.walk_object(g, &inner, path, &concrete, &sub, provided.as_ref())?;
+            }
+            return Ok(());
+        }
+        self.walk_object(g, pos, path, ty, selection, provided)
+    }
+
+    /// Walks the fields of an object type (or of an interface a subgraph models as an object).
+    pub(super) fn walk_object(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        let as_interface_object = self.graph.is_abstract(ty);
+        let at_entity_root = self.groups[g].parent.is_some() && pos.len() == 1;
+        let fields = if as_interface_object {
+            // Fields the interface object itself has; anything on a concrete type needs the
+            // subgraph that knows the concrete types.
+            let mut direct = Vec::new();
+            let mut elsewhere = Vec::new();
+            let mut items: Vec<&Selection> = selection.0.iter().collect();
+            while let Some(item) = items.pop() {
+                match item {
+                    Selection::Field(f)
+                        if f.name != "__typename" && self.graph.resolves(subgraph, ty, &f.name) =>
+                    {
+                        direct.push(f)
+                    }
+                    Selection::Fragment(fragment) if &fragment.on == ty => {
+                        items.extend(fragment.selection.0.iter());
+                    }
+                    // Declared on the interface by another subgraph (another interface
+                    // object, or the owner): straight there, with the interface as the type.
+                    Selection::Field(f)
+                        if f.name != "__typename"
+                            && !self.graph.resolvers(ty, &f.name).is_empty() =>
+                    {
+                        self.jump(g, pos, path, ty, f)?;
+                    }
+                    other => elsewhere.push(other.clone()),
+                }
+            }
+            direct.reverse();
+            elsewhere.reverse();
+            if !elsewhere.is_empty() {
+                self.jump_to_interface_owner(g, pos, path, ty, SelectionSet(elsewhere))?;
+            }
+            direct
+        } else {
+            flatten_fields(self.graph, ty, selection)
+        };
+        for field in fields {
+            if field.name == "__typename" {
+                continue;
+            }
+            let provided_field = provided.and_then(|p| find_field(p, &field.name));
+            let declared = self.graph.field_in(subgraph, ty, &field.name);
+            let requires = declared.and_then(|f| f.requires.as_ref());
+            let local = (self.graph.resolves(subgraph, ty, &field.name)
+                || provided_field.is_some())
+                && (requires.is_none() || at_entity_root || provided_field.is_some());
+            if local {
+                if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
+                    self.require_at_root(g, ty, requires)?;
+                }
+                let child_provided =
+                    match (provided_field, declared.and_then(|f| f.provides.as_ref())) {
+                        (Some(p), _) if !p.selection.0.is_empty() => Some(p.selection.clone()),
+                        (_, Some(p)) => Some(p.clone()),
+                        _ => None,
+                    };
+                if field.selection.0.is_empty() {
+                    self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+                    continue;
+                }
+                let child = self.child_type(subgraph, ty, field);
+                let mut visiting = self.jumping.clone();
+                let whole = self.reach(
+                    subgraph,
+                    &child,
+                    &field.selection,
+                    child_provided.as_ref(),
+                    &mut visiting,
+                    0,
+                );
+                if whole.is_some() || self.jump(g, pos, path, ty, field).is_err() {
+                    if whole.is_some() {
+                        self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
+                    } else {
+                        self.split_local(g, pos, path, ty, field, &child, child_provided.as_ref())?;
+                    }
+                }
+            } else {
+                self.jump(g, pos, path, ty, field)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A field this subgraph resolves but whose selection it cannot fully answer (a value
+    /// type other subgraphs extend): keep what it can, and fetch the rest of the field from
+    /// subgraphs that can, through the parent's key.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn split_local(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+        child: &Name,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        let (mut here, mut elsewhere) = (Vec::new(), Vec::new());
+        for sub in flatten_fields(self.graph, child, &field.selection) {
+            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+            let mut visiting = self.jumping.clone();
+            if self
+                .reach(subgraph, child, &one, provided, &mut visiting, 0)
+                .is_some()
+            {
+                here.push(Selection::Field(sub.clone()));
+            } else {
+                elsewhere.push(Selection::Field(sub.clone()));
+            }
+        }
+        if !here.is_empty() {
+            let local = Field {
+                selection: SelectionSet(here),
+                ..field.clone()
+            };
+            self.add_field(g, pos, path, ty, &local, provided)?;
+        }
+        for sub in elsewhere {
+            let remote = Field {
+                selection: SelectionSet(vec![sub]),
+                ..field.clone()
+            };
+            self.jump(g, pos, path, ty, &remote)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `field` at `pos` of `g` and walks its selection in the same group.
+    pub(super) fn add_field(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        parent_ty: &Name,
+        field: &Field,
+        provided: Option<&SelectionSet>,
+    ) -> Result<(), PlanError> {
+        let shell = Field {
+            selection: SelectionSet::default(),
+            ..field.clone()
+        };
+        ensure_field(self.at(g, pos), &shell);
+        self.touch(g);
+        if field.selection.0.is_empty() {
+            return Ok(());
+        }
+        let mut inner = pos.to_vec();
+        inner.push(Step::Field(shell));
+        let child_path = extend_path(path, field);
+        let subgraph = self.groups[g].subgraph;
+        let child_ty = self.child_type(subgraph, parent_ty, field);
+        if &child_ty != field.ty.inner_named_type()
+            && self.graph.is_abstract(field.ty.inner_named_type())
+        {
+            // Narrower in this subgraph: the shaper still needs the concrete type.
+            self.add_typename(g, &inner);
+        }
+        self.walk(
+            g,
+            &inner,
+            &child_path,
+            &child_ty,
+            &field.selection,
+            provided,
+        )
+    }
+
+    /// The group a field is entity-fetched in: one per parent, subgraph and path.
+    pub(super) fn entity_group(
+        &mut self,
+        parent: GroupId,
+        parent_pos: &[Step],
+        subgraph: SubgraphId,
+        path: &[PathSegment],
+        touched: &BTreeSet<GroupId>,
+        fields: &SelectionSet,
+    ) -> GroupId {
+        let reusable = (0..self.groups.len()).find(|&id| {
+            let group = &self.groups[id];
+            group.subgraph == subgraph
+                && group.path == path
+                && group.parent.as_ref().is_some_and(|(p, _)| *p == parent)
+                // Its requirements must not come from fetches that wait for this group...
+                && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
+                // ...and one representation cannot carry a field with two argument sets.
+                && !group.reps.iter().any(|(_, _, existing)| conflicts(existing, fields))
+        });
+        if let Some(existing) = reusable {
+            return existing;
+        }
+        let g = self.new_group(subgraph, Some((parent, parent_pos.to_vec())), path.to_vec());
+        self.groups[g].deps.insert(parent);
+        g
+    }
+
+    /// `field` is resolved at the root of entity group `g` but needs other fields of the same
+    /// object: fetch them in the group's parent first.
+    pub(super) fn require_at_root(
+        &mut self,
+        g: GroupId,
+        ty: &Name,
+        requires: &SelectionSet,
+    ) -> Result<(), PlanError> {
+        let Some((parent, parent_pos)) = self.groups[g].parent.clone() else {
+            return Ok(());
+        };
+        let path = self.groups[g].path.clone();
+        self.touched.push(BTreeSet::new());
+        let walked = self.walk(parent, &parent_pos, &path, ty, requires, None);
+        let touched = self.touched.pop().unwrap_or_default();
+        walked?;
+        let typename = match self.groups[g]
+            .reps
+            .iter()
+            .find(|(_, matches, _)| matches.contains(ty))
+        {
+            Some((typename, _, _)) => typename.clone(),
+            None => ty.clone(),
+        };
+        self.add_rep(g, &typename, ty, requires.clone());
+        self.groups[g]
+            .deps
+            .extend(touched.into_iter().filter(|&t| t != g));
+        Ok(())
+    }
+
+    /// Whether group `a` waits (directly or not) for group `b`.
+    pub(super) fn depends_on(&self, a: GroupId, b: GroupId) -> bool {
+        let mut stack = vec![a];
+        let mut seen = BTreeSet::new();
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            for &dep in &self.groups[g].deps {
+                if dep == b {
+                    return true;
+                }
+                stack.push(dep);
+            }
+        }
+        false
+    }
+
+    pub(super) fn add_rep(
+        &mut self,
+        g: GroupId,
+        typename: &Name,
+        concrete: &Name,
+        fields: SelectionSet,
+    ) {
+        let reps = &mut self.groups[g].reps;
+        match reps
+            .iter_mut()
+            .find(|(t, m, _)| t == typename && m.contains(concrete))
+        {
+            Some((_, _, existing)) => merge_into(existing, &fields),
+            None => {
+                let mut matches = vec![concrete.clone()];
+                if typename != concrete {
+                    matches.push(typename.clone());
+                }
+                reps.push((typename.clone(), matches, fields));
+            }
+        }
+    }
+}
+
+pub(super) use selection::flatten_fields;
+use selection::*;

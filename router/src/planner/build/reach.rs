@@ -1,0 +1,228 @@
+//! Costs: how many entity jumps a selection needs from a subgraph, or whether it is
+//! reachable at all. The walk uses them to choose where each field goes.
+
+use apollo_compiler::Name;
+
+use super::super::graph::{Key, SubgraphId};
+use super::super::operation::{Field, Selection, SelectionSet};
+use super::Builder;
+use super::selection::*;
+
+impl Builder<'_> {
+    /// The cost of resolving `field` (or only entering, without one) of an object of type `ty`
+    /// held in `from` by jumping to `target` (as `rep_ty`), with the cheapest key to use.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn jump_cost(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        target: SubgraphId,
+        rep_ty: &Name,
+        field: Option<&Field>,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
+        depth: usize,
+    ) -> Option<(u32, Key)> {
+        let marker = (rep_ty.clone(), target, field.map(|f| f.name.clone()));
+        if depth > 16 || visiting.contains(&marker) {
+            return None;
+        }
+        visiting.push(marker);
+        let result = (|| {
+            let mut best: Option<(u32, Key)> = None;
+            for key in self.graph.resolvable_keys(target, rep_ty) {
+                if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1)
+                    && best.as_ref().is_none_or(|(c, _)| cost < *c)
+                {
+                    best = Some((cost, key.clone()));
+                }
+            }
+            let (key_cost, key) = best?;
+            let mut cost = 10 + key_cost;
+            if let Some(field) = field {
+                if let Some(requires) = self
+                    .graph
+                    .field_in(target, rep_ty, &field.name)
+                    .and_then(|f| f.requires.as_ref())
+                {
+                    cost += self.reach(from, ty, requires, None, visiting, depth + 1)?;
+                }
+                if !field.selection.0.is_empty() {
+                    let child = self.child_type(target, rep_ty, field);
+                    let provides = self
+                        .graph
+                        .field_in(target, rep_ty, &field.name)
+                        .and_then(|f| f.provides.as_ref());
+                    cost += self.reach(
+                        target,
+                        &child,
+                        &field.selection,
+                        provides,
+                        visiting,
+                        depth + 1,
+                    )?;
+                }
+            }
+            Some((cost, key))
+        })();
+        visiting.pop();
+        result
+    }
+
+    /// The cost of making `selection` available on an object of type `ty` resolved in `from`
+    /// (0 when `from` resolves it all); `None` when it cannot be done.
+    pub(super) fn reach(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
+        depth: usize,
+    ) -> Option<u32> {
+        if depth > 32 {
+            return None;
+        }
+        let types: Vec<Name> =
+            if self.graph.is_abstract(ty) && !self.graph.is_interface_object(from, ty) {
+                self.graph.possible_types_in(from, ty).to_vec()
+            } else {
+                vec![ty.clone()]
+            };
+        let mut total = 0u32;
+        for concrete in &types {
+            for field in flatten_fields(self.graph, concrete, selection) {
+                if field.name.starts_with("__") {
+                    continue;
+                }
+                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                let requires = self
+                    .graph
+                    .field_in(from, concrete, &field.name)
+                    .and_then(|f| f.requires.as_ref());
+                let local = provided_field.is_some()
+                    || (self.graph.resolves(from, concrete, &field.name) && requires.is_none());
+                if local {
+                    if !field.selection.0.is_empty() {
+                        let child = self.child_type(from, concrete, field);
+                        let provides = provided_field.map(|p| &p.selection).or_else(|| {
+                            self.graph
+                                .field_in(from, concrete, &field.name)
+                                .and_then(|f| f.provides.as_ref())
+                        });
+                        if let Some(cost) = self.reach(
+                            from,
+                            &child,
+                            &field.selection,
+                            provides,
+                            visiting,
+                            depth + 1,
+                        ) {
+                            total += cost;
+                            continue;
+                        }
+                        // Not all of it here: what this subgraph lacks comes through the
+                        // parent's key from elsewhere, one sub-field at a time.
+                        let mut split = 0;
+                        for sub in flatten_fields(self.graph, &child, &field.selection) {
+                            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
+                            let cost =
+                                match self.reach(from, &child, &one, provides, visiting, depth + 1)
+                                {
+                                    Some(cost) => cost,
+                                    None => {
+                                        let remote = Field {
+                                            selection: one,
+                                            ..field.clone()
+                                        };
+                                        self.jump_targets(concrete, &remote)
+                                            .into_iter()
+                                            .filter_map(|(target, rep_ty)| {
+                                                self.jump_cost(
+                                                    from,
+                                                    concrete,
+                                                    target,
+                                                    &rep_ty,
+                                                    Some(&remote),
+                                                    visiting,
+                                                    depth + 1,
+                                                )
+                                                .map(|(c, _)| c)
+                                            })
+                                            .min()?
+                                    }
+                                };
+                            split += cost;
+                        }
+                        total += split;
+                    }
+                    continue;
+                }
+                total += self.jump_or_split_cost(from, concrete, field, visiting, depth + 1)?;
+            }
+        }
+        Some(total)
+    }
+
+    /// The cheapest jump for `field`, or, when no subgraph answers its whole selection, the
+    /// sum of the cheapest jumps for each of its parts.
+    pub(super) fn jump_or_split_cost(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        field: &Field,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
+        depth: usize,
+    ) -> Option<u32> {
+        let whole = self
+            .jump_targets(ty, field)
+            .into_iter()
+            .filter_map(|(target, rep_ty)| {
+                self.jump_cost(from, ty, target, &rep_ty, Some(field), visiting, depth)
+                    .map(|(c, _)| c)
+            })
+            .min();
+        if whole.is_some() {
+            return whole;
+        }
+        let parts = flatten_fields(self.graph, field.ty.inner_named_type(), &field.selection);
+        if parts.len() < 2 {
+            return None;
+        }
+        let mut total = 0;
+        for sub in parts {
+            let part = Field {
+                selection: SelectionSet(vec![Selection::Field(sub.clone())]),
+                ..field.clone()
+            };
+            total += self.jump_or_split_cost(from, ty, &part, visiting, depth + 1)?;
+        }
+        Some(total)
+    }
+
+    /// Where `ty.field` can be resolved: subgraphs resolving it on the type itself, then
+    /// `@interfaceObject`s of its interfaces (with the interface as the entity type).
+    pub(super) fn jump_targets(&self, ty: &Name, field: &Field) -> Vec<(SubgraphId, Name)> {
+        let mut targets: Vec<(SubgraphId, Name)> = self
+            .graph
+            .resolvers(ty, &field.name)
+            .into_iter()
+            .map(|s| (s, ty.clone()))
+            .collect();
+        targets.extend(
+            self.graph
+                .interface_object_resolver(ty, &field.name)
+                .into_iter()
+                .map(|(interface, s)| (s, interface)),
+        );
+        targets
+    }
+
+    /// The type `field`'s objects have in `subgraph` (which may be narrower than the
+    /// supergraph's).
+    pub(super) fn child_type(&self, subgraph: SubgraphId, parent: &Name, field: &Field) -> Name {
+        self.graph
+            .field_type_in(subgraph, parent, &field.name)
+            .cloned()
+            .unwrap_or_else(|| field.ty.inner_named_type().clone())
+    }
+}

@@ -1,0 +1,169 @@
+//! Editing and reading the selection sets of fetch groups and field sets.
+
+use apollo_compiler::Name;
+use apollo_compiler::ast::Type;
+
+use super::super::graph::Graph;
+use super::super::operation::{Field, Fragment, Selection, SelectionSet};
+use super::super::plan::PathSegment;
+
+/// The fields of `selection` that apply to objects of type `ty`, fragments flattened.
+pub(crate) fn flatten_fields<'s>(
+    graph: &Graph,
+    ty: &Name,
+    selection: &'s SelectionSet,
+) -> Vec<&'s Field> {
+    let mut out = Vec::new();
+    fn go<'s>(graph: &Graph, ty: &Name, selection: &'s SelectionSet, out: &mut Vec<&'s Field>) {
+        for item in &selection.0 {
+            match item {
+                Selection::Field(f) => out.push(f),
+                Selection::Fragment(fragment) => {
+                    if applies(graph, &fragment.on, ty) {
+                        go(graph, ty, &fragment.selection, out);
+                    }
+                }
+            }
+        }
+    }
+    go(graph, ty, selection, &mut out);
+    out
+}
+
+/// Whether a fragment on `on` applies to an object of type `ty`.
+pub(crate) fn applies(graph: &Graph, on: &Name, ty: &Name) -> bool {
+    on == ty
+        || graph.possible_types(on).contains(ty)
+        || (graph.is_abstract(ty)
+            && graph
+                .possible_types(ty)
+                .iter()
+                .any(|t| graph.possible_types(on).contains(t)))
+}
+
+/// The part of a provided field set that applies to `ty`.
+pub(crate) fn narrow(graph: &Graph, provided: &SelectionSet, ty: &Name) -> SelectionSet {
+    SelectionSet(
+        flatten_fields(graph, ty, provided)
+            .into_iter()
+            .cloned()
+            .map(Selection::Field)
+            .collect(),
+    )
+}
+
+pub(crate) fn find_field<'s>(set: &'s SelectionSet, name: &str) -> Option<&'s Field> {
+    set.0.iter().find_map(|item| match item {
+        Selection::Field(f) if f.name == name => Some(f),
+        Selection::Fragment(fragment) => find_field(&fragment.selection, name),
+        _ => None,
+    })
+}
+
+pub(crate) fn extend_path(path: &[PathSegment], field: &Field) -> Vec<PathSegment> {
+    let mut out = path.to_vec();
+    out.push(PathSegment::Key(field.key().clone()));
+    let mut ty = &field.ty;
+    loop {
+        match ty {
+            Type::NonNullNamed(_) | Type::Named(_) => break,
+            Type::List(inner) | Type::NonNullList(inner) => {
+                out.push(PathSegment::List);
+                ty = inner;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn typename_field() -> Field {
+    Field {
+        alias: None,
+        name: Name::new_unchecked("__typename"),
+        arguments: Vec::new(),
+        ty: Type::NonNullNamed(Name::new_unchecked("String")),
+        selection: SelectionSet::default(),
+    }
+}
+
+pub(crate) fn ensure_field<'s>(set: &'s mut SelectionSet, field: &Field) -> &'s mut SelectionSet {
+    let index = match set
+        .0
+        .iter()
+        .position(|item| matches!(item, Selection::Field(f) if f.same_field(field)))
+    {
+        Some(i) => i,
+        None => {
+            set.0.push(Selection::Field(Field {
+                selection: SelectionSet::default(),
+                ..field.clone()
+            }));
+            set.0.len() - 1
+        }
+    };
+    match &mut set.0[index] {
+        Selection::Field(f) => &mut f.selection,
+        Selection::Fragment(_) => unreachable!("the index points at a field"),
+    }
+}
+
+pub(crate) fn ensure_fragment<'s>(set: &'s mut SelectionSet, on: &Name) -> &'s mut SelectionSet {
+    let index = match set
+        .0
+        .iter()
+        .position(|item| matches!(item, Selection::Fragment(f) if &f.on == on))
+    {
+        Some(i) => i,
+        None => {
+            set.0.push(Selection::Fragment(Fragment {
+                on: on.clone(),
+                selection: SelectionSet::default(),
+            }));
+            set.0.len() - 1
+        }
+    };
+    match &mut set.0[index] {
+        Selection::Fragment(f) => &mut f.selection,
+        Selection::Field(_) => unreachable!("the index points at a fragment"),
+    }
+}
+
+/// Whether two representation field sets name the same field with different arguments.
+pub(crate) fn conflicts(a: &SelectionSet, b: &SelectionSet) -> bool {
+    let fields = |set: &SelectionSet| -> Vec<Field> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&SelectionSet> = vec![set];
+        while let Some(set) = stack.pop() {
+            for item in &set.0 {
+                match item {
+                    Selection::Field(f) => out.push(f.clone()),
+                    Selection::Fragment(fragment) => stack.push(&fragment.selection),
+                }
+            }
+        }
+        out
+    };
+    let (a, b) = (fields(a), fields(b));
+    a.iter().any(|x| {
+        b.iter().any(|y| {
+            x.name == y.name
+                && (x.arguments != y.arguments || conflicts(&x.selection, &y.selection))
+        })
+    })
+}
+
+/// Adds the selections of `from` to `into`, merging fields and fragments that match.
+pub(crate) fn merge_into(into: &mut SelectionSet, from: &SelectionSet) {
+    for item in &from.0 {
+        match item {
+            Selection::Field(f) => {
+                let child = ensure_field(into, f);
+                merge_into(child, &f.selection);
+            }
+            Selection::Fragment(fragment) => {
+                let child = ensure_fragment(into, &fragment.on);
+                merge_into(child, &fragment.selection);
+            }
+        }
+    }
+}
