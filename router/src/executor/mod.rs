@@ -242,10 +242,16 @@ impl<'a> Run<'a> {
                 if entity.is_null() {
                     continue;
                 }
-                for object_path in paths {
+                let Some((last, rest)) = paths.split_last() else {
+                    continue;
+                };
+                for object_path in rest {
                     if let Some(target) = merge::get_mut(&mut data, object_path) {
                         merge::merge(target, entity.clone());
                     }
+                }
+                if let Some(target) = merge::get_mut(&mut data, last) {
+                    merge::merge(target, entity);
                 }
             }
         }

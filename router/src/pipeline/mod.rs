@@ -189,7 +189,7 @@ async fn run_inner(
     Ok(HttpResponse {
         status,
         content_type: media.content_type(),
-        body: encode(Some(&response.data), &response.errors, extensions.as_ref()),
+        body: encode(Some(response.data), response.errors, extensions),
     })
 }
 
@@ -247,20 +247,20 @@ pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
     HttpResponse {
         status: error.status(media),
         content_type: media.content_type(),
-        body: encode(None, &error.errors(), None),
+        body: encode(None, error.errors(), None),
     }
 }
 
-fn encode(data: Option<&Value>, errors: &[Value], extensions: Option<&JsonMap>) -> Vec<u8> {
+fn encode(data: Option<Value>, errors: Vec<Value>, extensions: Option<JsonMap>) -> Vec<u8> {
     let mut map = JsonMap::new();
     if !errors.is_empty() {
-        map.insert("errors", Value::Array(errors.to_vec()));
+        map.insert("errors", Value::Array(errors));
     }
     if let Some(data) = data {
-        map.insert("data", data.clone());
+        map.insert("data", data);
     }
     if let Some(extensions) = extensions {
-        map.insert("extensions", Value::Object(extensions.clone()));
+        map.insert("extensions", Value::Object(extensions));
     }
     serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec())
 }

@@ -68,7 +68,11 @@ pub fn plan(
         conditions,
     };
     if conditional
-        && let Some(hit) = engine.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        && let Some(hit) = engine
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
     {
         return Ok(hit.clone());
     }

@@ -253,7 +253,7 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
                         if j > 0 {
                             out.push(',');
                         }
-                        let _ = write!(out, "{name}:{value}");
+                        let _ = write!(out, "{name}:{}", value.serialize().no_indent());
                     }
                     out.push(')');
                 }

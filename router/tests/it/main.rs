@@ -1,5 +1,6 @@
 //! Router integration tests.
 
 mod compose;
+mod planner;
 mod playground;
 mod supergraph;
