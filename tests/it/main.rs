@@ -2,6 +2,7 @@
 
 mod auth;
 mod events;
+mod federation;
 mod http;
 mod identity;
 mod router;

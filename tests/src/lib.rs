@@ -4,15 +4,18 @@
 //! - [`db`]: a throw-away PostgreSQL database per test.
 //! - [`broker`]: a Tansu broker (Kafka protocol) started on a free port.
 //! - [`platform`]: the platform under test and a small GraphQL client.
+//! - [`federation`]: small subgraph sets composed and served behind the real router.
 //! - [`tokens`]: tokens forged with the auth service's real keys, for rejection tests.
 
 pub mod broker;
 pub mod db;
+pub mod federation;
 pub mod platform;
 pub mod tokens;
 
 pub use broker::Broker;
 pub use db::TestDb;
+pub use federation::Federation;
 pub use platform::{Gql, TestPlatform};
 
 /// Polls `check` until it returns `Some` or `timeout` passes: a readiness probe, not a sleep.

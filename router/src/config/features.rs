@@ -90,3 +90,21 @@ fn default_cache_size() -> usize {
 fn default_max_body_bytes() -> usize {
     2 * 1024 * 1024
 }
+
+/// Sharing work among identical requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupeConfig {
+    /// Identical subgraph queries (same subgraph, operation, variables and forwarded headers)
+    /// in flight at the same time share one request. Mutations are never shared.
+    #[serde(default = "yes")]
+    pub subgraph_queries: bool,
+}
+
+impl Default for DedupeConfig {
+    fn default() -> Self {
+        Self {
+            subgraph_queries: true,
+        }
+    }
+}

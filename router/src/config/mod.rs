@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 pub use features::{
-    HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig, QueryPlanConfig,
+    DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig,
+    QueryPlanConfig,
 };
 pub use subgraphs::SubgraphsConfig;
 
@@ -30,6 +31,8 @@ pub struct GatewayConfig {
     pub headers: HeadersConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub dedupe: DedupeConfig,
 }
 
 impl GatewayConfig {

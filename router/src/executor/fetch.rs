@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 /// Why a subgraph did not give a usable GraphQL response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     #[error("the request to subgraph {service} failed: {reason}")]
     Request { service: String, reason: String },
@@ -67,13 +67,13 @@ impl Transport {
         })
     }
 
-    /// Posts `body` (a GraphQL request) to `endpoint`.
+    /// Posts `body` (a GraphQL request) to `endpoint` and returns the status and body.
     pub async fn post(
         &self,
         endpoint: &Endpoint,
         body: Vec<u8>,
         headers: HeaderMap,
-    ) -> Result<SubgraphResponse, FetchError> {
+    ) -> Result<(u16, Bytes), FetchError> {
         let client = if endpoint.h2c { &self.h2c } else { &self.http1 };
         let request_error = |e: reqwest::Error| FetchError::Request {
             service: endpoint.name.clone(),
@@ -100,7 +100,7 @@ impl Transport {
             .map_err(request_error)?;
         let status = response.status();
         let bytes: Bytes = response.bytes().await.map_err(request_error)?;
-        parse(&endpoint.name, status.as_u16(), &bytes)
+        Ok((status.as_u16(), bytes))
     }
 }
 

@@ -12,11 +12,11 @@ pub mod merge;
 pub mod shape;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use apollo_compiler::response::serde_json_bytes::ByteString;
 use apollo_compiler::response::{JsonMap, JsonValue as Value};
-use futures::future::{BoxFuture, FutureExt, join_all};
+use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use http::HeaderMap;
 use serde::Serialize;
 
@@ -42,19 +42,83 @@ pub struct Output {
 }
 
 /// Runs plans against the subgraphs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Executor {
     transport: Transport,
-    endpoints: Vec<Endpoint>,
+    endpoints: Arc<Vec<Endpoint>>,
+    /// Share one subgraph request among identical queries in flight at the same time.
+    dedupe: bool,
+    in_flight: Arc<Mutex<HashMap<u64, InFlight>>>,
+    hasher: std::hash::RandomState,
+}
+
+/// A subgraph request in flight that later identical requests wait on.
+type InFlight = Shared<BoxFuture<'static, Result<(u16, bytes::Bytes), FetchError>>>;
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("endpoints", &self.endpoints)
+            .field("dedupe", &self.dedupe)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Executor {
     /// `endpoints` is indexed like the planner's subgraphs.
-    pub fn new(transport: Transport, endpoints: Vec<Endpoint>) -> Self {
+    pub fn new(transport: Transport, endpoints: Vec<Endpoint>, dedupe: bool) -> Self {
         Self {
             transport,
-            endpoints,
+            endpoints: Arc::new(endpoints),
+            dedupe,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+            hasher: std::hash::RandomState::new(),
         }
+    }
+
+    /// Posts a query, or joins an identical one (same subgraph, body and forwarded headers)
+    /// already in flight.
+    async fn dedupe_post(
+        &self,
+        subgraph: usize,
+        body: Vec<u8>,
+        headers: HeaderMap,
+    ) -> Result<(u16, bytes::Bytes), FetchError> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let key = {
+            let mut h = self.hasher.build_hasher();
+            subgraph.hash(&mut h);
+            body.hash(&mut h);
+            for (name, value) in &headers {
+                name.as_str().hash(&mut h);
+                value.as_bytes().hash(&mut h);
+            }
+            h.finish()
+        };
+        let (shared, leader) = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            match in_flight.get(&key) {
+                Some(shared) => (shared.clone(), false),
+                None => {
+                    let transport = self.transport.clone();
+                    let endpoints = self.endpoints.clone();
+                    let future =
+                        async move { transport.post(&endpoints[subgraph], body, headers).await }
+                            .boxed()
+                            .shared();
+                    in_flight.insert(key, future.clone());
+                    (future, true)
+                }
+            }
+        };
+        let result = shared.await;
+        if leader {
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+        }
+        result
     }
 
     pub async fn execute(&self, request: Request<'_>) -> Output {
@@ -145,10 +209,18 @@ impl<'a> Run<'a> {
             service: endpoint.name.clone(),
             reason: e.to_string(),
         })?;
-        self.executor
-            .transport
-            .post(endpoint, body, self.request.headers.clone())
-            .await
+        let headers = self.request.headers.clone();
+        let (status, bytes) = if self.executor.dedupe && fetch.kind.is_query() {
+            self.executor
+                .dedupe_post(fetch.subgraph, body, headers)
+                .await?
+        } else {
+            self.executor
+                .transport
+                .post(endpoint, body, headers)
+                .await?
+        };
+        fetch::parse(&endpoint.name, status, &bytes)
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {

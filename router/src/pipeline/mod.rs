@@ -91,7 +91,7 @@ impl Engine {
         let size = NonZeroUsize::new(config.query_plan.cache_size.max(1)).expect("at least one");
         Ok(Self {
             implementers: supergraph.api.implementers_map(),
-            executor: Executor::new(Transport::new()?, endpoints),
+            executor: Executor::new(Transport::new()?, endpoints, config.dedupe.subgraph_queries),
             supergraph,
             graph,
             propagate,
