@@ -1,0 +1,131 @@
+//! The executor against a scripted subgraph: identical queries in flight share one subgraph
+//! request, mutations never do, and a subgraph answering garbage gives a coded error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+use tessera_router::compose::{SubgraphSdl, compose};
+use tessera_router::config::GatewayConfig;
+use tessera_router::server::RouterServer;
+
+const SDL: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { slow: Int }
+type Mutation { bump: Int }"#;
+
+/// A subgraph that answers every request after a pause, with `body`, counting requests.
+async fn subgraph(body: &'static str, count: Arc<AtomicUsize>) -> String {
+    let app = Router::new().route(
+        "/graphql",
+        post(move || {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+                ([("content-type", "application/json")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/graphql")
+}
+
+async fn router(url: String, config: GatewayConfig) -> RouterServer {
+    let supergraph = compose(&[SubgraphSdl {
+        name: "counter".to_owned(),
+        url,
+        sdl: SDL.to_owned(),
+    }])
+    .expect("composes");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    RouterServer::start(listener, &supergraph, config)
+        .await
+        .expect("router")
+}
+
+async fn send_all(url: &str, query: &str, n: usize) -> Vec<Value> {
+    let http = reqwest::Client::new();
+    let requests = (0..n).map(|_| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{url}/graphql"))
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .expect("answer")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    });
+    futures::future::join_all(requests).await
+}
+
+#[tokio::test]
+async fn identical_queries_in_flight_share_one_subgraph_request() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let url = subgraph(r#"{"data":{"slow":7,"bump":1}}"#, count.clone()).await;
+    let router = router(url, GatewayConfig::default()).await;
+    let answers = send_all(&router.url(), "{ slow }", 8).await;
+    assert!(
+        answers.iter().all(|a| a["data"]["slow"] == json!(7)),
+        "{answers:?}"
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "one request for eight identical queries"
+    );
+
+    count.store(0, Ordering::SeqCst);
+    let answers = send_all(&router.url(), "mutation { bump }", 4).await;
+    assert!(
+        answers.iter().all(|a| a["data"]["bump"] == json!(1)),
+        "{answers:?}"
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        4,
+        "mutations are never shared"
+    );
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_dedupe_every_query_reaches_the_subgraph() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let url = subgraph(r#"{"data":{"slow":7}}"#, count.clone()).await;
+    let mut config = GatewayConfig::default();
+    config.dedupe.subgraph_queries = false;
+    let router = router(url, config).await;
+    send_all(&router.url(), "{ slow }", 5).await;
+    assert_eq!(count.load(Ordering::SeqCst), 5);
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subgraph_answering_garbage_gives_a_coded_error_and_null() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let url = subgraph("<html>oops</html>", count).await;
+    let router = router(url, GatewayConfig::default()).await;
+    let answer = &send_all(&router.url(), "{ slow }", 1).await[0];
+    assert_eq!(answer["data"], json!({ "slow": null }));
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        json!("SUBGRAPH_RESPONSE_INVALID")
+    );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["service"],
+        json!("counter")
+    );
+    router.shutdown().await;
+}
