@@ -1,0 +1,257 @@
+//! `@requires`: the required fields are fetched first and sent in the representation; a
+//! requirement that itself has a requirement makes a chain of fetches; required fields with
+//! arguments are fetched with those arguments, beside the client's own selection of the field.
+
+use serde_json::json;
+use tessera_tests::federation::Subgraph;
+
+use super::{representations, start};
+
+/// Owns products: name, weight, and a price in either currency.
+mod catalog {
+    use async_graphql::{ComplexObject, ID, Object, SimpleObject};
+
+    #[derive(SimpleObject, Clone)]
+    #[graphql(complex)]
+    pub struct Product {
+        upc: ID,
+        name: String,
+        weight: i32,
+        #[graphql(skip)]
+        cents: i32,
+    }
+
+    #[ComplexObject]
+    impl Product {
+        async fn price(&self, #[graphql(default = "USD")] currency: String) -> i32 {
+            match currency.as_str() {
+                "EUR" => self.cents * 9 / 10,
+                _ => self.cents,
+            }
+        }
+    }
+
+    fn products() -> Vec<Product> {
+        let product = |upc: &str, name: &str, weight: i32, cents: i32| Product {
+            upc: upc.into(),
+            name: name.into(),
+            weight,
+            cents,
+        };
+        vec![
+            product("p1", "Teapot", 1200, 4000),
+            product("p2", "Kettle", 2500, 6000),
+        ]
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        async fn products(&self) -> Vec<Product> {
+            products()
+        }
+
+        #[graphql(entity)]
+        async fn product(&self, upc: ID) -> Option<Product> {
+            products().into_iter().find(|p| p.upc == upc)
+        }
+    }
+}
+
+/// Shipping, computed from the weight and the euro price that the router brings along.
+mod shipping {
+    use async_graphql::{Error, ID, Object, Result};
+
+    pub struct Product {
+        upc: ID,
+        weight: Option<i32>,
+        price: Option<i32>,
+    }
+
+    fn required(value: Option<i32>, field: &str) -> Result<i32> {
+        value.ok_or_else(|| Error::new(format!("the representation lacks {field}")))
+    }
+
+    #[Object]
+    impl Product {
+        async fn upc(&self) -> &ID {
+            &self.upc
+        }
+
+        #[graphql(external)]
+        async fn weight(&self) -> Result<i32> {
+            required(self.weight, "weight")
+        }
+
+        #[graphql(external)]
+        async fn price(
+            &self,
+            #[graphql(name = "currency", default = "USD")] _currency: String,
+        ) -> Result<i32> {
+            required(self.price, "price")
+        }
+
+        #[graphql(requires = "weight")]
+        async fn shipping_estimate(&self) -> Result<i32> {
+            Ok(required(self.weight, "weight")? / 100)
+        }
+
+        #[graphql(requires = "weight")]
+        async fn delivery_days(&self, #[graphql(default = false)] express: bool) -> Result<i32> {
+            let weight = required(self.weight, "weight")?;
+            Ok(if express { 1 } else { 2 + weight / 1000 })
+        }
+
+        #[graphql(requires = "price(currency: \\\"EUR\\\")")]
+        async fn customs_duty(&self) -> Result<i32> {
+            Ok(required(self.price, "price")? / 10)
+        }
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(entity)]
+        async fn product(
+            &self,
+            #[graphql(key)] upc: ID,
+            weight: Option<i32>,
+            price: Option<i32>,
+        ) -> Product {
+            Product { upc, weight, price }
+        }
+    }
+}
+
+/// Insurance, priced from the shipping estimate, which needs the weight in turn.
+mod insurance {
+    use async_graphql::{Error, ID, Object, Result};
+
+    pub struct Product {
+        upc: ID,
+        shipping_estimate: Option<i32>,
+    }
+
+    impl Product {
+        fn estimate(&self) -> Result<i32> {
+            self.shipping_estimate
+                .ok_or_else(|| Error::new("the representation lacks shippingEstimate"))
+        }
+    }
+
+    #[Object]
+    impl Product {
+        async fn upc(&self) -> &ID {
+            &self.upc
+        }
+
+        #[graphql(external)]
+        async fn shipping_estimate(&self) -> Result<i32> {
+            self.estimate()
+        }
+
+        #[graphql(requires = "shippingEstimate")]
+        async fn premium(&self) -> Result<i32> {
+            Ok(self.estimate()? * 10 + 5)
+        }
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(entity)]
+        async fn product(
+            &self,
+            #[graphql(key)] upc: ID,
+            shipping_estimate: Option<i32>,
+        ) -> Product {
+            Product {
+                upc,
+                shipping_estimate,
+            }
+        }
+    }
+}
+
+fn subgraphs() -> Vec<Subgraph> {
+    vec![
+        Subgraph::query("catalog", catalog::Query),
+        Subgraph::query("insurance", insurance::Query),
+        Subgraph::query("shipping", shipping::Query),
+    ]
+}
+
+#[tokio::test]
+async fn fetches_required_fields_before_the_requiring_field() {
+    let f = start(subgraphs()).await;
+    let (response, plan) = f
+        .query_with_plan("{ products { name shippingEstimate } }")
+        .await;
+    assert_eq!(
+        response,
+        json!({ "data": { "products": [
+            { "name": "Teapot", "shippingEstimate": 12 },
+            { "name": "Kettle", "shippingEstimate": 25 },
+        ] } })
+    );
+    insta::assert_snapshot!("simple", plan);
+    assert_eq!(
+        representations(&f, "shipping"),
+        vec![vec![
+            json!({ "__typename": "Product", "upc": "p1", "weight": 1200 }),
+            json!({ "__typename": "Product", "upc": "p2", "weight": 2500 }),
+        ]]
+    );
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn resolves_a_requirement_that_has_a_requirement_of_its_own() {
+    let f = start(subgraphs()).await;
+    let (response, plan) = f.query_with_plan("{ products { premium } }").await;
+    assert_eq!(
+        response,
+        json!({ "data": { "products": [ { "premium": 125 }, { "premium": 255 } ] } })
+    );
+    insta::assert_snapshot!("chained", plan);
+    assert_eq!(
+        representations(&f, "insurance"),
+        vec![vec![
+            json!({ "__typename": "Product", "upc": "p1", "shippingEstimate": 12 }),
+            json!({ "__typename": "Product", "upc": "p2", "shippingEstimate": 25 }),
+        ]]
+    );
+    let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+    assert_eq!(order, ["catalog", "shipping", "insurance"]);
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn passes_the_arguments_of_required_fields_and_of_the_requiring_field() {
+    let f = start(subgraphs()).await;
+    // The client's price is in dollars; the duty needs the euro price, fetched alongside.
+    let (response, plan) = f
+        .query_with_plan(
+            r#"{ products { price(currency: "USD") customsDuty fast: deliveryDays(express: true) slow: deliveryDays } }"#,
+        )
+        .await;
+    assert_eq!(
+        response,
+        json!({ "data": { "products": [
+            { "price": 4000, "customsDuty": 360, "fast": 1, "slow": 3 },
+            { "price": 6000, "customsDuty": 540, "fast": 1, "slow": 4 },
+        ] } })
+    );
+    insta::assert_snapshot!("with_arguments", plan);
+    assert_eq!(
+        representations(&f, "shipping"),
+        vec![vec![
+            json!({ "__typename": "Product", "upc": "p1", "price": 3600, "weight": 1200 }),
+            json!({ "__typename": "Product", "upc": "p2", "price": 5400, "weight": 2500 }),
+        ]]
+    );
+    f.shutdown().await;
+}
