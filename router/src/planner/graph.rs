@@ -118,6 +118,22 @@ impl Graph {
             }
             graph.types.insert(ty.clone(), by_subgraph);
         }
+        // A union may carry only `@join__unionMember`: each subgraph naming a member has it.
+        for (union, members) in &joins.union_members {
+            let entry = graph.types.entry(union.clone()).or_default();
+            for (member_graph, _) in members {
+                let subgraph = *ids.get(member_graph).ok_or_else(|| {
+                    format!("@join__unionMember on {union} names unknown graph {member_graph}")
+                })?;
+                if !entry.iter().any(|t| t.subgraph == subgraph) {
+                    entry.push(TypeIn {
+                        subgraph,
+                        keys: Vec::new(),
+                        interface_object: false,
+                    });
+                }
+            }
+        }
         for ((ty, field), field_joins) in &joins.fields {
             let mut list = Vec::new();
             for join in field_joins {
