@@ -155,3 +155,88 @@ fn project_into(
     }
     Some(())
 }
+
+/// Calls `f` with each object found at `path`, in response order (lists flattened, nulls
+/// skipped).
+pub fn for_each_object<'v>(value: &'v Value, path: &[PathSegment], f: &mut impl FnMut(&'v Value)) {
+    match path.split_first() {
+        None => {
+            if value.is_object() {
+                f(value);
+            }
+        }
+        Some((PathSegment::Key(key), rest)) => {
+            if let Value::Object(map) = value
+                && let Some(child) = map.get(key.as_str())
+            {
+                for_each_object(child, rest, f);
+            }
+        }
+        Some((PathSegment::List, rest)) => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    for_each_object(item, rest, f);
+                }
+            }
+        }
+    }
+}
+
+/// [`for_each_object`], mutably: the same objects in the same order.
+pub fn for_each_object_mut(
+    value: &mut Value,
+    path: &[PathSegment],
+    f: &mut impl FnMut(&mut Value),
+) {
+    match path.split_first() {
+        None => {
+            if value.is_object() {
+                f(value);
+            }
+        }
+        Some((PathSegment::Key(key), rest)) => {
+            if let Value::Object(map) = value
+                && let Some(child) = map.get_mut(key.as_str())
+            {
+                for_each_object_mut(child, rest, f);
+            }
+        }
+        Some((PathSegment::List, rest)) => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    for_each_object_mut(item, rest, f);
+                }
+            }
+        }
+    }
+}
+
+/// Feeds `value` to `hasher` (object keys in order), for de-duplicating representations.
+pub fn hash_value(value: &Value, hasher: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    match value {
+        Value::Null => 0u8.hash(hasher),
+        Value::Bool(b) => (1u8, *b).hash(hasher),
+        Value::Number(n) => {
+            2u8.hash(hasher);
+            match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => i.hash(hasher),
+                (_, Some(u), _) => u.hash(hasher),
+                (_, _, Some(f)) => f.to_bits().hash(hasher),
+                _ => {}
+            }
+        }
+        Value::String(s) => (3u8, s.as_str()).hash(hasher),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(hasher);
+            items.iter().for_each(|i| hash_value(i, hasher));
+        }
+        Value::Object(map) => {
+            (5u8, map.len()).hash(hasher);
+            for (k, v) in map {
+                k.as_str().hash(hasher);
+                hash_value(v, hasher);
+            }
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod merge;
 pub mod shape;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
 use apollo_compiler::response::serde_json_bytes::ByteString;
@@ -84,7 +85,7 @@ impl Executor {
         body: Vec<u8>,
         headers: HeaderMap,
     ) -> Result<(u16, bytes::Bytes), FetchError> {
-        use std::hash::{BuildHasher, Hash, Hasher};
+        use std::hash::Hash;
         let key = {
             let mut h = self.hasher.build_hasher();
             subgraph.hash(&mut h);
@@ -243,43 +244,28 @@ impl<'a> Run<'a> {
     }
 
     async fn entity_fetch(&self, path: &[PathSegment], fetch: &FetchNode) {
-        // Representations, de-duplicated; each remembers every object it stands for.
+        // Representations, de-duplicated; `order` gives, for each object at `path` in response
+        // order, the representation standing for it.
         let mut representations: Vec<Value> = Vec::new();
-        let mut targets: Vec<Vec<Vec<Step>>> = Vec::new();
+        let mut order: Vec<Option<usize>> = Vec::new();
         {
             let data = self.lock_data();
-            let mut seen: HashMap<String, usize> = HashMap::new();
-            for object_path in merge::collect_paths(&data, path) {
-                let Some(object) = merge::get(&data, &object_path) else {
-                    continue;
-                };
-                let typename = object.get("__typename").and_then(Value::as_str);
-                let rep = fetch.requires.iter().find(|r| match typename {
-                    Some(t) => r.match_types.iter().any(|m| m == t),
-                    None => fetch.requires.len() == 1,
-                });
-                let Some(rep) = rep else { continue };
-                let Some(Value::Object(fields)) =
-                    merge::project(self.request.graph, object, &rep.selection)
-                else {
-                    continue;
-                };
-                let mut representation = JsonMap::with_capacity(fields.len() + 1);
-                representation.insert("__typename", Value::String(rep.typename.as_str().into()));
-                for (k, v) in fields {
-                    if k.as_str() != "__typename" {
-                        representation.insert(k, v);
+            let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+            merge::for_each_object(&data, path, &mut |object| {
+                order.push(self.representation(fetch, object).map(|representation| {
+                    let mut hasher = self.executor.hasher.build_hasher();
+                    merge::hash_value(&representation, &mut hasher);
+                    let same = seen.entry(hasher.finish()).or_default();
+                    match same.iter().find(|&&i| representations[i] == representation) {
+                        Some(&i) => i,
+                        None => {
+                            representations.push(representation);
+                            same.push(representations.len() - 1);
+                            representations.len() - 1
+                        }
                     }
-                }
-                let representation = Value::Object(representation);
-                let fingerprint = serde_json::to_string(&representation).unwrap_or_default();
-                let index = *seen.entry(fingerprint).or_insert_with(|| {
-                    representations.push(representation);
-                    targets.push(Vec::new());
-                    representations.len() - 1
-                });
-                targets[index].push(object_path);
-            }
+                }));
+            });
         }
         if representations.is_empty() {
             return;
@@ -289,42 +275,67 @@ impl<'a> Run<'a> {
         let response = match self.send(fetch, variables).await {
             Ok(response) => response,
             Err(e) => {
-                let at = targets.first().and_then(|t| t.first()).cloned();
+                let data = self.lock_data();
+                let at = merge::collect_paths(&data, path).into_iter().next();
+                drop(data);
                 self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
                 return;
             }
         };
-        let entities = match response.data {
+        let mut entities: Vec<Option<Value>> = match response.data {
             Some(Value::Object(mut map)) => match map.remove("_entities") {
-                Some(mut entities @ Value::Array(_)) if fetch.renames => {
-                    crate::planner::rename_back(&mut entities);
+                Some(mut entities @ Value::Array(_)) => {
+                    if fetch.renames {
+                        crate::planner::rename_back(&mut entities);
+                    }
                     match entities {
-                        Value::Array(entities) => entities,
+                        Value::Array(entities) => entities.into_iter().map(Some).collect(),
                         _ => Vec::new(),
                     }
                 }
-                Some(Value::Array(entities)) => entities,
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         };
+        // How many objects still wait for each entity: the last one takes it without a copy.
+        let mut waiting = vec![0usize; entities.len()];
+        for i in order.iter().flatten() {
+            if let Some(w) = waiting.get_mut(*i) {
+                *w += 1;
+            }
+        }
         {
             let mut data = self.lock_data();
-            for (entity, paths) in entities.into_iter().zip(&targets) {
-                if entity.is_null() {
-                    continue;
-                }
-                let Some((last, rest)) = paths.split_last() else {
-                    continue;
+            let mut next = 0;
+            merge::for_each_object_mut(&mut data, path, &mut |object| {
+                let slot = order.get(next).copied().flatten();
+                next += 1;
+                let Some(i) = slot else { return };
+                let Some(entity) = entities.get_mut(i) else {
+                    return;
                 };
-                for object_path in rest {
-                    if let Some(target) = merge::get_mut(&mut data, object_path) {
-                        merge::merge(target, entity.clone());
-                    }
+                waiting[i] -= 1;
+                let value = if waiting[i] == 0 {
+                    entity.take()
+                } else {
+                    entity.clone()
+                };
+                if let Some(value) = value.filter(|v| !v.is_null()) {
+                    merge::merge(object, value);
                 }
-                if let Some(target) = merge::get_mut(&mut data, last) {
-                    merge::merge(target, entity);
-                }
+            });
+        }
+        if response.errors.is_empty() {
+            return;
+        }
+        // Error paths need each object's concrete path; only now are they worth computing.
+        let paths = merge::collect_paths(&self.lock_data(), path);
+        let mut targets: Vec<Vec<Vec<Step>>> = vec![Vec::new(); waiting.len()];
+        for (object_path, slot) in paths.into_iter().zip(&order) {
+            if let Some(i) = slot
+                && let Some(t) = targets.get_mut(*i)
+            {
+                t.push(object_path);
             }
         }
         let errors = response.errors.into_iter().flat_map(|error| {
@@ -353,6 +364,28 @@ impl<'a> Run<'a> {
         });
         let errors: Vec<Value> = errors.flatten().collect();
         self.push_errors(errors);
+    }
+
+    /// The representation of `object` for `fetch`, if it has one.
+    fn representation(&self, fetch: &FetchNode, object: &Value) -> Option<Value> {
+        let typename = object.get("__typename").and_then(Value::as_str);
+        let rep = fetch.requires.iter().find(|r| match typename {
+            Some(t) => r.match_types.iter().any(|m| m == t),
+            None => fetch.requires.len() == 1,
+        })?;
+        let Some(Value::Object(fields)) =
+            merge::project(self.request.graph, object, &rep.selection)
+        else {
+            return None;
+        };
+        let mut representation = JsonMap::with_capacity(fields.len() + 1);
+        representation.insert("__typename", Value::String(rep.typename.as_str().into()));
+        for (k, v) in fields {
+            if k.as_str() != "__typename" {
+                representation.insert(k, v);
+            }
+        }
+        Some(Value::Object(representation))
     }
 }
 

@@ -2,6 +2,12 @@
 //! have: fields in selection order under their response keys, fragments applied by concrete
 //! type, `__typename` answered, leaf values checked against the API schema, and a null in a
 //! non-null position propagated to the nearest nullable parent.
+//!
+//! This runs once per object of every response, so what depends only on the operation (which
+//! fields apply to a type, their types, their keys) is worked out once per request and type.
+
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use apollo_compiler::ast::Type;
 use apollo_compiler::response::serde_json_bytes::ByteString;
@@ -15,13 +21,31 @@ use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
 /// A null that must move up to the parent (the position was non-null).
 struct Bubble;
 
+/// One response key of an object: the fields merged under it, their type on the object's
+/// concrete type, and their sub-selections.
+struct Entry<'a> {
+    key: ByteString,
+    first: &'a Field,
+    ty: &'a Type,
+    children: Vec<&'a SelectionSet>,
+}
+
+#[derive(Clone, Copy)]
+enum PathItem<'a> {
+    Key(&'a Name),
+    Index(usize),
+}
+
 pub struct Shaper<'a> {
     api: &'a Schema,
     graph: &'a Graph,
     errors: &'a mut Vec<Value>,
     /// Subgraph errors already explain missing values; only add our own when there are none.
     quiet: bool,
-    path: Vec<Value>,
+    path: Vec<PathItem<'a>>,
+    /// (type, the selection sets by address) → the object's entries. Up to four selection
+    /// sets merge under one key in practice; more are not cached.
+    collected: HashMap<(Name, [usize; 4]), Rc<Vec<Entry<'a>>>>,
 }
 
 /// The client's `data` for `operation`, from the merged `data` and the introspection result.
@@ -43,6 +67,7 @@ pub fn shape(
         errors,
         quiet,
         path: Vec::new(),
+        collected: HashMap::new(),
     };
     let empty = JsonMap::new();
     let object = match data {
@@ -54,48 +79,40 @@ pub fn shape(
         .unwrap_or(Value::Null)
 }
 
-impl Shaper<'_> {
+impl<'a> Shaper<'a> {
     fn object(
         &mut self,
         typename: &Name,
         object: &JsonMap,
-        selections: &[&SelectionSet],
+        selections: &[&'a SelectionSet],
         introspection: Option<&JsonMap>,
     ) -> Result<Value, Bubble> {
-        let fields = self.collect(typename, selections);
-        let mut out = JsonMap::with_capacity(fields.len());
-        for (key, fields) in fields {
-            let first = fields[0];
+        let entries = self.entries(typename, selections);
+        let mut out = JsonMap::with_capacity(entries.len());
+        for entry in entries.iter() {
+            let first = entry.first;
             if first.name == "__typename" {
-                out.insert(
-                    ByteString::from(key.as_str()),
-                    Value::String(typename.as_str().into()),
-                );
+                out.insert(entry.key.clone(), Value::String(typename.as_str().into()));
                 continue;
             }
             if let (Some(introspection), true) = (introspection, first.name.starts_with("__")) {
                 let value = introspection
-                    .get(key.as_str())
+                    .get(entry.key.as_str())
                     .cloned()
                     .unwrap_or(Value::Null);
-                out.insert(ByteString::from(key.as_str()), value);
+                out.insert(entry.key.clone(), value);
                 continue;
             }
-            let ty = self
-                .api
-                .type_field(typename, &first.name)
-                .map(|def| def.ty.clone())
-                .unwrap_or_else(|_| first.ty.clone());
-            let children: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection).collect();
-            self.path.push(Value::String(key.as_str().into()));
-            let value = self.value(&ty, object.get(key.as_str()), &children, typename, first);
+            self.path.push(PathItem::Key(first.key()));
+            let value = self.value(
+                entry.ty,
+                object.get(entry.key.as_str()),
+                &entry.children,
+                typename,
+                first,
+            );
             self.path.pop();
-            match value {
-                Ok(value) => {
-                    out.insert(ByteString::from(key.as_str()), value);
-                }
-                Err(Bubble) => return Err(Bubble),
-            }
+            out.insert(entry.key.clone(), value?);
         }
         Ok(Value::Object(out))
     }
@@ -104,7 +121,7 @@ impl Shaper<'_> {
         &mut self,
         ty: &Type,
         value: Option<&Value>,
-        selections: &[&SelectionSet],
+        selections: &[&'a SelectionSet],
         parent: &Name,
         field: &Field,
     ) -> Result<Value, Bubble> {
@@ -123,7 +140,7 @@ impl Shaper<'_> {
                 };
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    self.path.push(Value::from(i as u64));
+                    self.path.push(PathItem::Index(i));
                     let shaped = self.value(inner, Some(item), selections, parent, field);
                     self.path.pop();
                     match shaped {
@@ -149,9 +166,9 @@ impl Shaper<'_> {
                         self.null_after_error(ty)
                     }
                 }
-                Some(ExtendedType::Object(_))
-                | Some(ExtendedType::Interface(_))
-                | Some(ExtendedType::Union(_)) => {
+                Some(
+                    ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_),
+                ) => {
                     let Value::Object(object) = value else {
                         self.error(&format!(
                             "{parent}.{} returned a non-object value",
@@ -230,30 +247,66 @@ impl Shaper<'_> {
     }
 
     fn error_always(&mut self, message: &str) {
+        let path = self
+            .path
+            .iter()
+            .map(|item| match item {
+                PathItem::Key(k) => Value::String(k.as_str().into()),
+                PathItem::Index(i) => Value::from(*i as u64),
+            })
+            .collect();
         let mut out = JsonMap::new();
         out.insert("message", Value::String(message.into()));
-        out.insert("path", Value::Array(self.path.clone()));
+        out.insert("path", Value::Array(path));
         self.errors.push(Value::Object(out));
     }
 
-    /// The fields selected on an object of type `typename`, merged by response key in order.
-    fn collect<'s>(
-        &self,
-        typename: &Name,
-        selections: &[&'s SelectionSet],
-    ) -> Vec<(&'s Name, Vec<&'s Field>)> {
-        let mut out: Vec<(&'s Name, Vec<&'s Field>)> = Vec::new();
-        for set in selections {
-            self.collect_into(typename, set, &mut out);
+    /// The entries of an object of type `typename`: fields merged by response key, in order.
+    fn entries(&mut self, typename: &Name, selections: &[&'a SelectionSet]) -> Rc<Vec<Entry<'a>>> {
+        let cache_key = (selections.len() <= 4).then(|| {
+            let mut addresses = [0usize; 4];
+            for (slot, set) in addresses.iter_mut().zip(selections) {
+                *slot = std::ptr::from_ref(*set) as usize;
+            }
+            (typename.clone(), addresses)
+        });
+        if let Some(hit) = cache_key.as_ref().and_then(|k| self.collected.get(k)) {
+            return hit.clone();
         }
-        out
+        let mut grouped: Vec<(&'a Name, Vec<&'a Field>)> = Vec::new();
+        for set in selections {
+            self.collect_into(typename, set, &mut grouped);
+        }
+        let api = self.api;
+        let entries: Vec<Entry<'a>> = grouped
+            .into_iter()
+            .map(|(key, fields)| {
+                let first = fields[0];
+                // The concrete type's own definition: it may be narrower than an interface's.
+                let ty = api
+                    .type_field(typename, &first.name)
+                    .map(|def| &def.ty)
+                    .unwrap_or(&first.ty);
+                Entry {
+                    key: ByteString::from(key.as_str()),
+                    first,
+                    ty,
+                    children: fields.iter().map(|f| &f.selection).collect(),
+                }
+            })
+            .collect();
+        let entries = Rc::new(entries);
+        if let Some(cache_key) = cache_key {
+            self.collected.insert(cache_key, entries.clone());
+        }
+        entries
     }
 
-    fn collect_into<'s>(
+    fn collect_into(
         &self,
         typename: &Name,
-        set: &'s SelectionSet,
-        out: &mut Vec<(&'s Name, Vec<&'s Field>)>,
+        set: &'a SelectionSet,
+        out: &mut Vec<(&'a Name, Vec<&'a Field>)>,
     ) {
         for item in &set.0 {
             match item {
