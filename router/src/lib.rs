@@ -9,6 +9,7 @@
 pub mod compose;
 pub mod config;
 pub mod executor;
+pub mod json;
 pub mod pipeline;
 pub mod planner;
 pub mod playground;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use apollo_compiler::response::JsonValue as Value;
+use crate::json::Value;
 use bytes::Bytes;
 use http::HeaderMap;
 

@@ -1,8 +1,7 @@
 //! Merging subgraph results into the response tree, and finding the objects a flattened fetch
 //! works on.
 
-use apollo_compiler::response::JsonValue as Value;
-use apollo_compiler::response::serde_json_bytes::ByteString;
+use crate::json::{Map, Str, Value};
 
 use crate::planner::operation::{Selection, SelectionSet};
 use crate::planner::{Graph, PathSegment};
@@ -10,7 +9,7 @@ use crate::planner::{Graph, PathSegment};
 /// A concrete step in the response: a key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Key(ByteString),
+    Key(Str),
     Index(usize),
 }
 
@@ -30,9 +29,7 @@ pub fn merge(target: &mut Value, source: Value) {
             for (key, value) in source {
                 match target.get_mut(key.as_str()) {
                     Some(existing) => merge(existing, value),
-                    None => {
-                        target.insert(key, value);
-                    }
+                    None => target.push(key, value),
                 }
             }
         }
@@ -64,7 +61,7 @@ fn walk(value: &Value, path: &[PathSegment], current: &mut Vec<Step>, out: &mut 
     match (first, value) {
         (PathSegment::Key(key), Value::Object(map)) => {
             if let Some(child) = map.get(key.as_str()) {
-                current.push(Step::Key(ByteString::from(key.as_str())));
+                current.push(Step::Key(Str::from(key.as_str())));
                 walk(child, rest, current, out);
                 current.pop();
             }
@@ -114,17 +111,17 @@ pub fn project(graph: &Graph, object: &Value, selection: &SelectionSet) -> Optio
         };
     };
     let typename = map.get("__typename").and_then(Value::as_str);
-    let mut out = apollo_compiler::response::JsonMap::new();
+    let mut out = Map::new();
     project_into(graph, map, typename, selection, &mut out)?;
     Some(Value::Object(out))
 }
 
 fn project_into(
     graph: &Graph,
-    map: &apollo_compiler::response::JsonMap,
+    map: &Map,
     typename: Option<&str>,
     selection: &SelectionSet,
-    out: &mut apollo_compiler::response::JsonMap,
+    out: &mut Map,
 ) -> Option<()> {
     for item in &selection.0 {
         match item {
@@ -138,7 +135,7 @@ fn project_into(
                 match out.get_mut(field.name.as_str()) {
                     Some(existing) => merge(existing, value),
                     None => {
-                        out.insert(ByteString::from(field.name.as_str()), value);
+                        out.insert(Str::from(field.name.as_str()), value);
                     }
                 }
             }
@@ -233,7 +230,7 @@ pub fn hash_value(value: &Value, hasher: &mut impl std::hash::Hasher) {
         }
         Value::Object(map) => {
             (5u8, map.len()).hash(hasher);
-            for (k, v) in map {
+            for (k, v) in map.iter() {
                 k.as_str().hash(hasher);
                 hash_value(v, hasher);
             }

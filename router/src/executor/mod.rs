@@ -15,8 +15,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
+use apollo_compiler::response::JsonMap;
 use apollo_compiler::response::serde_json_bytes::ByteString;
-use apollo_compiler::response::{JsonMap, JsonValue as Value};
+
+use crate::json::{Map, Value};
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use http::HeaderMap;
 use serde::Serialize;
@@ -126,7 +128,7 @@ impl Executor {
         let run = Run {
             executor: self,
             request: &request,
-            data: Mutex::new(Value::Object(JsonMap::new())),
+            data: Mutex::new(Value::Object(Map::new())),
             errors: Mutex::new(Vec::new()),
         };
         if let Some(root) = &request.plan.root {
@@ -142,8 +144,34 @@ impl Executor {
 #[derive(Serialize)]
 struct Body<'a> {
     query: &'a str,
-    #[serde(skip_serializing_if = "JsonMap::is_empty")]
-    variables: JsonMap,
+    #[serde(skip_serializing_if = "Variables::is_empty")]
+    variables: Variables,
+}
+
+/// A fetch's variables: the client's it uses, and the representations of an entity fetch.
+struct Variables {
+    client: JsonMap,
+    representations: Option<Vec<Value>>,
+}
+
+impl Variables {
+    fn is_empty(&self) -> bool {
+        self.client.is_empty() && self.representations.is_none()
+    }
+}
+
+impl Serialize for Variables {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in &self.client {
+            map.serialize_entry(k.as_str(), v)?;
+        }
+        if let Some(representations) = &self.representations {
+            map.serialize_entry("representations", representations)?;
+        }
+        map.end()
+    }
 }
 
 struct Run<'a> {
@@ -199,7 +227,7 @@ impl<'a> Run<'a> {
     async fn send(
         &self,
         fetch: &FetchNode,
-        variables: JsonMap,
+        variables: Variables,
     ) -> Result<fetch::SubgraphResponse, FetchError> {
         let endpoint = &self.executor.endpoints[fetch.subgraph];
         let body = serde_json::to_vec(&Body {
@@ -225,7 +253,10 @@ impl<'a> Run<'a> {
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {
-        let variables = self.variables(fetch);
+        let variables = Variables {
+            client: self.variables(fetch),
+            representations: None,
+        };
         match self.send(fetch, variables).await {
             Ok(response) => {
                 if let Some(mut data) = response.data {
@@ -270,8 +301,10 @@ impl<'a> Run<'a> {
         if representations.is_empty() {
             return;
         }
-        let mut variables = self.variables(fetch);
-        variables.insert("representations", Value::Array(representations));
+        let variables = Variables {
+            client: self.variables(fetch),
+            representations: Some(representations),
+        };
         let response = match self.send(fetch, variables).await {
             Ok(response) => response,
             Err(e) => {
@@ -378,11 +411,11 @@ impl<'a> Run<'a> {
         else {
             return None;
         };
-        let mut representation = JsonMap::with_capacity(fields.len() + 1);
-        representation.insert("__typename", Value::String(rep.typename.as_str().into()));
+        let mut representation = Map::with_capacity(fields.len() + 1);
+        representation.push("__typename", Value::String(rep.typename.as_str().into()));
         for (k, v) in fields {
             if k.as_str() != "__typename" {
-                representation.insert(k, v);
+                representation.push(k, v);
             }
         }
         Some(Value::Object(representation))
@@ -405,7 +438,7 @@ fn subgraph_error(
     };
     let mut extensions = match error.remove("extensions") {
         Some(Value::Object(e)) => e,
-        _ => JsonMap::new(),
+        _ => Map::new(),
     };
     extensions.insert("service", Value::String(service.into()));
     let paths: Vec<Option<Vec<Value>>> = match error.remove("path") {
@@ -419,7 +452,7 @@ fn subgraph_error(
         paths
             .into_iter()
             .map(|path| {
-                let mut out = JsonMap::new();
+                let mut out = Map::new();
                 out.insert("message", message.clone());
                 if let Some(path) = path {
                     out.insert("path", Value::Array(path));
@@ -451,12 +484,12 @@ pub fn error_value(
     service: Option<&str>,
     path: Option<&[Step]>,
 ) -> Value {
-    let mut extensions = JsonMap::new();
+    let mut extensions = Map::new();
     extensions.insert("code", Value::String(code.into()));
     if let Some(service) = service {
         extensions.insert("service", Value::String(service.into()));
     }
-    let mut out = JsonMap::new();
+    let mut out = Map::new();
     out.insert("message", Value::String(message.into()));
     if let Some(path) = path {
         out.insert(

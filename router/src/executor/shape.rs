@@ -1,20 +1,22 @@
-//! Shaping the merged subgraph data into the client's response, as GraphQL execution would
-//! have: fields in selection order under their response keys, fragments applied by concrete
-//! type, `__typename` answered, leaf values checked against the API schema, and a null in a
-//! non-null position propagated to the nearest nullable parent.
+//! Shaping the merged subgraph data into the client's response, written straight to JSON text
+//! as GraphQL execution would produce it: fields in selection order under their response
+//! keys, fragments applied by concrete type, `__typename` answered, leaf values checked
+//! against the API schema. A null in a non-null position propagates to the nearest nullable
+//! parent by rewinding the output to where that parent started and writing `null` there.
 //!
 //! This runs once per object of every response, so what depends only on the operation (which
-//! fields apply to a type, their types, their keys) is worked out once per request and type.
+//! fields apply to a type, their types and keys) is worked out once per request and type.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::rc::Rc;
 
 use apollo_compiler::ast::Type;
-use apollo_compiler::response::serde_json_bytes::ByteString;
-use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::response::JsonMap;
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::{Name, Schema};
 
+use crate::json::{Map, Value};
 use crate::planner::Graph;
 use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
 
@@ -24,7 +26,7 @@ struct Bubble;
 /// One response key of an object: the fields merged under it, their type on the object's
 /// concrete type, and their sub-selections.
 struct Entry<'a> {
-    key: ByteString,
+    key: &'a Name,
     first: &'a Field,
     ty: &'a Type,
     children: Vec<&'a SelectionSet>,
@@ -36,19 +38,21 @@ enum PathItem<'a> {
     Index(usize),
 }
 
-pub struct Shaper<'a> {
+struct Shaper<'a> {
     api: &'a Schema,
     graph: &'a Graph,
     errors: &'a mut Vec<Value>,
     /// Subgraph errors already explain missing values; only add our own when there are none.
     quiet: bool,
     path: Vec<PathItem<'a>>,
+    out: Vec<u8>,
     /// (type, the selection sets by address) → the object's entries. Up to four selection
     /// sets merge under one key in practice; more are not cached.
     collected: HashMap<(Name, [usize; 4]), Rc<Vec<Entry<'a>>>>,
 }
 
-/// The client's `data` for `operation`, from the merged `data` and the introspection result.
+/// The client's `data` for `operation` as JSON text, from the merged `data` and the
+/// introspection result. Errors found on the way are added to `errors`.
 pub fn shape(
     api: &Schema,
     graph: &Graph,
@@ -56,9 +60,9 @@ pub fn shape(
     data: &Value,
     introspection: Option<&JsonMap>,
     errors: &mut Vec<Value>,
-) -> Value {
+) -> Vec<u8> {
     let Some(root) = api.root_operation(operation.kind) else {
-        return Value::Null;
+        return b"null".to_vec();
     };
     let quiet = !errors.is_empty();
     let mut shaper = Shaper {
@@ -67,44 +71,60 @@ pub fn shape(
         errors,
         quiet,
         path: Vec::new(),
+        out: Vec::with_capacity(4096),
         collected: HashMap::new(),
     };
-    let empty = JsonMap::new();
+    let empty = Map::new();
     let object = match data {
         Value::Object(map) => map,
         _ => &empty,
     };
-    shaper
+    if shaper
         .object(root, object, &[&operation.selection], introspection)
-        .unwrap_or(Value::Null)
+        .is_err()
+    {
+        shaper.out.clear();
+        shaper.out.extend_from_slice(b"null");
+    }
+    shaper.out
 }
 
 impl<'a> Shaper<'a> {
     fn object(
         &mut self,
         typename: &Name,
-        object: &JsonMap,
+        object: &Map,
         selections: &[&'a SelectionSet],
         introspection: Option<&JsonMap>,
-    ) -> Result<Value, Bubble> {
+    ) -> Result<(), Bubble> {
         let entries = self.entries(typename, selections);
-        let mut out = JsonMap::with_capacity(entries.len());
-        for entry in entries.iter() {
+        self.out.push(b'{');
+        for (i, entry) in entries.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            // Response keys are GraphQL names: nothing to escape.
+            self.out.push(b'"');
+            self.out.extend_from_slice(entry.key.as_bytes());
+            self.out.extend_from_slice(b"\":");
             let first = entry.first;
             if first.name == "__typename" {
-                out.insert(entry.key.clone(), Value::String(typename.as_str().into()));
+                self.out.push(b'"');
+                self.out.extend_from_slice(typename.as_bytes());
+                self.out.push(b'"');
                 continue;
             }
             if let (Some(introspection), true) = (introspection, first.name.starts_with("__")) {
-                let value = introspection
-                    .get(entry.key.as_str())
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                out.insert(entry.key.clone(), value);
+                match introspection.get(entry.key.as_str()) {
+                    Some(value) => {
+                        let _ = serde_json::to_writer(&mut self.out, value);
+                    }
+                    None => self.out.extend_from_slice(b"null"),
+                }
                 continue;
             }
-            self.path.push(PathItem::Key(first.key()));
-            let value = self.value(
+            self.path.push(PathItem::Key(entry.key));
+            let result = self.value(
                 entry.ty,
                 object.get(entry.key.as_str()),
                 &entry.children,
@@ -112,9 +132,10 @@ impl<'a> Shaper<'a> {
                 first,
             );
             self.path.pop();
-            out.insert(entry.key.clone(), value?);
+            result?;
         }
-        Ok(Value::Object(out))
+        self.out.push(b'}');
+        Ok(())
     }
 
     fn value(
@@ -124,11 +145,12 @@ impl<'a> Shaper<'a> {
         selections: &[&'a SelectionSet],
         parent: &Name,
         field: &Field,
-    ) -> Result<Value, Bubble> {
+    ) -> Result<(), Bubble> {
         let value = match value {
             None | Some(Value::Null) => return self.null(ty, parent, field),
             Some(value) => value,
         };
+        let start = self.out.len();
         match ty {
             Type::List(inner) | Type::NonNullList(inner) => {
                 let Value::Array(items) = value else {
@@ -138,32 +160,43 @@ impl<'a> Shaper<'a> {
                     ));
                     return self.null(ty, parent, field);
                 };
-                let mut out = Vec::with_capacity(items.len());
+                self.out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
                     self.path.push(PathItem::Index(i));
                     let shaped = self.value(inner, Some(item), selections, parent, field);
                     self.path.pop();
-                    match shaped {
-                        Ok(v) => out.push(v),
-                        Err(Bubble) => return self.null_after_error(ty),
+                    if shaped.is_err() {
+                        return self.rewind(start, ty);
                     }
                 }
-                Ok(Value::Array(out))
+                self.out.push(b']');
+                Ok(())
             }
             Type::Named(name) | Type::NonNullNamed(name) => match self.api.types.get(name) {
-                Some(ExtendedType::Scalar(_)) => Ok(value.clone()),
+                Some(ExtendedType::Scalar(_)) => {
+                    let _ = serde_json::to_writer(&mut self.out, value);
+                    Ok(())
+                }
                 Some(ExtendedType::Enum(enumeration)) => {
-                    let known = value
+                    match value
                         .as_str()
-                        .is_some_and(|v| enumeration.values.contains_key(v));
-                    if known {
-                        Ok(value.clone())
-                    } else {
-                        self.error_always(&format!(
-                            "{parent}.{}: the subgraph returned a value that is not a valid {name}",
-                            field.name
-                        ));
-                        self.null_after_error(ty)
+                        .filter(|v| enumeration.values.contains_key(*v))
+                    {
+                        Some(known) => {
+                            // Enum values are GraphQL names: nothing to escape.
+                            let _ = write!(self.out, "\"{known}\"");
+                            Ok(())
+                        }
+                        None => {
+                            self.error_always(&format!(
+                                "{parent}.{}: the subgraph returned a value that is not a valid {name}",
+                                field.name
+                            ));
+                            self.rewind(start, ty)
+                        }
                     }
                 }
                 Some(
@@ -178,25 +211,40 @@ impl<'a> Shaper<'a> {
                     };
                     match self.concrete(name, object) {
                         Some(concrete) => match self.object(&concrete, object, selections, None) {
-                            Ok(v) => Ok(v),
-                            Err(Bubble) => self.null_after_error(ty),
+                            Ok(()) => Ok(()),
+                            Err(Bubble) => self.rewind(start, ty),
                         },
                         None => {
                             self.error_always(&format!(
                                 "{parent}.{}: the subgraph returned an object of a type this API does not have",
                                 field.name
                             ));
-                            self.null_after_error(ty)
+                            self.rewind(start, ty)
                         }
                     }
                 }
-                _ => Ok(value.clone()),
+                _ => {
+                    let _ = serde_json::to_writer(&mut self.out, value);
+                    Ok(())
+                }
             },
         }
     }
 
+    /// Something inside the value that started at `start` had to be null: the value itself
+    /// becomes null, or, if its position is non-null, the null moves up.
+    fn rewind(&mut self, start: usize, ty: &Type) -> Result<(), Bubble> {
+        self.out.truncate(start);
+        if ty.is_non_null() {
+            Err(Bubble)
+        } else {
+            self.out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+
     /// The concrete type of an object in a position of type `ty`.
-    fn concrete(&self, ty: &Name, object: &JsonMap) -> Option<Name> {
+    fn concrete(&self, ty: &Name, object: &Map) -> Option<Name> {
         if let Some(ExtendedType::Object(_)) = self.api.types.get(ty) {
             return Some(ty.clone());
         }
@@ -220,7 +268,7 @@ impl<'a> Shaper<'a> {
         }
     }
 
-    fn null(&mut self, ty: &Type, parent: &Name, field: &Field) -> Result<Value, Bubble> {
+    fn null(&mut self, ty: &Type, parent: &Name, field: &Field) -> Result<(), Bubble> {
         if ty.is_non_null() {
             self.error(&format!(
                 "Cannot return null for non-nullable field {parent}.{}",
@@ -228,15 +276,8 @@ impl<'a> Shaper<'a> {
             ));
             Err(Bubble)
         } else {
-            Ok(Value::Null)
-        }
-    }
-
-    fn null_after_error(&mut self, ty: &Type) -> Result<Value, Bubble> {
-        if ty.is_non_null() {
-            Err(Bubble)
-        } else {
-            Ok(Value::Null)
+            self.out.extend_from_slice(b"null");
+            Ok(())
         }
     }
 
@@ -255,9 +296,9 @@ impl<'a> Shaper<'a> {
                 PathItem::Index(i) => Value::from(*i as u64),
             })
             .collect();
-        let mut out = JsonMap::new();
-        out.insert("message", Value::String(message.into()));
-        out.insert("path", Value::Array(path));
+        let mut out = Map::new();
+        out.push("message", Value::String(message.into()));
+        out.push("path", Value::Array(path));
         self.errors.push(Value::Object(out));
     }
 
@@ -288,7 +329,7 @@ impl<'a> Shaper<'a> {
                     .map(|def| &def.ty)
                     .unwrap_or(&first.ty);
                 Entry {
-                    key: ByteString::from(key.as_str()),
+                    key,
                     first,
                     ty,
                     children: fields.iter().map(|f| &f.selection).collect(),

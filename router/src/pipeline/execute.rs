@@ -2,7 +2,7 @@
 
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::Operation as ExecutableOperation;
-use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::response::JsonMap;
 use apollo_compiler::validation::Valid;
 use http::HeaderMap;
 
@@ -10,11 +10,12 @@ use super::Engine;
 use super::plan::Planned;
 use super::request::RequestError;
 use crate::executor::{self, shape};
+use crate::json::Value;
 
-/// A GraphQL response before encoding.
+/// A GraphQL response: `data` already as JSON text.
 #[derive(Debug)]
 pub struct Response {
-    pub data: Value,
+    pub data: Vec<u8>,
     pub errors: Vec<Value>,
 }
 
@@ -42,14 +43,7 @@ pub async fn execute(
             variables,
         )
         .map_err(|e| RequestError::Validation(vec![message(&e.message().to_string())]))?;
-        for error in &response.errors {
-            if let Some(v) = serde_json::to_vec(error)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            {
-                errors.push(v);
-            }
-        }
+        errors.extend(response.errors.iter().map(Value::from_serialize));
         response.data
     } else {
         None
@@ -75,8 +69,9 @@ pub async fn execute(
     Ok(Response { data, errors })
 }
 
-fn message(text: &str) -> Value {
+fn message(text: &str) -> apollo_compiler::response::JsonValue {
+    use apollo_compiler::response::JsonValue;
     let mut map = JsonMap::new();
-    map.insert("message", Value::String(text.into()));
-    Value::Object(map)
+    map.insert("message", JsonValue::String(text.into()));
+    JsonValue::Object(map)
 }

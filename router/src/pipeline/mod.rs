@@ -168,28 +168,31 @@ async fn run_inner(
             .headers
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
-    let extensions = wants_plan.then(|| {
-        let mut map = JsonMap::new();
-        let plan = serde_json::to_vec(&planned.plan)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .unwrap_or(Value::Null);
-        map.insert("queryPlan", plan);
-        map.insert(
-            "queryPlanText",
-            Value::String(planned.plan.to_string().into()),
-        );
-        map
-    });
-    let status = if response.data.is_null() && media == MediaType::GraphQLResponse {
+    let status = if response.data == b"null" && media == MediaType::GraphQLResponse {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::OK
     };
+    // `{"data":…,"errors":[…],"extensions":{…}}`, with `data` already written by the shaper.
+    let mut body = Vec::with_capacity(response.data.len() + 64);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(&response.data);
+    if !response.errors.is_empty() {
+        body.extend_from_slice(b",\"errors\":");
+        let _ = serde_json::to_writer(&mut body, &response.errors);
+    }
+    if wants_plan {
+        body.extend_from_slice(b",\"extensions\":{\"queryPlan\":");
+        let _ = serde_json::to_writer(&mut body, &planned.plan);
+        body.extend_from_slice(b",\"queryPlanText\":");
+        let _ = serde_json::to_writer(&mut body, &planned.plan.to_string());
+        body.push(b'}');
+    }
+    body.push(b'}');
     Ok(HttpResponse {
         status,
         content_type: media.content_type(),
-        body: encode(Some(response.data), response.errors, extensions),
+        body,
     })
 }
 
@@ -242,25 +245,13 @@ fn clone_error(error: &RequestError) -> RequestError {
     }
 }
 
-/// Encodes a request error as a GraphQL response.
+/// Encodes a request error as a GraphQL response (no `data`: execution never started).
 pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
+    let mut map = JsonMap::new();
+    map.insert("errors", Value::Array(error.errors()));
     HttpResponse {
         status: error.status(media),
         content_type: media.content_type(),
-        body: encode(None, error.errors(), None),
+        body: serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec()),
     }
-}
-
-fn encode(data: Option<Value>, errors: Vec<Value>, extensions: Option<JsonMap>) -> Vec<u8> {
-    let mut map = JsonMap::new();
-    if !errors.is_empty() {
-        map.insert("errors", Value::Array(errors));
-    }
-    if let Some(data) = data {
-        map.insert("data", data);
-    }
-    if let Some(extensions) = extensions {
-        map.insert("extensions", Value::Object(extensions));
-    }
-    serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec())
 }

@@ -125,12 +125,11 @@ fn visit(
 }
 
 /// Moves aliased values back to their client keys, everywhere in `value`.
-pub fn rename_back(value: &mut apollo_compiler::response::JsonValue) {
-    use apollo_compiler::response::JsonValue as Value;
-    use apollo_compiler::response::serde_json_bytes::ByteString;
+pub fn rename_back(value: &mut crate::json::Value) {
+    use crate::json::{Str, Value};
     match value {
         Value::Object(map) => {
-            let marked: Vec<ByteString> = map
+            let marked: Vec<Str> = map
                 .keys()
                 .filter(|k| k.as_str().contains(RENAME_MARK))
                 .cloned()
@@ -138,7 +137,7 @@ pub fn rename_back(value: &mut apollo_compiler::response::JsonValue) {
             for alias in marked {
                 if let Some(v) = map.remove(alias.as_str()) {
                     let key = alias.as_str().split(RENAME_MARK).next().unwrap_or_default();
-                    map.insert(ByteString::from(key), v);
+                    map.insert(key, v);
                 }
             }
             for (_, v) in map.iter_mut() {
