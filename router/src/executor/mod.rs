@@ -51,8 +51,8 @@ pub struct Executor {
     endpoints: Arc<Vec<Endpoint>>,
     /// Share one subgraph request among identical queries in flight at the same time.
     dedupe: bool,
-    in_flight: Arc<Mutex<HashMap<u64, InFlight>>>,
-    hasher: std::hash::RandomState,
+    in_flight: Arc<Mutex<HashMap<u64, InFlight, ahash::RandomState>>>,
+    hasher: ahash::RandomState,
 }
 
 /// A subgraph request in flight that later identical requests wait on.
@@ -74,8 +74,8 @@ impl Executor {
             transport,
             endpoints: Arc::new(endpoints),
             dedupe,
-            in_flight: Arc::new(Mutex::new(HashMap::new())),
-            hasher: std::hash::RandomState::new(),
+            in_flight: Arc::new(Mutex::new(HashMap::default())),
+            hasher: ahash::RandomState::new(),
         }
     }
 
@@ -281,7 +281,7 @@ impl<'a> Run<'a> {
         let mut order: Vec<Option<usize>> = Vec::new();
         {
             let data = self.lock_data();
-            let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+            let mut seen: HashMap<u64, Vec<usize>, ahash::RandomState> = HashMap::default();
             merge::for_each_object(&data, path, &mut |object| {
                 order.push(self.representation(fetch, object).map(|representation| {
                     let mut hasher = self.executor.hasher.build_hasher();

@@ -29,7 +29,16 @@ struct Entry<'a> {
     key: &'a Name,
     first: &'a Field,
     ty: &'a Type,
+    kind: Kind<'a>,
     children: Vec<&'a SelectionSet>,
+}
+
+/// What the field's named type is, looked up once per entry rather than once per value.
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    Scalar,
+    Enum(&'a apollo_compiler::schema::EnumType),
+    Composite,
 }
 
 #[derive(Clone, Copy)]
@@ -48,7 +57,7 @@ struct Shaper<'a> {
     out: Vec<u8>,
     /// (type, the selection sets by address) → the object's entries. Up to four selection
     /// sets merge under one key in practice; more are not cached.
-    collected: HashMap<(Name, [usize; 4]), Rc<Vec<Entry<'a>>>>,
+    collected: HashMap<(Name, [usize; 4]), Rc<Vec<Entry<'a>>>, ahash::RandomState>,
 }
 
 /// The client's `data` for `operation` as JSON text, from the merged `data` and the
@@ -72,7 +81,7 @@ pub fn shape(
         quiet,
         path: Vec::new(),
         out: Vec::with_capacity(4096),
-        collected: HashMap::new(),
+        collected: HashMap::default(),
     };
     let empty = Map::new();
     let object = match data {
@@ -126,6 +135,7 @@ impl<'a> Shaper<'a> {
             self.path.push(PathItem::Key(entry.key));
             let result = self.value(
                 entry.ty,
+                entry.kind,
                 object.get(entry.key.as_str()),
                 &entry.children,
                 typename,
@@ -138,9 +148,11 @@ impl<'a> Shaper<'a> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn value(
         &mut self,
         ty: &Type,
+        kind: Kind<'a>,
         value: Option<&Value>,
         selections: &[&'a SelectionSet],
         parent: &Name,
@@ -166,7 +178,7 @@ impl<'a> Shaper<'a> {
                         self.out.push(b',');
                     }
                     self.path.push(PathItem::Index(i));
-                    let shaped = self.value(inner, Some(item), selections, parent, field);
+                    let shaped = self.value(inner, kind, Some(item), selections, parent, field);
                     self.path.pop();
                     if shaped.is_err() {
                         return self.rewind(start, ty);
@@ -175,12 +187,12 @@ impl<'a> Shaper<'a> {
                 self.out.push(b']');
                 Ok(())
             }
-            Type::Named(name) | Type::NonNullNamed(name) => match self.api.types.get(name) {
-                Some(ExtendedType::Scalar(_)) => {
+            Type::Named(name) | Type::NonNullNamed(name) => match kind {
+                Kind::Scalar => {
                     let _ = serde_json::to_writer(&mut self.out, value);
                     Ok(())
                 }
-                Some(ExtendedType::Enum(enumeration)) => {
+                Kind::Enum(enumeration) => {
                     match value
                         .as_str()
                         .filter(|v| enumeration.values.contains_key(*v))
@@ -199,9 +211,7 @@ impl<'a> Shaper<'a> {
                         }
                     }
                 }
-                Some(
-                    ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_),
-                ) => {
+                Kind::Composite => {
                     let Value::Object(object) = value else {
                         self.error(&format!(
                             "{parent}.{} returned a non-object value",
@@ -222,10 +232,6 @@ impl<'a> Shaper<'a> {
                             self.rewind(start, ty)
                         }
                     }
-                }
-                _ => {
-                    let _ = serde_json::to_writer(&mut self.out, value);
-                    Ok(())
                 }
             },
         }
@@ -328,10 +334,20 @@ impl<'a> Shaper<'a> {
                     .type_field(typename, &first.name)
                     .map(|def| &def.ty)
                     .unwrap_or(&first.ty);
+                let kind = match api.types.get(ty.inner_named_type()) {
+                    Some(ExtendedType::Enum(e)) => Kind::Enum(e),
+                    Some(
+                        ExtendedType::Object(_)
+                        | ExtendedType::Interface(_)
+                        | ExtendedType::Union(_),
+                    ) => Kind::Composite,
+                    _ => Kind::Scalar,
+                };
                 Entry {
                     key,
                     first,
                     ty,
+                    kind,
                     children: fields.iter().map(|f| &f.selection).collect(),
                 }
             })

@@ -39,7 +39,7 @@ pub struct Engine {
     pub executor: Executor,
     pub config: GatewayConfig,
     propagate: Vec<HeaderName>,
-    pub(crate) hasher: std::hash::RandomState,
+    pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<u64, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
 }
@@ -95,7 +95,7 @@ impl Engine {
             supergraph,
             graph,
             propagate,
-            hasher: std::hash::RandomState::new(),
+            hasher: ahash::RandomState::new(),
             documents: Mutex::new(LruCache::new(size)),
             plans: Mutex::new(LruCache::new(size)),
             config,

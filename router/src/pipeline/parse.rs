@@ -1,7 +1,6 @@
 //! Step 1: parse and validate the operation against the API schema, once per distinct
 //! document (cached).
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use apollo_compiler::ExecutableDocument;
