@@ -111,7 +111,7 @@ fn without_url(e: reqwest::Error) -> reqwest::Error {
 /// Reads a subgraph's response body. A non-2xx status is fine when the body is a GraphQL
 /// response (GraphQL over HTTP uses 4xx for request errors).
 pub fn parse(service: &str, status: u16, bytes: &[u8]) -> Result<SubgraphResponse, FetchError> {
-    let value: Value = match serde_json::from_slice(bytes) {
+    let value: Value = match sonic_rs::from_slice(bytes) {
         Ok(value) => value,
         Err(e) if (200..300).contains(&status) => {
             return Err(FetchError::Invalid {

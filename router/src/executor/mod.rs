@@ -230,7 +230,7 @@ impl<'a> Run<'a> {
         variables: Variables,
     ) -> Result<fetch::SubgraphResponse, FetchError> {
         let endpoint = &self.executor.endpoints[fetch.subgraph];
-        let body = serde_json::to_vec(&Body {
+        let body = sonic_rs::to_vec(&Body {
             query: &fetch.operation,
             variables,
         })

@@ -189,7 +189,7 @@ impl<'a> Shaper<'a> {
             }
             Type::Named(name) | Type::NonNullNamed(name) => match kind {
                 Kind::Scalar => {
-                    let _ = serde_json::to_writer(&mut self.out, value);
+                    let _ = sonic_rs::to_writer(&mut self.out, value);
                     Ok(())
                 }
                 Kind::Enum(enumeration) => {
