@@ -114,9 +114,12 @@ pub fn parse(service: &str, status: u16, bytes: &[u8]) -> Result<SubgraphRespons
     let value: Value = match sonic_rs::from_slice(bytes) {
         Ok(value) => value,
         Err(e) if (200..300).contains(&status) => {
+            // The parser's message quotes the body, which is the subgraph's business: it goes
+            // to the log, not to the client.
+            tracing::warn!(service, error = %e, "subgraph response is not JSON");
             return Err(FetchError::Invalid {
                 service: service.to_owned(),
-                reason: format!("the body is not JSON ({e})"),
+                reason: "the body is not JSON".to_owned(),
             });
         }
         Err(_) => {
