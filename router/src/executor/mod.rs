@@ -191,10 +191,33 @@ impl<'a> Run<'a> {
                     }
                 }
                 PlanNode::Parallel { nodes } => {
-                    join_all(nodes.iter().map(|n| self.node(n))).await;
+                    // Entity fetches of one step that send the same operation to the same
+                    // subgraph (the same entity reached along different paths) become one
+                    // request, their representations de-duplicated across paths.
+                    let mut batches: Vec<(&FetchNode, Vec<&[PathSegment]>)> = Vec::new();
+                    let mut others: Vec<&PlanNode> = Vec::new();
+                    for node in nodes {
+                        match node {
+                            PlanNode::Flatten { path, node } => match node.as_ref() {
+                                PlanNode::Fetch(fetch) => {
+                                    match batches.iter_mut().find(|(f, _)| same_fetch(f, fetch)) {
+                                        Some((_, paths)) => paths.push(path),
+                                        None => batches.push((fetch, vec![path])),
+                                    }
+                                }
+                                _ => others.push(node),
+                            },
+                            other => others.push(other),
+                        }
+                    }
+                    let batched = batches
+                        .iter()
+                        .map(|(fetch, paths)| self.entity_fetch(paths, fetch).boxed());
+                    let rest = others.into_iter().map(|n| self.node(n));
+                    join_all(batched.chain(rest)).await;
                 }
                 PlanNode::Flatten { path, node } => match node.as_ref() {
-                    PlanNode::Fetch(fetch) => self.entity_fetch(path, fetch).await,
+                    PlanNode::Fetch(fetch) => self.entity_fetch(&[path], fetch).await,
                     other => self.node(other).await,
                 },
                 PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
@@ -274,29 +297,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn entity_fetch(&self, path: &[PathSegment], fetch: &FetchNode) {
-        // Representations, de-duplicated; `order` gives, for each object at `path` in response
-        // order, the representation standing for it.
+    async fn entity_fetch(&self, paths: &[&[PathSegment]], fetch: &FetchNode) {
+        // Representations, de-duplicated; `order[p]` gives, for each object at `paths[p]` in
+        // response order, the representation standing for it.
         let mut representations: Vec<Value> = Vec::new();
-        let mut order: Vec<Option<usize>> = Vec::new();
+        let mut order: Vec<Vec<Option<usize>>> = Vec::with_capacity(paths.len());
         {
             let data = self.lock_data();
             let mut seen: HashMap<u64, Vec<usize>, ahash::RandomState> = HashMap::default();
-            merge::for_each_object(&data, path, &mut |object| {
-                order.push(self.representation(fetch, object).map(|representation| {
-                    let mut hasher = self.executor.hasher.build_hasher();
-                    merge::hash_value(&representation, &mut hasher);
-                    let same = seen.entry(hasher.finish()).or_default();
-                    match same.iter().find(|&&i| representations[i] == representation) {
-                        Some(&i) => i,
-                        None => {
-                            representations.push(representation);
-                            same.push(representations.len() - 1);
-                            representations.len() - 1
+            for path in paths {
+                let mut slots = Vec::new();
+                merge::for_each_object(&data, path, &mut |object| {
+                    slots.push(self.representation(fetch, object).map(|representation| {
+                        let mut hasher = self.executor.hasher.build_hasher();
+                        merge::hash_value(&representation, &mut hasher);
+                        let same = seen.entry(hasher.finish()).or_default();
+                        match same.iter().find(|&&i| representations[i] == representation) {
+                            Some(&i) => i,
+                            None => {
+                                representations.push(representation);
+                                same.push(representations.len() - 1);
+                                representations.len() - 1
+                            }
                         }
-                    }
-                }));
-            });
+                    }));
+                });
+                order.push(slots);
+            }
         }
         if representations.is_empty() {
             return;
@@ -309,7 +336,9 @@ impl<'a> Run<'a> {
             Ok(response) => response,
             Err(e) => {
                 let data = self.lock_data();
-                let at = merge::collect_paths(&data, path).into_iter().next();
+                let at = paths
+                    .iter()
+                    .find_map(|path| merge::collect_paths(&data, path).into_iter().next());
                 drop(data);
                 self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
                 return;
@@ -332,43 +361,50 @@ impl<'a> Run<'a> {
         };
         // How many objects still wait for each entity: the last one takes it without a copy.
         let mut waiting = vec![0usize; entities.len()];
-        for i in order.iter().flatten() {
+        for i in order.iter().flatten().flatten() {
             if let Some(w) = waiting.get_mut(*i) {
                 *w += 1;
             }
         }
         {
             let mut data = self.lock_data();
-            let mut next = 0;
-            merge::for_each_object_mut(&mut data, path, &mut |object| {
-                let slot = order.get(next).copied().flatten();
-                next += 1;
-                let Some(i) = slot else { return };
-                let Some(entity) = entities.get_mut(i) else {
-                    return;
-                };
-                waiting[i] -= 1;
-                let value = if waiting[i] == 0 {
-                    entity.take()
-                } else {
-                    entity.clone()
-                };
-                if let Some(value) = value.filter(|v| !v.is_null()) {
-                    merge::merge(object, value);
-                }
-            });
+            for (path, slots) in paths.iter().zip(&order) {
+                let mut next = 0;
+                merge::for_each_object_mut(&mut data, path, &mut |object| {
+                    let slot = slots.get(next).copied().flatten();
+                    next += 1;
+                    let Some(i) = slot else { return };
+                    let Some(entity) = entities.get_mut(i) else {
+                        return;
+                    };
+                    waiting[i] -= 1;
+                    let value = if waiting[i] == 0 {
+                        entity.take()
+                    } else {
+                        entity.clone()
+                    };
+                    if let Some(value) = value.filter(|v| !v.is_null()) {
+                        merge::merge(object, value);
+                    }
+                });
+            }
         }
         if response.errors.is_empty() {
             return;
         }
         // Error paths need each object's concrete path; only now are they worth computing.
-        let paths = merge::collect_paths(&self.lock_data(), path);
         let mut targets: Vec<Vec<Vec<Step>>> = vec![Vec::new(); waiting.len()];
-        for (object_path, slot) in paths.into_iter().zip(&order) {
-            if let Some(i) = slot
-                && let Some(t) = targets.get_mut(*i)
-            {
-                t.push(object_path);
+        {
+            let data = self.lock_data();
+            for (path, slots) in paths.iter().zip(&order) {
+                for (object_path, slot) in merge::collect_paths(&data, path).into_iter().zip(slots)
+                {
+                    if let Some(i) = slot
+                        && let Some(t) = targets.get_mut(*i)
+                    {
+                        t.push(object_path);
+                    }
+                }
             }
         }
         let errors = response.errors.into_iter().flat_map(|error| {
@@ -420,6 +456,17 @@ impl<'a> Run<'a> {
         }
         Some(Value::Object(representation))
     }
+}
+
+/// Whether two entity fetches send the same operation to the same subgraph with the same
+/// representations, so that one request can serve both.
+fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
+    a.subgraph == b.subgraph
+        && a.operation == b.operation
+        && a.requires.len() == b.requires.len()
+        && a.requires.iter().zip(&b.requires).all(|(x, y)| {
+            x.typename == y.typename && x.match_types == y.match_types && x.selection == y.selection
+        })
 }
 
 /// A subgraph's error, with its path mapped into the client's response (one copy per path

@@ -189,7 +189,7 @@ impl<'a> Shaper<'a> {
             }
             Type::Named(name) | Type::NonNullNamed(name) => match kind {
                 Kind::Scalar => {
-                    let _ = sonic_rs::to_writer(&mut self.out, value);
+                    write_leaf(&mut self.out, value);
                     Ok(())
                 }
                 Kind::Enum(enumeration) => {
@@ -382,6 +382,25 @@ impl<'a> Shaper<'a> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes a leaf value. Most strings need no escaping, so they are copied between quotes;
+/// the rest go through the JSON writer.
+fn write_leaf(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+            out.reserve(s.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
+        other => {
+            let _ = sonic_rs::to_writer(&mut *out, other);
         }
     }
 }
