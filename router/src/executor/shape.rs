@@ -390,7 +390,7 @@ impl<'a> Shaper<'a> {
 /// the rest go through the JSON writer.
 fn write_leaf(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::String(s) if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) => {
+        Value::String(s) if !needs_escape(s.as_bytes()) => {
             out.reserve(s.len() + 2);
             out.push(b'"');
             out.extend_from_slice(s.as_bytes());
@@ -403,4 +403,12 @@ fn write_leaf(out: &mut Vec<u8>, value: &Value) {
             let _ = sonic_rs::to_writer(&mut *out, other);
         }
     }
+}
+
+/// Whether a string needs escaping in JSON. No early exit, so the loop vectorizes: long
+/// strings are the common case this is for.
+fn needs_escape(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |bad, &b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
