@@ -85,7 +85,12 @@ impl Builder<'_> {
             .graph
             .field_in(target, &rep_ty, &field.name)
             .and_then(|f| f.provides.clone());
-        self.add_field(next, &entity_pos, path, &rep_ty, field, provides.as_ref())
+        let mut candidates = vec![target];
+        self.extend_with_keyed(&mut candidates, &rep_ty);
+        self.candidates.push(candidates);
+        let added = self.add_field(next, &entity_pos, path, &rep_ty, field, provides.as_ref());
+        self.candidates.pop();
+        added
     }
 
     /// Makes the key (and requirements) available on the object at `pos` of `g`, and returns
@@ -163,6 +168,11 @@ impl Builder<'_> {
         };
         let next = self.enter(g, pos, path, interface, target, interface, &key, None, None)?;
         let entity_pos = vec![Step::Fragment(interface.clone())];
-        self.walk(next, &entity_pos, path, interface, &selection, None)
+        let mut candidates = vec![target];
+        self.extend_with_keyed(&mut candidates, interface);
+        self.candidates.push(candidates);
+        let walked = self.walk(next, &entity_pos, path, interface, &selection, None);
+        self.candidates.pop();
+        walked
     }
 }

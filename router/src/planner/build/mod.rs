@@ -54,6 +54,8 @@ pub(super) struct Builder<'a> {
     touched: Vec<BTreeSet<GroupId>>,
     /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
     jumping: Vec<(Name, SubgraphId, Option<Name>)>,
+    /// Per walked field: the subgraphs that could resolve the path from its nearest entity.
+    candidates: Vec<Vec<SubgraphId>>,
     depth: usize,
 }
 
@@ -65,6 +67,7 @@ impl<'a> Builder<'a> {
             groups: Vec::new(),
             touched: Vec::new(),
             jumping: Vec::new(),
+            candidates: Vec::new(),
             depth: 0,
         }
     }
@@ -132,14 +135,18 @@ impl<'a> Builder<'a> {
                     .graph
                     .field_in(chosen, &root_type, &field.name)
                     .and_then(|f| f.provides.clone());
-                self.add_field(
+                self.candidates
+                    .push(self.graph.type_subgraphs(&root_type).collect());
+                let added = self.add_field(
                     group,
                     &[],
                     &Vec::new(),
                     &root_type,
                     &field,
                     provides.as_ref(),
-                )?;
+                );
+                self.candidates.pop();
+                added?;
             }
         }
         Ok(roots)
@@ -258,7 +265,7 @@ impl<'a> Builder<'a> {
         let subgraph = self.groups[g].subgraph;
         if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
             self.add_typename(g, pos);
-            let types: Vec<Name> = self.graph.possible_types_in(subgraph, ty).to_vec();
+            let types: Vec<Name> = self.safe_types(subgraph, ty);
             for concrete in types {
                 let fields = flatten_fields(self.graph, &concrete, selection);
                 if fields.iter().all(|f| f.name == "__typename") {
@@ -447,14 +454,61 @@ impl<'a> Builder<'a> {
             // Narrower in this subgraph: the shaper still needs the concrete type.
             self.add_typename(g, &inner);
         }
-        self.walk(
+        // The subgraphs that could resolve this path too (from its nearest entity): only union
+        // or interface members every one of them knows are safe to ask for.
+        let parent_candidates = self
+            .candidates
+            .last()
+            .cloned()
+            .unwrap_or_else(|| vec![subgraph]);
+        let mut candidates: Vec<SubgraphId> = parent_candidates
+            .into_iter()
+            .filter(|&s| s == subgraph || self.graph.resolves(s, parent_ty, &field.name))
+            .collect();
+        if !candidates.contains(&subgraph) {
+            candidates.push(subgraph);
+        }
+        self.extend_with_keyed(&mut candidates, &child_ty);
+        self.candidates.push(candidates);
+        let walked = self.walk(
             g,
             &inner,
             &child_path,
             &child_ty,
             &field.selection,
             provided,
-        )
+        );
+        self.candidates.pop();
+        walked
+    }
+
+    /// An entity can be reached in every subgraph with a resolvable key for it.
+    pub(super) fn extend_with_keyed(&self, candidates: &mut Vec<SubgraphId>, ty: &Name) {
+        for s in self.graph.type_subgraphs(ty) {
+            if !candidates.contains(&s) && self.graph.resolvable_keys(s, ty).next().is_some() {
+                candidates.push(s);
+            }
+        }
+    }
+
+    /// The concrete types of `ty` that `subgraph` may return and that every candidate
+    /// subgraph of the current path also knows.
+    fn safe_types(&self, subgraph: SubgraphId, ty: &Name) -> Vec<Name> {
+        let own = self.graph.possible_types_in(subgraph, ty);
+        let Some(candidates) = self.candidates.last() else {
+            return own.to_vec();
+        };
+        own.iter()
+            .filter(|t| {
+                candidates.iter().all(|&c| {
+                    c == subgraph
+                        || !self.graph.defines(c, ty)
+                        || self.graph.is_interface_object(c, ty)
+                        || self.graph.possible_types_in(c, ty).contains(t)
+                })
+            })
+            .cloned()
+            .collect()
     }
 
     /// The group a field is entity-fetched in: one per parent, subgraph and path.
