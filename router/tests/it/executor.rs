@@ -129,3 +129,62 @@ async fn a_subgraph_answering_garbage_gives_a_coded_error_and_null() {
     );
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn speaks_h2c_to_a_subgraph_configured_for_it() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let url = subgraph(r#"{"data":{"slow":7}}"#, count.clone()).await;
+    let mut config = GatewayConfig::default();
+    let mut subgraph = tessera_router::config::subgraphs::SubgraphConfig::new(url);
+    subgraph.protocol = tessera_router::config::subgraphs::Protocol::H2c;
+    config.subgraphs.0.insert("counter".to_owned(), subgraph);
+    let router = router(String::from("http://unused.invalid/graphql"), config).await;
+    let answer = &send_all(&router.url(), "{ slow }", 1).await[0];
+    assert_eq!(answer["data"]["slow"], json!(7), "{answer}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn introspection_and_the_playground_can_be_switched_off() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let url = subgraph(r#"{"data":{"slow":7}}"#, count).await;
+    let mut config = GatewayConfig::default();
+    config.introspection.enabled = false;
+    config.playground.enabled = false;
+    let router = router(url, config).await;
+    let answer = &send_all(&router.url(), "{ __schema { queryType { name } } }", 1).await[0];
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        json!("INTROSPECTION_DISABLED")
+    );
+    assert!(answer.get("data").is_none(), "{answer}");
+    let page = reqwest::get(format!("{}/", router.url()))
+        .await
+        .expect("answer");
+    assert_eq!(page.status().as_u16(), 404);
+    // Root `__typename` is not introspection of the schema; it still works.
+    let answer = &send_all(&router.url(), "{ __typename }", 1).await[0];
+    assert_eq!(answer["data"]["__typename"], json!("Query"));
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn refuses_a_supergraph_with_an_unsupported_join_version() {
+    let supergraph = compose(&[SubgraphSdl {
+        name: "counter".to_owned(),
+        url: "http://127.0.0.1:1/graphql".to_owned(),
+        sdl: SDL.to_owned(),
+    }])
+    .expect("composes")
+    .replace("join/v0.3", "join/v0.9");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let Err(error) = RouterServer::start(listener, &supergraph, GatewayConfig::default()).await
+    else {
+        panic!("a join v0.9 supergraph must not load");
+    };
+    let message = format!("{error:#}");
+    assert!(message.contains("join/v0.9"), "{message}");
+}
