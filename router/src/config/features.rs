@@ -62,21 +62,79 @@ pub struct HeadersConfig {
     pub propagate: Vec<String>,
 }
 
-/// Limits on what a client may send.
+/// Limits on what a client may send. Each violation has its own `extensions.code`, and no
+/// subgraph is called for a refused operation.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// The largest request body accepted, in bytes; larger bodies get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// The most lexical tokens a document may have (`MAX_TOKENS_EXCEEDED`).
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: usize,
+    /// The deepest field nesting, fragments expanded; root fields are depth 1
+    /// (`MAX_DEPTH_EXCEEDED`).
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    /// The most aliased fields, fragments expanded (`MAX_ALIASES_EXCEEDED`).
+    #[serde(default = "default_max_aliases")]
+    pub max_aliases: usize,
+    /// The most root fields in one operation (`MAX_ROOT_FIELDS_EXCEEDED`).
+    #[serde(default = "default_max_root_fields")]
+    pub max_root_fields: usize,
+    /// The most directive applications in the document (`MAX_DIRECTIVES_EXCEEDED`).
+    #[serde(default = "default_max_directives")]
+    pub max_directives: usize,
+    /// The highest estimated cost (`COST_LIMIT_EXCEEDED`); no limit when absent. Each value a
+    /// field returns costs its `@cost(weight:)` (on the field, else on its type), else 1 for
+    /// an object and 0 for a leaf, plus the cost of its selection; a list counts that once per
+    /// item, for as many items as its `@listSize` says (the largest slicing argument given,
+    /// else the assumed size) or `list_size`.
+    #[serde(default)]
+    pub max_cost: Option<u64>,
+    /// The size assumed for lists without `@listSize`.
+    #[serde(default = "default_list_size")]
+    pub list_size: u64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: default_max_body_bytes(),
+            max_tokens: default_max_tokens(),
+            max_depth: default_max_depth(),
+            max_aliases: default_max_aliases(),
+            max_root_fields: default_max_root_fields(),
+            max_directives: default_max_directives(),
+            max_cost: None,
+            list_size: default_list_size(),
         }
     }
+}
+
+fn default_max_tokens() -> usize {
+    15_000
+}
+
+fn default_max_depth() -> usize {
+    32
+}
+
+fn default_max_aliases() -> usize {
+    256
+}
+
+fn default_max_root_fields() -> usize {
+    64
+}
+
+fn default_max_directives() -> usize {
+    128
+}
+
+fn default_list_size() -> u64 {
+    10
 }
 
 fn yes() -> bool {

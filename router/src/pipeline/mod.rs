@@ -2,11 +2,13 @@
 //!
 //! 1. [`request`]: read the GraphQL-over-HTTP request and pick the response media type.
 //! 2. [`parse`]: parse and validate against the API schema (cached per document).
-//! 3. operation selection and variable coercion (here).
+//! 3. operation selection and variable coercion (here), then [`limits`] (depth, aliases,
+//!    root fields, directives, tokens, cost).
 //! 4. [`plan`]: normalize and plan (cached per operation and conditions).
 //! 5. [`execute`]: run the plan, answer introspection, shape the response.
 
 pub mod execute;
+pub mod limits;
 pub mod parse;
 pub mod plan;
 pub mod request;
@@ -152,7 +154,7 @@ async fn run_inner(
         .filter(|q| !q.trim().is_empty())
         .ok_or(RequestError::MissingQuery)?;
     let key = parse::fingerprint(engine, query);
-    let document = parse::parse(engine, key, query).map_err(|e| clone_error(&e))?;
+    let document = parse::parse(engine, key, query).map_err(|e| (*e).clone())?;
     let operation = select(&document, request.operation_name.as_deref())?;
     request::allows(http.method, operation.operation_type)?;
     if operation.operation_type.is_subscription() {
@@ -160,6 +162,19 @@ async fn run_inner(
     }
     let variables = coerce(engine, operation, request.variables.unwrap_or_default())?;
     let planned = plan::plan(engine, key, &document, operation, &variables)?;
+    // Cheap on a cache hit: the measurements travel with the plan.
+    limits::check(&engine.config.limits, &planned.measure)?;
+    if let Some(limit) = engine.config.limits.max_cost {
+        let found = limits::cost(
+            &engine.supergraph.schema,
+            &planned.operation,
+            &variables,
+            engine.config.limits.list_size,
+        );
+        if found > limit {
+            return Err(RequestError::Cost { found, limit });
+        }
+    }
     let headers = forwarded(engine, http.headers);
     let response =
         execute::execute(engine, &planned, &document, operation, &variables, &headers).await?;
@@ -235,14 +250,6 @@ fn forwarded(engine: &Engine, headers: &HeaderMap) -> HeaderMap {
         }
     }
     out
-}
-
-fn clone_error(error: &RequestError) -> RequestError {
-    match error {
-        RequestError::Parse(e) => RequestError::Parse(e.clone()),
-        RequestError::Validation(e) => RequestError::Validation(e.clone()),
-        other => RequestError::BadParameter(other.to_string()),
-    }
 }
 
 /// Encodes a request error as a GraphQL response (no `data`: execution never started).

@@ -11,10 +11,9 @@ use apollo_compiler::validation::{DiagnosticList, Valid};
 use super::Engine;
 use super::request::RequestError;
 
-/// Nesting beyond this is refused while parsing, before anything else looks at the document.
+/// Nesting beyond this is refused while parsing, before anything else looks at the document
+/// (the depth limit proper applies later, to the operation with its fragments expanded).
 const RECURSION_LIMIT: usize = 256;
-/// So is a document with more tokens than this.
-const TOKEN_LIMIT: usize = 50_000;
 
 /// A parsed and validated document, or why it is not one.
 pub type Parsed = Result<Arc<Valid<ExecutableDocument>>, Arc<RequestError>>;
@@ -44,14 +43,32 @@ pub fn parse(engine: &Engine, key: u64, query: &str) -> Parsed {
 }
 
 fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
+    let limits = &engine.config.limits;
     let ast = Parser::new()
         .recursion_limit(RECURSION_LIMIT)
-        .token_limit(TOKEN_LIMIT)
+        .token_limit(limits.max_tokens)
         .parse_ast(query, "operation.graphql")
-        .map_err(|invalid| Arc::new(RequestError::Parse(to_json(&invalid.errors))))?;
+        .map_err(|invalid| {
+            let over = invalid
+                .errors
+                .iter()
+                .any(|d| d.error.to_string().contains("token limit reached"));
+            Arc::new(if over {
+                RequestError::MaxTokens(limits.max_tokens)
+            } else {
+                RequestError::Parse(to_json(&invalid.errors))
+            })
+        })?;
     let document = ast
         .to_executable_validate(&engine.supergraph.api)
         .map_err(|invalid| Arc::new(RequestError::Validation(to_json(&invalid.errors))))?;
+    let directives = super::limits::count_directives(&document);
+    if directives > limits.max_directives {
+        return Err(Arc::new(RequestError::MaxDirectives {
+            found: directives,
+            limit: limits.max_directives,
+        }));
+    }
     Ok(Arc::new(document))
 }
 

@@ -21,6 +21,8 @@ pub struct Planned {
     pub introspection: bool,
     /// Whether `@skip`/`@include` depend on variables, so each request must be normalized.
     pub conditional: bool,
+    /// Its size, for the operation limits.
+    pub measure: super::limits::Measure,
 }
 
 /// What the plan cache is keyed by.
@@ -76,6 +78,8 @@ pub fn plan(
     {
         return Ok(hit.clone());
     }
+    let measure = super::limits::measure(&normalized);
+    super::limits::check(&engine.config.limits, &measure)?;
     let plan = planner::plan(&engine.graph, &engine.supergraph.schema, &normalized)
         .map_err(|e| RequestError::Planning(e.to_string()))?;
     let introspection = normalized.selection.0.iter().any(|s| {
@@ -86,6 +90,7 @@ pub fn plan(
         plan,
         introspection,
         conditional,
+        measure,
     });
     let mut plans = engine.plans.lock().unwrap_or_else(|p| p.into_inner());
     if conditional {

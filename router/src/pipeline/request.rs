@@ -38,7 +38,7 @@ impl MediaType {
 }
 
 /// A request that fails before execution. Each has a stable code and an HTTP status.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RequestError {
     #[error("the request body is not valid JSON: {0}")]
     MalformedBody(String),
@@ -70,6 +70,18 @@ pub enum RequestError {
     SubscriptionUnsupported,
     #[error("the router could not plan this operation: {0}")]
     Planning(String),
+    #[error("the document has more than {0} tokens")]
+    MaxTokens(usize),
+    #[error("the operation nests {found} fields deep; the limit is {limit}")]
+    MaxDepth { found: usize, limit: usize },
+    #[error("the operation has {found} aliases; the limit is {limit}")]
+    MaxAliases { found: usize, limit: usize },
+    #[error("the operation has {found} root fields; the limit is {limit}")]
+    MaxRootFields { found: usize, limit: usize },
+    #[error("the document has {found} directives; the limit is {limit}")]
+    MaxDirectives { found: usize, limit: usize },
+    #[error("the operation's estimated cost is {found}; the limit is {limit}")]
+    Cost { found: u64, limit: u64 },
 }
 
 impl RequestError {
@@ -91,6 +103,12 @@ impl RequestError {
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::SubscriptionUnsupported => "SUBSCRIPTION_NOT_SUPPORTED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
+            RequestError::MaxTokens(_) => "MAX_TOKENS_EXCEEDED",
+            RequestError::MaxDepth { .. } => "MAX_DEPTH_EXCEEDED",
+            RequestError::MaxAliases { .. } => "MAX_ALIASES_EXCEEDED",
+            RequestError::MaxRootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
+            RequestError::MaxDirectives { .. } => "MAX_DIRECTIVES_EXCEEDED",
+            RequestError::Cost { .. } => "COST_LIMIT_EXCEEDED",
         }
     }
 
@@ -115,7 +133,13 @@ impl RequestError {
             | RequestError::UnknownOperation(_)
             | RequestError::Variables(_)
             | RequestError::IntrospectionDisabled
-            | RequestError::SubscriptionUnsupported => graphql_error(StatusCode::BAD_REQUEST),
+            | RequestError::SubscriptionUnsupported
+            | RequestError::MaxTokens(_)
+            | RequestError::MaxDepth { .. }
+            | RequestError::MaxAliases { .. }
+            | RequestError::MaxRootFields { .. }
+            | RequestError::MaxDirectives { .. }
+            | RequestError::Cost { .. } => graphql_error(StatusCode::BAD_REQUEST),
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -2,6 +2,7 @@
 
 mod compose;
 mod executor;
+mod limits;
 mod planner;
 mod playground;
 mod supergraph;
