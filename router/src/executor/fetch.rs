@@ -82,7 +82,7 @@ impl Transport {
             } else if e.is_connect() {
                 "could not connect".to_owned()
             } else {
-                without_url(e).to_string()
+                e.without_url().to_string()
             },
         };
         let response = client
@@ -102,10 +102,6 @@ impl Transport {
         let bytes: Bytes = response.bytes().await.map_err(request_error)?;
         Ok((status.as_u16(), bytes))
     }
-}
-
-fn without_url(e: reqwest::Error) -> reqwest::Error {
-    e.without_url()
 }
 
 /// Reads a subgraph's response body. A non-2xx status is fine when the body is a GraphQL

@@ -77,25 +77,6 @@ fn walk(value: &Value, path: &[PathSegment], current: &mut Vec<Step>, out: &mut 
     }
 }
 
-/// The value at a concrete path.
-pub fn get<'v>(root: &'v Value, path: &[Step]) -> Option<&'v Value> {
-    path.iter()
-        .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(k), Value::Object(map)) => map.get(k.as_str()),
-            (Step::Index(i), Value::Array(items)) => items.get(*i),
-            _ => None,
-        })
-}
-
-pub fn get_mut<'v>(root: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
-    path.iter()
-        .try_fold(root, |value, step| match (step, value) {
-            (Step::Key(k), Value::Object(map)) => map.get_mut(k.as_str()),
-            (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
-            _ => None,
-        })
-}
-
 /// Projects `object` through `selection` into a representation: response keys become field
 /// names. `None` when a selected field is missing (the object cannot be represented).
 pub fn project(graph: &Graph, object: &Value, selection: &SelectionSet) -> Option<Value> {

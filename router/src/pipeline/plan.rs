@@ -29,7 +29,7 @@ pub struct Planned {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanKey {
     document: u64,
-    operation: Option<String>,
+    operation: Option<apollo_compiler::Name>,
     conditions: Vec<bool>,
 }
 
@@ -41,7 +41,7 @@ pub fn plan(
     operation: &ExecutableOperation,
     variables: &JsonMap,
 ) -> Result<Arc<Planned>, RequestError> {
-    let operation_name = operation.name.as_ref().map(|n| n.to_string());
+    let operation_name = operation.name.clone();
     let unconditional = PlanKey {
         document: document_key,
         operation: operation_name.clone(),

@@ -19,7 +19,7 @@ use apollo_compiler::ast::OperationType;
 pub use alias::rename_back;
 use build::{Builder, GroupId};
 pub use graph::Graph;
-use operation::{Operation, SelectionSet, collect_variables, write_selection_set};
+use operation::{Operation, collect_variables, write_selection_set};
 pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation};
 
 /// Why an operation could not be planned.
@@ -203,7 +203,7 @@ fn fetch_node(
             .map(|(typename, matches, selection)| Representation {
                 match_types: matches.clone(),
                 typename: typename.clone(),
-                selection: with_typename(selection),
+                selection: selection.clone(),
             })
             .collect(),
     });
@@ -215,10 +215,6 @@ fn fetch_node(
     } else {
         fetch
     }
-}
-
-fn with_typename(selection: &SelectionSet) -> SelectionSet {
-    selection.clone()
 }
 
 /// Subgraph names become part of operation names, which allow only `[_A-Za-z0-9]`.

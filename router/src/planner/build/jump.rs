@@ -24,20 +24,8 @@ impl Builder<'_> {
         field: &Field,
     ) -> Result<(), PlanError> {
         let from = self.groups[g].subgraph;
-        let mut targets: Vec<(SubgraphId, Name)> = self
-            .graph
-            .resolvers(ty, &field.name)
-            .into_iter()
-            .map(|s| (s, ty.clone()))
-            .collect();
-        targets.extend(
-            self.graph
-                .interface_object_resolver(ty, &field.name)
-                .into_iter()
-                .map(|(interface, s)| (s, interface)),
-        );
         let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
-        for (target, rep_ty) in targets {
+        for (target, rep_ty) in self.jump_targets(ty, field) {
             let mut visiting = self.jumping.clone();
             if let Some((cost, key)) =
                 self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
