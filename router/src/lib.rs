@@ -8,6 +8,7 @@
 
 pub mod compose;
 pub mod config;
+pub mod edge;
 pub mod executor;
 pub mod json;
 pub mod pipeline;

@@ -1,6 +1,8 @@
 //! Gateway configuration (`gateway-config/*.yaml`), one file per feature.
 
 pub mod features;
+pub mod jwt;
+pub mod rate_limit;
 pub mod subgraphs;
 
 use std::path::Path;
@@ -12,6 +14,8 @@ pub use features::{
     DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig,
     QueryPlanConfig,
 };
+pub use jwt::AuthenticationConfig;
+pub use rate_limit::RateLimitConfig;
 pub use subgraphs::SubgraphsConfig;
 
 /// The router's configuration file.
@@ -33,6 +37,12 @@ pub struct GatewayConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub dedupe: DedupeConfig,
+    /// Who the caller is: JWTs checked against JWKS sources.
+    #[serde(default)]
+    pub authentication: AuthenticationConfig,
+    /// Request budgets per caller, address, operation or in total.
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
 }
 
 impl GatewayConfig {
