@@ -198,16 +198,14 @@ async fn router(
     config: Option<&std::path::Path>,
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
-    let sdl = std::fs::read_to_string(supergraph)
-        .with_context(|| format!("cannot read the supergraph {}", supergraph.display()))?;
-    let config = match config {
-        Some(path) => GatewayConfig::load(path)?,
-        None => GatewayConfig::default(),
-    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let router = RouterServer::start(listener, &sdl, config)
+    let sources = tessera_router::reload::Sources {
+        supergraph: supergraph.to_owned(),
+        config: config.map(std::path::Path::to_owned),
+    };
+    let router = RouterServer::start_watching(listener, sources)
         .await
         .with_context(|| format!("cannot serve {}", supergraph.display()))?;
     tracing::info!("router: {}/graphql", router.url());

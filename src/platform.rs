@@ -67,6 +67,7 @@ impl PlatformOptions {
             gateway: GatewayConfig {
                 headers: tessera_router::config::HeadersConfig {
                     propagate: vec!["authorization".to_owned()],
+                    ..Default::default()
                 },
                 ..GatewayConfig::default()
             },
@@ -158,6 +159,17 @@ impl Platform {
                     .with_context(|| format!("the router cannot listen on {listen}"))?;
                 let mut gateway = options.gateway.clone();
                 gateway.subgraphs = running;
+                // Unless configured otherwise, the router checks tokens against the auth
+                // service's keys, as every subgraph does.
+                if gateway.authentication.jwt.is_none() {
+                    let jwt = tessera_kit::config::JwtConfig::default();
+                    gateway.authentication.jwt =
+                        Some(tessera_router::config::jwt::JwtConfig::for_jwks_url(
+                            &jwks_url,
+                            &jwt.issuer,
+                            &jwt.audience,
+                        ));
+                }
                 let router = RouterServer::start(listener, &supergraph, gateway).await?;
                 addresses.push(("router", router.addr()));
                 Some(router)

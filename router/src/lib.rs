@@ -14,5 +14,6 @@ pub mod json;
 pub mod pipeline;
 pub mod planner;
 pub mod playground;
+pub mod reload;
 pub mod server;
 pub mod supergraph;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -18,25 +19,41 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::GatewayConfig;
+use crate::edge::cors::Preflight;
 use crate::pipeline::request::{MediaType, RequestError};
 use crate::pipeline::{self, Engine, HttpRequest};
 use crate::playground;
+use crate::reload;
 
 /// The engine currently serving, swappable at runtime.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
 
 /// The router's routes over `engine`.
 pub fn app(engine: SharedEngine) -> Router {
-    let playground_enabled = engine.load().config.playground.enabled;
-    let mut router = Router::new()
-        .route("/graphql", get(graphql).post(graphql))
+    // The playground can be switched on and off by a reload, so it is decided per request.
+    let playground = playground::routes().route_layer(middleware::from_fn_with_state(
+        engine.clone(),
+        playground_on,
+    ));
+    Router::new()
+        .route("/graphql", get(graphql).post(graphql).options(graphql))
         .route("/health", get(live))
         .route("/health/live", get(live))
-        .route("/health/ready", get(ready));
-    if playground_enabled {
-        router = router.merge(playground::routes());
+        .route("/health/ready", get(ready))
+        .merge(playground)
+        .with_state(engine)
+}
+
+async fn playground_on(
+    State(engine): State<SharedEngine>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if engine.load().config.playground.enabled {
+        next.run(request).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
     }
-    router.with_state(engine)
 }
 
 async fn live() -> impl IntoResponse {
@@ -65,6 +82,24 @@ fn json(status: StatusCode, body: impl Into<Body>) -> Response {
 async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Response {
     let engine = engine.load_full();
     let (parts, body) = request.into_parts();
+    match engine.edge.cors.preflight(&parts.method, &parts.headers) {
+        Some(Preflight::Allowed(headers)) => {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            response.headers_mut().extend(headers);
+            return response;
+        }
+        Some(Preflight::Refused) => return StatusCode::FORBIDDEN.into_response(),
+        None => {}
+    }
+    let mut response = respond(&engine, &parts, body).await;
+    engine
+        .edge
+        .cors
+        .apply(&parts.headers, response.headers_mut());
+    response
+}
+
+async fn respond(engine: &Engine, parts: &axum::http::request::Parts, body: Body) -> Response {
     if parts.method == Method::GET
         && engine.config.playground.enabled
         && playground::accepts_html(&parts.headers)
@@ -88,13 +123,18 @@ async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Respon
             ));
         }
     };
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
     let response = pipeline::run(
-        &engine,
+        engine,
         HttpRequest {
             method: &parts.method,
             headers: &parts.headers,
             query_string: parts.uri.query(),
             body: &body,
+            remote,
         },
     )
     .await;
@@ -104,10 +144,12 @@ async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Respon
 fn encode(response: pipeline::HttpResponse) -> Response {
     let mut out = Response::new(Body::from(response.body));
     *out.status_mut() = response.status;
-    out.headers_mut().insert(
+    let headers = out.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(response.content_type),
     );
+    headers.extend(response.headers);
     out
 }
 
@@ -117,6 +159,7 @@ pub struct RouterServer {
     engine: SharedEngine,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 impl RouterServer {
@@ -138,7 +181,29 @@ impl RouterServer {
             engine,
             stop: Some(stop),
             task,
+            watcher: None,
         })
+    }
+
+    /// Loads the supergraph and configuration from `sources`, serves them on `listener`, and
+    /// reloads them when they change (unless the configuration turns watching off).
+    pub async fn start_watching(
+        listener: TcpListener,
+        sources: reload::Sources,
+    ) -> anyhow::Result<Self> {
+        let sdl = std::fs::read_to_string(&sources.supergraph).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the supergraph {}: {e}",
+                sources.supergraph.display()
+            )
+        })?;
+        let config = match &sources.config {
+            Some(path) => GatewayConfig::load(path)?,
+            None => GatewayConfig::default(),
+        };
+        let mut server = Self::start(listener, &sdl, config).await?;
+        server.watcher = reload::watch(server.engine.clone(), sources);
+        Ok(server)
     }
 
     /// The base URL, e.g. `http://127.0.0.1:4000`.
@@ -157,6 +222,9 @@ impl RouterServer {
 
     /// Stops accepting requests and waits for in-flight ones.
     pub async fn shutdown(mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -170,7 +238,10 @@ pub async fn serve(
     engine: SharedEngine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(engine))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(engine).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

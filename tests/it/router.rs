@@ -63,17 +63,56 @@ async fn joins_identity_and_auth_fields_in_one_operation() {
 }
 
 #[tokio::test]
-async fn forwards_the_callers_token_and_the_subgraph_decides() {
+async fn refuses_a_bad_token_at_the_router_before_any_subgraph() {
     let p = TestPlatform::start().await.expect("platform");
     let r = p
         .query("router", "{ me { id } }", Some("not-a-token"))
         .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(code(&r.body), "UNAUTHENTICATED");
-    assert_eq!(
-        r.body["errors"][0]["extensions"]["service"],
-        json!("identity")
-    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(code(&r.body), "TOKEN_MALFORMED");
+    assert!(r.body["errors"][0]["extensions"].get("service").is_none());
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn opens_scoped_fields_for_real_tokens_that_carry_the_scope() {
+    let p = TestPlatform::builder()
+        .admin("root@example.com")
+        .start()
+        .await
+        .expect("platform");
+    let user = p
+        .registered("ann@example.com", "correct horse battery", "Ann")
+        .await;
+    let admin = p
+        .registered("root@example.com", "correct horse battery", "Root")
+        .await;
+    let query = "{ me { id } users(first: 5) { edges { node { id } } } }";
+
+    // `users` is @requiresScopes(users:read) in the supergraph: the router removes it for a
+    // caller without the scope, and the non-null field nulls the whole response.
+    let r = p.query("router", query, Some(&user.access)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"], Value::Null, "{}", r.body);
+    assert_eq!(code(&r.body), "UNAUTHORIZED_FIELD_OR_TYPE");
+    assert_eq!(r.body["errors"][0]["path"], json!(["users"]));
+
+    // The admin's token from the auth service carries users:read.
+    let r = p.query("router", query, Some(&admin.access)).await.ok();
+    assert_eq!(r.data("me.id"), &json!(admin.user_id));
+    let ids: Vec<&Value> = r.body["data"]["users"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| &e["node"]["id"])
+        .collect();
+    assert!(ids.contains(&&json!(user.user_id)), "{}", r.body);
+
+    // Anonymous callers get the same refusal, and public fields still work.
+    let r = p
+        .query("router", "{ users { pageInfo { hasNextPage } } }", None)
+        .await;
+    assert_eq!(code(&r.body), "UNAUTHORIZED_FIELD_OR_TYPE", "{}", r.body);
     p.shutdown().await;
 }
 
@@ -146,6 +185,7 @@ async fn request_errors_get_their_codes_and_statuses() {
         .get(p.url("router", "/graphql"))
         .query(&[("query", "mutation { logoutAll }")])
         .header("accept", json_only)
+        .header("x-tessera-csrf", "1")
         .send()
         .await
         .expect("answer");
@@ -171,6 +211,8 @@ async fn get_requests_run_queries_with_variables() {
             ("operationName", "Q"),
         ])
         .header("accept", "application/graphql-response+json")
+        // A GET is a simple request: only a header a cross-site page cannot set lets it run.
+        .header("x-tessera-csrf", "1")
         .send()
         .await
         .expect("answer");

@@ -103,9 +103,34 @@ enum link__Purpose {
 }
 "#;
 
+/// The authorization specifications: (link, definitions), added when the supergraph uses the
+/// directive. The library writes the directives but neither links nor declares them.
+const SECURITY_SPECS: [(&str, &str, &str); 3] = [
+    (
+        "@authenticated",
+        r#"@link(url: "https://specs.apollo.dev/authenticated/v0.1", import: ["@authenticated"], for: SECURITY)"#,
+        "directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n",
+    ),
+    (
+        "@requiresScopes(",
+        r#"@link(url: "https://specs.apollo.dev/requiresScopes/v0.1", import: ["@requiresScopes"], for: SECURITY)"#,
+        "directive @requiresScopes(scopes: [[requiresScopes__Scope!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n\nscalar requiresScopes__Scope\n",
+    ),
+    (
+        "@policy(",
+        r#"@link(url: "https://specs.apollo.dev/policy/v0.1", import: ["@policy"], for: SECURITY)"#,
+        "directive @policy(policies: [[policy__Policy!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n\nscalar policy__Policy\n",
+    ),
+];
+
 /// Replaces the library's own declarations of the join elements with the specifications'
-/// (the library leaves out `repeatable` and the link elements, which standard routers check).
+/// (the library leaves out `repeatable` and the link elements, which standard routers check),
+/// and links and declares the authorization directives it uses.
 fn standardize(rendered: &str) -> String {
+    let used: Vec<_> = SECURITY_SPECS
+        .iter()
+        .filter(|(usage, _, _)| rendered.contains(usage))
+        .collect();
     let mut out = String::with_capacity(rendered.len() + SPEC_DEFINITIONS.len());
     let mut in_schema_block = false;
     let mut inserted = false;
@@ -121,11 +146,22 @@ fn standardize(rendered: &str) -> String {
         previous_blank = blank;
         out.push_str(line);
         out.push('\n');
+        if line.contains("specs.apollo.dev/inaccessible/") {
+            for (_, link, _) in &used {
+                out.push_str("  ");
+                out.push_str(link);
+                out.push('\n');
+            }
+        }
         if line.starts_with("schema") {
             in_schema_block = true;
         } else if in_schema_block && line == "}" && !inserted {
             out.push('\n');
             out.push_str(SPEC_DEFINITIONS);
+            for (_, _, definitions) in &used {
+                out.push('\n');
+                out.push_str(definitions);
+            }
             inserted = true;
             in_schema_block = false;
             previous_blank = false;

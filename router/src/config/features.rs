@@ -53,13 +53,27 @@ impl Default for QueryPlanConfig {
     }
 }
 
-/// Client request headers copied onto every subgraph request.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// What subgraph requests carry from the client's request.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeadersConfig {
-    /// Header names (case-insensitive), e.g. `authorization`.
+    /// Client header names (case-insensitive) copied onto every subgraph request, e.g.
+    /// `authorization`.
     #[serde(default)]
     pub propagate: Vec<String>,
+    /// Send the verified token to every subgraph as `Authorization: Bearer`, also when it
+    /// came in a cookie, so subgraphs can check it themselves.
+    #[serde(default = "yes")]
+    pub forward_token: bool,
+}
+
+impl Default for HeadersConfig {
+    fn default() -> Self {
+        Self {
+            propagate: Vec::new(),
+            forward_token: true,
+        }
+    }
 }
 
 /// Limits on what a client may send. Each violation has its own `extensions.code`, and no
@@ -165,4 +179,53 @@ impl Default for DedupeConfig {
             subgraph_queries: true,
         }
     }
+}
+
+/// Limits on time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficConfig {
+    /// How long one request may take from arrival to response, in milliseconds, before it is
+    /// answered with `REQUEST_TIMEOUT` (504). Each subgraph also has its own fetch timeout.
+    #[serde(default = "default_request_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_request_timeout_ms(),
+        }
+    }
+}
+
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Picking up a changed supergraph or configuration file while running.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch the files the router was started with. A file that changes is read again and, if
+    /// valid, takes over for new requests; requests in flight finish on what they started
+    /// with. An invalid file is logged and the running version kept.
+    #[serde(default = "yes")]
+    pub watch: bool,
+    /// How often to look, in milliseconds.
+    #[serde(default = "default_reload_interval_ms")]
+    pub interval_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            interval_ms: default_reload_interval_ms(),
+        }
+    }
+}
+
+fn default_reload_interval_ms() -> u64 {
+    1_000
 }

@@ -3,6 +3,7 @@
 pub mod features;
 pub mod jwt;
 pub mod rate_limit;
+pub mod security;
 pub mod subgraphs;
 
 use std::path::Path;
@@ -12,10 +13,11 @@ use serde::Deserialize;
 
 pub use features::{
     DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig,
-    QueryPlanConfig,
+    QueryPlanConfig, ReloadConfig, TrafficConfig,
 };
 pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
+pub use security::{AuthorizationConfig, AuthorizationMode, CorsConfig, CsrfConfig};
 pub use subgraphs::SubgraphsConfig;
 
 /// The router's configuration file.
@@ -43,6 +45,21 @@ pub struct GatewayConfig {
     /// Request budgets per caller, address, operation or in total.
     #[serde(default)]
     pub rate_limits: RateLimitConfig,
+    /// How the supergraph's `@authenticated`, `@requiresScopes` and `@policy` are enforced.
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+    /// Which other origins' pages may call the router from a browser.
+    #[serde(default)]
+    pub cors: CorsConfig,
+    /// Refusing requests a browser would send cross-site without a preflight.
+    #[serde(default)]
+    pub csrf: CsrfConfig,
+    /// The overall request timeout.
+    #[serde(default)]
+    pub traffic: TrafficConfig,
+    /// Reloading changed files without a restart.
+    #[serde(default)]
+    pub reload: ReloadConfig,
 }
 
 impl GatewayConfig {
@@ -50,7 +67,27 @@ impl GatewayConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_yaml::from_str(&text)
+        Self::parse(&text)
             .with_context(|| format!("invalid gateway configuration in {}", path.display()))
+    }
+
+    /// Reads and checks configuration text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Self = serde_yaml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.cors.allow_credentials && self.cors.allow_origins.iter().any(|o| o == "*") {
+            anyhow::bail!(
+                "cors: allow_origins \"*\" cannot be combined with allow_credentials; list the origins"
+            );
+        }
+        if self.traffic.timeout_ms == 0 {
+            anyhow::bail!("traffic.timeout_ms must be above 0");
+        }
+        Ok(())
     }
 }

@@ -31,6 +31,28 @@ struct Entry<'a> {
     ty: &'a Type,
     kind: Kind<'a>,
     children: Vec<&'a SelectionSet>,
+    /// Every field under this key is withheld from the caller: the value is null.
+    withheld: bool,
+}
+
+/// Selections of the operation the caller may not see, by address in the operation being
+/// shaped: withheld fields are answered null whatever the subgraphs returned, withheld
+/// fragments are left out.
+#[derive(Debug, Default)]
+pub struct Withheld {
+    pub fields: Vec<usize>,
+    pub fragments: Vec<usize>,
+}
+
+impl Withheld {
+    fn field(&self, field: &Field) -> bool {
+        self.fields.contains(&(std::ptr::from_ref(field) as usize))
+    }
+
+    fn fragment(&self, fragment: &crate::planner::operation::Fragment) -> bool {
+        self.fragments
+            .contains(&(std::ptr::from_ref(fragment) as usize))
+    }
 }
 
 /// What the field's named type is, looked up once per entry rather than once per value.
@@ -50,6 +72,7 @@ enum PathItem<'a> {
 struct Shaper<'a> {
     api: &'a Schema,
     graph: &'a Graph,
+    withheld: &'a Withheld,
     errors: &'a mut Vec<Value>,
     /// Subgraph errors already explain missing values; only add our own when there are none.
     quiet: bool,
@@ -66,6 +89,7 @@ pub fn shape(
     api: &Schema,
     graph: &Graph,
     operation: &Operation,
+    withheld: &Withheld,
     data: &Value,
     introspection: Option<&JsonMap>,
     errors: &mut Vec<Value>,
@@ -77,6 +101,7 @@ pub fn shape(
     let mut shaper = Shaper {
         api,
         graph,
+        withheld,
         errors,
         quiet,
         path: Vec::new(),
@@ -130,6 +155,10 @@ impl<'a> Shaper<'a> {
                     }
                     None => self.out.extend_from_slice(b"null"),
                 }
+                continue;
+            }
+            if entry.withheld {
+                self.null(entry.ty, typename, first)?;
                 continue;
             }
             self.path.push(PathItem::Key(entry.key));
@@ -349,6 +378,8 @@ impl<'a> Shaper<'a> {
                     ty,
                     kind,
                     children: fields.iter().map(|f| &f.selection).collect(),
+                    withheld: !self.withheld.fields.is_empty()
+                        && fields.iter().all(|f| self.withheld.field(f)),
                 }
             })
             .collect();
@@ -375,8 +406,9 @@ impl<'a> Shaper<'a> {
                     }
                 }
                 Selection::Fragment(fragment) => {
-                    if &fragment.on == typename
-                        || self.graph.possible_types(&fragment.on).contains(typename)
+                    if (&fragment.on == typename
+                        || self.graph.possible_types(&fragment.on).contains(typename))
+                        && !self.withheld.fragment(fragment)
                     {
                         self.collect_into(typename, &fragment.selection, out);
                     }

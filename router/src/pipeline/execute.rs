@@ -19,7 +19,7 @@ pub struct Response {
     pub errors: Vec<Value>,
 }
 
-/// Executes `planned`.
+/// Executes `planned`; `errors` holds what the response reports already (authorization).
 pub async fn execute(
     engine: &Engine,
     planned: &Planned,
@@ -27,8 +27,8 @@ pub async fn execute(
     operation: &ExecutableOperation,
     variables: &Valid<JsonMap>,
     headers: &HeaderMap,
+    mut errors: Vec<Value>,
 ) -> Result<Response, RequestError> {
-    let mut errors = Vec::new();
     let introspection = if planned.introspection {
         if !engine.config.introspection.enabled {
             return Err(RequestError::IntrospectionDisabled);
@@ -62,6 +62,7 @@ pub async fn execute(
         &engine.supergraph.api,
         &engine.graph,
         &planned.operation,
+        &planned.withheld,
         &output.data,
         introspection.as_ref(),
         &mut errors,

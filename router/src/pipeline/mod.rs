@@ -1,12 +1,21 @@
 //! The request lifecycle, one step per file, in the order a request meets them:
 //!
-//! 1. [`request`]: read the GraphQL-over-HTTP request and pick the response media type.
+//! 1. [`request`]: pick the response media type, refuse cross-site simple requests (CSRF),
+//!    [`authenticate`] the caller, read the GraphQL-over-HTTP request, and [`admit`] it
+//!    against the rate limits.
 //! 2. [`parse`]: parse and validate against the API schema (cached per document).
 //! 3. operation selection and variable coercion (here), then [`limits`] (depth, aliases,
 //!    root fields, directives, tokens, cost).
-//! 4. [`plan`]: normalize and plan (cached per operation and conditions).
+//! 4. [`plan`]: normalize and plan (cached per operation and conditions), then [`authorize`]
+//!    the caller for what the operation touches.
 //! 5. [`execute`]: run the plan, answer introspection, shape the response.
+//!
+//! The whole lifecycle runs under the overall request timeout; errors are [`error`]s.
 
+pub mod admit;
+pub mod authenticate;
+pub mod authorize;
+pub mod error;
 pub mod execute;
 pub mod limits;
 pub mod parse;
@@ -20,11 +29,13 @@ use std::time::Duration;
 use apollo_compiler::response::{JsonMap, JsonValue as Value};
 use apollo_compiler::schema::Implementers;
 use apollo_compiler::{ExecutableDocument, Name};
-use http::{HeaderMap, HeaderName, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use lru::LruCache;
 
 use crate::config::GatewayConfig;
 use crate::config::subgraphs::Protocol;
+use crate::edge::Edge;
+use crate::edge::jwt::Identity;
 use crate::executor::{Endpoint, Executor, Transport};
 use crate::planner::Graph;
 use crate::supergraph::Supergraph;
@@ -40,6 +51,7 @@ pub struct Engine {
     pub implementers: apollo_compiler::collections::HashMap<Name, Implementers>,
     pub executor: Executor,
     pub config: GatewayConfig,
+    pub edge: Edge,
     propagate: Vec<HeaderName>,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<u64, parse::Parsed>>,
@@ -57,6 +69,21 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Reads `supergraph_sdl` and prepares to serve it with `config`.
     pub fn new(supergraph_sdl: &str, config: GatewayConfig) -> anyhow::Result<Self> {
+        Self::build(supergraph_sdl, config, None)
+    }
+
+    /// The engine that takes over from this one for a changed supergraph or configuration,
+    /// keeping the caches of the edge whose configuration did not change.
+    pub fn reload(&self, supergraph_sdl: &str, config: GatewayConfig) -> anyhow::Result<Self> {
+        Self::build(supergraph_sdl, config, Some(self))
+    }
+
+    fn build(
+        supergraph_sdl: &str,
+        config: GatewayConfig,
+        previous: Option<&Engine>,
+    ) -> anyhow::Result<Self> {
+        config.check()?;
         let supergraph = Supergraph::parse(supergraph_sdl)?;
         let graph = Graph::new(&supergraph).map_err(anyhow::Error::msg)?;
         let endpoints = graph
@@ -91,7 +118,9 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("headers.propagate: {e}"))?;
         let size = NonZeroUsize::new(config.query_plan.cache_size.max(1)).expect("at least one");
+        let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         Ok(Self {
+            edge,
             implementers: supergraph.api.implementers_map(),
             executor: Executor::new(Transport::new()?, endpoints, config.dedupe.subgraph_queries),
             supergraph,
@@ -111,6 +140,8 @@ pub struct HttpRequest<'a> {
     pub headers: &'a HeaderMap,
     pub query_string: Option<&'a str>,
     pub body: &'a [u8],
+    /// The client's address, for rate limits keyed by address.
+    pub remote: Option<std::net::IpAddr>,
 }
 
 /// The encoded response.
@@ -119,6 +150,8 @@ pub struct HttpResponse {
     pub status: StatusCode,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Headers besides `Content-Type` (rate-limit budget, `Retry-After`, ...).
+    pub headers: HeaderMap,
 }
 
 /// Runs one GraphQL-over-HTTP request through the lifecycle.
@@ -127,17 +160,29 @@ pub async fn run(engine: &Engine, http: HttpRequest<'_>) -> HttpResponse {
         Ok(media) => media,
         Err(e) => return encode_error(&e, MediaType::Json),
     };
-    match run_inner(engine, &http, media).await {
+    let mut headers = HeaderMap::new();
+    let limit = engine.config.traffic.timeout_ms;
+    let outcome = tokio::time::timeout(
+        Duration::from_millis(limit),
+        run_inner(engine, &http, media, &mut headers),
+    )
+    .await
+    .unwrap_or(Err(RequestError::Timeout(limit)));
+    let mut response = match outcome {
         Ok(response) => response,
         Err(e) => encode_error(&e, media),
-    }
+    };
+    response.headers.extend(headers);
+    response
 }
 
 async fn run_inner(
     engine: &Engine,
     http: &HttpRequest<'_>,
     media: MediaType,
+    out_headers: &mut HeaderMap,
 ) -> Result<HttpResponse, RequestError> {
+    let identity = authenticate::authenticate(engine, http.headers).await?;
     let request = if http.method == Method::GET {
         request::from_get(http.query_string)?
     } else {
@@ -148,11 +193,26 @@ async fn run_inner(
         }
         request::from_post(http.headers, http.body)?
     };
+    // After reading: a POST a browser may send cross-site (a form or text body) is already
+    // refused for its media type, so in practice this guards GET.
+    if !engine.edge.csrf.allows(http.headers) {
+        return Err(RequestError::CsrfPrevented(
+            engine.config.csrf.required_headers.join(", "),
+        ));
+    }
     let query = request
         .query
         .as_deref()
         .filter(|q| !q.trim().is_empty())
         .ok_or(RequestError::MissingQuery)?;
+    admit::admit(
+        engine,
+        identity.as_ref(),
+        http,
+        request.operation_name.as_deref(),
+        out_headers,
+    )
+    .await?;
     let key = parse::fingerprint(engine, query);
     let document = parse::parse(engine, key, query).map_err(|e| (*e).clone())?;
     let operation = select(&document, request.operation_name.as_deref())?;
@@ -175,9 +235,12 @@ async fn run_inner(
             return Err(RequestError::Cost { found, limit });
         }
     }
-    let headers = forwarded(engine, http.headers);
-    let response =
-        execute::execute(engine, &planned, &document, operation, &variables, &headers).await?;
+    let (planned, errors) = authorize::authorize(engine, planned, identity.as_ref()).await?;
+    let headers = forwarded(engine, http.headers, identity.as_ref());
+    let response = execute::execute(
+        engine, &planned, &document, operation, &variables, &headers, errors,
+    )
+    .await?;
     let wants_plan = engine.config.query_plan.expose
         && http
             .headers
@@ -208,6 +271,7 @@ async fn run_inner(
         status,
         content_type: media.content_type(),
         body,
+        headers: HeaderMap::new(),
     })
 }
 
@@ -242,12 +306,22 @@ fn coerce(
         })
 }
 
-fn forwarded(engine: &Engine, headers: &HeaderMap) -> HeaderMap {
+/// The headers every subgraph request carries: the configured client headers, and the
+/// verified token (subgraphs check it themselves) when it did not come in `Authorization`.
+fn forwarded(engine: &Engine, headers: &HeaderMap, identity: Option<&Identity>) -> HeaderMap {
     let mut out = HeaderMap::new();
     for name in &engine.propagate {
         for value in headers.get_all(name) {
             out.append(name.clone(), value.clone());
         }
+    }
+    if engine.config.headers.forward_token
+        && let Some(identity) = identity
+        && !out.contains_key(header::AUTHORIZATION)
+        && let Ok(mut value) = HeaderValue::try_from(format!("Bearer {}", identity.token))
+    {
+        value.set_sensitive(true);
+        out.insert(header::AUTHORIZATION, value);
     }
     out
 }
@@ -256,9 +330,12 @@ fn forwarded(engine: &Engine, headers: &HeaderMap) -> HeaderMap {
 pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
     let mut map = JsonMap::new();
     map.insert("errors", Value::Array(error.errors()));
+    let mut headers = HeaderMap::new();
+    error.headers(&mut headers);
     HttpResponse {
         status: error.status(media),
         content_type: media.content_type(),
         body: serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec()),
+        headers,
     }
 }

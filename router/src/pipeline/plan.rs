@@ -9,6 +9,7 @@ use apollo_compiler::response::{JsonMap, JsonValue as Value};
 
 use super::Engine;
 use super::request::RequestError;
+use crate::edge::authorization::{self, Guard};
 use crate::planner::operation::{self, Operation};
 use crate::planner::{self, QueryPlan};
 
@@ -23,6 +24,15 @@ pub struct Planned {
     pub conditional: bool,
     /// Its size, for the operation limits.
     pub measure: super::limits::Measure,
+    /// Its selections with authorization requirements, outermost first.
+    pub guards: Vec<Guard>,
+    /// The `@policy` names among `guards`.
+    pub policies: Vec<String>,
+    /// Plans with some guarded selections removed, by which (see `authorize`).
+    pub(crate) filtered: std::sync::Mutex<Vec<(Vec<bool>, Arc<Planned>)>>,
+    /// What the response must answer null (or leave out) whatever the subgraphs send; its
+    /// addresses point into `operation`.
+    pub withheld: crate::executor::shape::Withheld,
 }
 
 /// What the plan cache is keyed by.
@@ -85,12 +95,17 @@ pub fn plan(
     let introspection = normalized.selection.0.iter().any(|s| {
         matches!(s, operation::Selection::Field(f) if f.name == "__schema" || f.name == "__type")
     });
+    let guards = authorization::guards(&engine.edge.rules, &engine.supergraph.schema, &normalized);
     let planned = Arc::new(Planned {
+        policies: authorization::policies(&guards),
+        guards,
         operation: normalized,
         plan,
         introspection,
         conditional,
         measure,
+        filtered: Default::default(),
+        withheld: Default::default(),
     });
     let mut plans = engine.plans.lock().unwrap_or_else(|p| p.into_inner());
     if conditional {

@@ -1,9 +1,11 @@
 //! GraphQL over HTTP at the edge: reading a request (POST JSON or GET query parameters),
-//! choosing the response media type, and the request errors with their codes and statuses.
+//! and choosing the response media type.
 
-use apollo_compiler::response::{JsonMap, JsonValue as Value};
-use http::{HeaderMap, Method, StatusCode, header};
+use apollo_compiler::response::JsonMap;
+use http::{HeaderMap, Method, header};
 use serde::Deserialize;
+
+pub use super::error::RequestError;
 
 /// A GraphQL request as the client sent it.
 #[derive(Debug, Default, Deserialize)]
@@ -33,140 +35,6 @@ impl MediaType {
         match self {
             MediaType::GraphQLResponse => "application/graphql-response+json; charset=utf-8",
             MediaType::Json => "application/json; charset=utf-8",
-        }
-    }
-}
-
-/// A request that fails before execution. Each has a stable code and an HTTP status.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum RequestError {
-    #[error("the request body is not valid JSON: {0}")]
-    MalformedBody(String),
-    #[error("the request has no query")]
-    MissingQuery,
-    #[error("{0}")]
-    BadParameter(String),
-    #[error("POST requests must have Content-Type application/json")]
-    UnsupportedMediaType,
-    #[error("the server can answer only application/graphql-response+json or application/json")]
-    NotAcceptable,
-    #[error("the request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    #[error("{0} operations are not allowed over GET; use POST")]
-    MethodNotAllowed(&'static str),
-    #[error("the document does not parse")]
-    Parse(Vec<Value>),
-    #[error("the document is not valid for this schema")]
-    Validation(Vec<Value>),
-    #[error("the document has several operations; operationName must name one")]
-    OperationNameRequired,
-    #[error("the document has no operation named \"{0}\"")]
-    UnknownOperation(String),
-    #[error("the variables do not fit the operation")]
-    Variables(Vec<Value>),
-    #[error("introspection is disabled")]
-    IntrospectionDisabled,
-    #[error("subscriptions are not served over this transport")]
-    SubscriptionUnsupported,
-    #[error("the router could not plan this operation: {0}")]
-    Planning(String),
-    #[error("the document has more than {0} tokens")]
-    MaxTokens(usize),
-    #[error("the operation nests {found} fields deep; the limit is {limit}")]
-    MaxDepth { found: usize, limit: usize },
-    #[error("the operation has {found} aliases; the limit is {limit}")]
-    MaxAliases { found: usize, limit: usize },
-    #[error("the operation has {found} root fields; the limit is {limit}")]
-    MaxRootFields { found: usize, limit: usize },
-    #[error("the document has {found} directives; the limit is {limit}")]
-    MaxDirectives { found: usize, limit: usize },
-    #[error("the operation's estimated cost is {found}; the limit is {limit}")]
-    Cost { found: u64, limit: u64 },
-}
-
-impl RequestError {
-    /// The `extensions.code` of the error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            RequestError::MalformedBody(_)
-            | RequestError::MissingQuery
-            | RequestError::BadParameter(_) => "BAD_REQUEST",
-            RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            RequestError::NotAcceptable => "NOT_ACCEPTABLE",
-            RequestError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            RequestError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
-            RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
-            RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
-            RequestError::OperationNameRequired => "OPERATION_NAME_REQUIRED",
-            RequestError::UnknownOperation(_) => "UNKNOWN_OPERATION_NAME",
-            RequestError::Variables(_) => "BAD_USER_INPUT",
-            RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
-            RequestError::SubscriptionUnsupported => "SUBSCRIPTION_NOT_SUPPORTED",
-            RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
-            RequestError::MaxTokens(_) => "MAX_TOKENS_EXCEEDED",
-            RequestError::MaxDepth { .. } => "MAX_DEPTH_EXCEEDED",
-            RequestError::MaxAliases { .. } => "MAX_ALIASES_EXCEEDED",
-            RequestError::MaxRootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
-            RequestError::MaxDirectives { .. } => "MAX_DIRECTIVES_EXCEEDED",
-            RequestError::Cost { .. } => "COST_LIMIT_EXCEEDED",
-        }
-    }
-
-    /// The HTTP status. Errors in a well-formed request are 200 for `application/json`
-    /// clients, as GraphQL over HTTP asks, and 4xx for `application/graphql-response+json`.
-    pub fn status(&self, media: MediaType) -> StatusCode {
-        let graphql_error = |status| match media {
-            MediaType::GraphQLResponse => status,
-            MediaType::Json => StatusCode::OK,
-        };
-        match self {
-            RequestError::MalformedBody(_)
-            | RequestError::MissingQuery
-            | RequestError::BadParameter(_) => StatusCode::BAD_REQUEST,
-            RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            RequestError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            RequestError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            RequestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            RequestError::Parse(_)
-            | RequestError::Validation(_)
-            | RequestError::OperationNameRequired
-            | RequestError::UnknownOperation(_)
-            | RequestError::Variables(_)
-            | RequestError::IntrospectionDisabled
-            | RequestError::SubscriptionUnsupported
-            | RequestError::MaxTokens(_)
-            | RequestError::MaxDepth { .. }
-            | RequestError::MaxAliases { .. }
-            | RequestError::MaxRootFields { .. }
-            | RequestError::MaxDirectives { .. }
-            | RequestError::Cost { .. } => graphql_error(StatusCode::BAD_REQUEST),
-            RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The `errors` list of the response.
-    pub fn errors(&self) -> Vec<Value> {
-        let code = self.code();
-        let with_code = |mut error: Value| {
-            if let Value::Object(map) = &mut error {
-                let mut extensions = match map.remove("extensions") {
-                    Some(Value::Object(e)) => e,
-                    _ => JsonMap::new(),
-                };
-                extensions.insert("code", Value::String(code.into()));
-                map.insert("extensions", Value::Object(extensions));
-            }
-            error
-        };
-        match self {
-            RequestError::Parse(errors)
-            | RequestError::Validation(errors)
-            | RequestError::Variables(errors) => errors.iter().cloned().map(with_code).collect(),
-            other => {
-                let mut map = JsonMap::new();
-                map.insert("message", Value::String(other.to_string().into()));
-                vec![with_code(Value::Object(map))]
-            }
         }
     }
 }

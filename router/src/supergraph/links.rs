@@ -17,8 +17,28 @@ pub struct Link {
     pub namespace: String,
     /// `for:`: EXECUTION and SECURITY features must be understood to serve the supergraph.
     pub purpose: Option<String>,
-    /// Names imported without prefix (`import: ["@key", ...]`), with the `@` removed.
+    /// Names imported without prefix (`import: ["@key", ...]`), with the `@` removed, as they
+    /// are called in this schema.
     pub imports: Vec<String>,
+    /// Imports given another name (`{ name: "@key", as: "@myKey" }`): (specification name,
+    /// local name).
+    pub renamed: Vec<(String, String)>,
+}
+
+impl Link {
+    /// What the specification's element `element` (a directive or type name, without `@`) is
+    /// called in this schema.
+    pub fn local_name(&self, element: &str) -> String {
+        if let Some((_, local)) = self.renamed.iter().find(|(name, _)| name == element) {
+            local.clone()
+        } else if self.imports.iter().any(|i| i == element) {
+            element.to_owned()
+        } else if element == self.name {
+            self.namespace.clone()
+        } else {
+            format!("{}__{element}", self.namespace)
+        }
+    }
 }
 
 /// The links of a supergraph.
@@ -91,27 +111,33 @@ pub fn read(schema: &Schema) -> Result<Links, SupergraphError> {
         let (name, major, minor) = parse_url(&url).ok_or_else(|| {
             SupergraphError::Malformed(format!("@link url {url} has no name/vX.Y"))
         })?;
-        let imports = match directive
+        let mut imports = Vec::new();
+        let mut renamed = Vec::new();
+        if let Some(Value::List(items)) = directive
             .specified_argument_by_name("import")
             .map(|v| v.as_ref())
         {
-            Some(Value::List(items)) => items
-                .iter()
-                .filter_map(|item| match item.as_ref() {
-                    Value::String(s) => Some(s.trim_start_matches('@').to_owned()),
+            for item in items {
+                match item.as_ref() {
+                    Value::String(s) => imports.push(s.trim_start_matches('@').to_owned()),
                     Value::Object(fields) => {
-                        fields.iter().find(|(k, _)| k == "name").and_then(|(_, v)| {
-                            match v.as_ref() {
-                                Value::String(s) => Some(s.trim_start_matches('@').to_owned()),
-                                _ => None,
-                            }
-                        })
+                        let text = |key: &str| {
+                            fields.iter().find(|(k, _)| k == key).and_then(|(_, v)| {
+                                match v.as_ref() {
+                                    Value::String(s) => Some(s.trim_start_matches('@').to_owned()),
+                                    _ => None,
+                                }
+                            })
+                        };
+                        let Some(name) = text("name") else { continue };
+                        let local = text("as").unwrap_or_else(|| name.clone());
+                        imports.push(local.clone());
+                        renamed.push((name, local));
                     }
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+                    _ => {}
+                }
+            }
+        }
         let namespace = string_arg(directive, "as").unwrap_or(&name).to_owned();
         let purpose = string_arg(directive, "for").map(str::to_owned);
         all.push(Link {
@@ -122,6 +148,7 @@ pub fn read(schema: &Schema) -> Result<Links, SupergraphError> {
             namespace,
             purpose,
             imports,
+            renamed,
         });
     }
     for required in ["link", "join"] {

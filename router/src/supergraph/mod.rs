@@ -37,6 +37,8 @@ pub struct Supergraph {
     pub api: Valid<Schema>,
     /// The join information.
     pub joins: model::Joins,
+    /// The specifications it links.
+    pub links: links::Links,
 }
 
 impl Supergraph {
@@ -47,6 +49,11 @@ impl Supergraph {
         let links = links::read(&schema)?;
         let joins = model::read(&schema, &links)?;
         let api = api::derive(&schema, &links)?;
-        Ok(Self { schema, api, joins })
+        Ok(Self {
+            schema,
+            api,
+            joins,
+            links,
+        })
     }
 }

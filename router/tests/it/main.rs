@@ -1,6 +1,7 @@
 //! Router integration tests.
 
 mod compose;
+mod edge;
 mod executor;
 mod limits;
 mod planner;

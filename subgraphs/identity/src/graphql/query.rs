@@ -38,6 +38,7 @@ impl Query {
     }
 
     /// Every user, oldest first. Requires `users:read`.
+    #[graphql(requires_scopes = "users:read")]
     async fn users(
         &self,
         ctx: &Context<'_>,
