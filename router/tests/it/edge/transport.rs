@@ -172,3 +172,20 @@ async fn answers_a_slow_request_with_a_timeout_and_a_slow_subgraph_with_an_error
     assert_eq!(answer.body["data"]["public"], Value::Null);
     assert_eq!(answer.code(), "SUBGRAPH_REQUEST_FAILED", "{}", answer.body);
 }
+
+#[test]
+fn the_checked_in_configurations_and_the_documented_reference_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway-config");
+    for file in ["dev.yaml", "production.yaml"] {
+        tessera_router::config::GatewayConfig::load(&dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e:#}"));
+    }
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
+    let reference = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block");
+    tessera_router::config::GatewayConfig::parse(reference)
+        .unwrap_or_else(|e| panic!("the reference in gateway-config/README.md: {e:#}"));
+}
