@@ -165,13 +165,18 @@ impl Authenticator {
 
     /// Spawns one polling task per URL source (the first poll is immediate). The tasks hold
     /// only a `Weak` and end when the authenticator is dropped. Calling it again does nothing.
-    /// Must run inside a Tokio runtime.
+    /// Outside a Tokio runtime it does nothing.
     pub fn start(self: &Arc<Self>) {
+        // Outside a runtime (an engine built by synchronous code) there is nothing to poll
+        // with; unknown `kid`s still trigger fetches from request handling.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
         for index in 0..self.urls.len() {
-            tokio::spawn(poll(
+            runtime.spawn(poll(
                 Arc::downgrade(self),
                 index,
                 self.urls[index].poll_interval,
