@@ -69,11 +69,17 @@ pub fn watch(engine: SharedEngine, sources: Sources) -> Option<tokio::task::Join
                 continue;
             }
             let current = engine.load_full();
-            let text = (now.supergraph.clone(), now.config.clone());
-            let built = tokio::task::spawn_blocking(move || rebuild(&current, &text.0, &text.1))
-                .await
-                .map_err(anyhow::Error::from)
-                .and_then(|built| built);
+            let (built, now) = match tokio::task::spawn_blocking(move || {
+                (rebuild(&current, &now.supergraph, &now.config), now)
+            })
+            .await
+            {
+                Ok(done) => done,
+                Err(error) => {
+                    tracing::error!(error = %error, "reload: building the new engine failed");
+                    continue;
+                }
+            };
             seen = now;
             match built {
                 Ok(next) => {

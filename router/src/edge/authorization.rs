@@ -303,32 +303,32 @@ pub fn remove(operation: &Operation, guards: &[Guard], denied: &[bool]) -> Opera
 pub fn withheld(operation: &Operation, guards: &[Guard], denied: &[bool]) -> Withheld {
     let mut out = Withheld::default();
     for (guard, _) in guards.iter().zip(denied).filter(|(_, d)| **d) {
-        let mut set = &operation.selection;
-        let Some((last, parents)) = guard.at.split_last() else {
-            continue;
-        };
-        let mut found = true;
-        for &i in parents {
-            set = match set.0.get(i) {
-                Some(Selection::Field(field)) => &field.selection,
-                Some(Selection::Fragment(fragment)) => &fragment.selection,
-                None => {
-                    found = false;
-                    break;
-                }
-            };
-        }
-        match set.0.get(*last) {
-            Some(Selection::Field(field)) if found => {
-                out.fields.push(std::ptr::from_ref(field) as usize);
-            }
-            Some(Selection::Fragment(fragment)) if found => {
+        match selection_at(&operation.selection, &guard.at) {
+            Some(Selection::Field(field)) => out.fields.push(std::ptr::from_ref(field) as usize),
+            Some(Selection::Fragment(fragment)) => {
                 out.fragments.push(std::ptr::from_ref(fragment) as usize);
             }
-            _ => {}
+            None => {}
         }
     }
     out
+}
+
+/// The selection at index path `at` below `set`.
+fn selection_at<'o>(set: &'o SelectionSet, at: &[usize]) -> Option<&'o Selection> {
+    let (&first, rest) = at.split_first()?;
+    let selection = set.0.get(first)?;
+    if rest.is_empty() {
+        return Some(selection);
+    }
+    selection_at(children(selection), rest)
+}
+
+fn children(selection: &Selection) -> &SelectionSet {
+    match selection {
+        Selection::Field(field) => &field.selection,
+        Selection::Fragment(fragment) => &fragment.selection,
+    }
 }
 
 fn remove_at(set: &mut SelectionSet, at: &[usize]) {

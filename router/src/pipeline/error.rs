@@ -198,10 +198,9 @@ impl RequestError {
             RequestError::Parse(errors)
             | RequestError::Validation(errors)
             | RequestError::Variables(errors) => errors.iter().cloned().map(with_code).collect(),
-            RequestError::Unauthorized { paths, .. } => paths
-                .iter()
-                .map(|path| with_code(unauthorized_error(path)))
-                .collect(),
+            RequestError::Unauthorized { paths, .. } => {
+                paths.iter().map(|path| unauthorized_error(path)).collect()
+            }
             other => {
                 let mut map = JsonMap::new();
                 map.insert("message", Value::String(other.to_string().into()));

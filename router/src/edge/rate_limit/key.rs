@@ -2,19 +2,20 @@
 //!
 //! A key is `{prefix}:{rule}:{digest}`, where the digest covers the request's values for the
 //! rule's parts, each written as `{length}:{bytes}` so no two lists of values encode alike. The
-//! digest (HMAC-SHA256, base64url, 43 characters) keeps keys short and keeps what the values are
+//! digest (SHA-256, base64url, 43 characters) keeps keys short and keeps what the values are
 //! (tokens' subjects, e-mail addresses, API keys in headers) out of the store's key space. It
 //! must be the same in every router instance and version sharing a Redis, which rules out
-//! `ahash` and `DefaultHasher`; HMAC-SHA256 comes with `jsonwebtoken`, already linked.
+//! `ahash` and `DefaultHasher`.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::LazyLock;
 
 use ahash::AHashMap;
 use anyhow::{Context as _, bail, ensure};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use super::Input;
 use super::store::Cell;
@@ -227,9 +228,5 @@ fn encode<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
 }
 
 fn digest(encoded: &[u8]) -> String {
-    // Not a secret: the HMAC serves as a stable, collision-resistant hash.
-    static KEY: LazyLock<EncodingKey> =
-        LazyLock::new(|| EncodingKey::from_secret(b"tessera rate-limit key"));
-    jsonwebtoken::crypto::sign(encoded, &KEY, Algorithm::HS256)
-        .expect("HMAC-SHA256 signs any message with any key")
+    URL_SAFE_NO_PAD.encode(Sha256::digest(encoded))
 }

@@ -94,10 +94,12 @@ async fn keys_budgets_by_claim_with_overrides() {
     assert_eq!(status(post(&router, "{ public }", &[]).await), 200);
 }
 
-async fn redis_router(url: &str, prefix: &str, policy: &str, limit: u32) -> RouterServer {
+/// A router whose one rule (per operation name) is kept in Redis at `url` (the suite's Redis
+/// when `None`).
+async fn redis_router(url: Option<&str>, prefix: &str, policy: &str, limit: u32) -> RouterServer {
     let config = GatewayConfig::parse(&format!(
         "rate_limits:\n  store:\n    redis:\n      url: {}\n      key_prefix: \"{prefix}\"\n      timeout_ms: 200\n  on_store_failure: {policy}\n  rules:\n    - name: per-operation\n      key: operation\n      limit: {limit}\n      period_secs: 3600\n",
-        redis_url_or(url)
+        url.map_or_else(redis_url, str::to_owned)
     ))
     .expect("config");
     let (_, subgraph_url) = subgraph().await;
@@ -107,14 +109,6 @@ async fn redis_router(url: &str, prefix: &str, policy: &str, limit: u32) -> Rout
     RouterServer::start(listener, &supergraph(&subgraph_url), config)
         .await
         .expect("router")
-}
-
-fn redis_url_or(url: &str) -> String {
-    if url.is_empty() {
-        redis_url()
-    } else {
-        url.to_owned()
-    }
 }
 
 /// POSTs the named operation `query <name> { public }`: its status and error code.
@@ -141,8 +135,8 @@ async fn named(router: &RouterServer, name: &str) -> u16 {
 #[tokio::test]
 async fn two_routers_sharing_redis_enforce_one_budget() {
     let prefix = prefix("shared");
-    let a = redis_router("", &prefix, "closed", 7).await;
-    let b = redis_router("", &prefix, "closed", 7).await;
+    let a = redis_router(None, &prefix, "closed", 7).await;
+    let b = redis_router(None, &prefix, "closed", 7).await;
     let mut ok = 0;
     let mut limited = 0;
     for i in 0..20 {
@@ -161,8 +155,8 @@ async fn two_routers_sharing_redis_enforce_one_budget() {
 #[tokio::test]
 async fn answers_a_redis_outage_by_policy_without_hanging() {
     let prefix = prefix("outage");
-    let open = redis_router("redis://127.0.0.1:1", &prefix, "open", 1).await;
-    let closed = redis_router("redis://127.0.0.1:1", &prefix, "closed", 1).await;
+    let open = redis_router(Some("redis://127.0.0.1:1"), &prefix, "open", 1).await;
+    let closed = redis_router(Some("redis://127.0.0.1:1"), &prefix, "closed", 1).await;
     let started = Instant::now();
     for _ in 0..3 {
         assert_eq!(
