@@ -337,6 +337,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_group_that_joined_before_its_topic_existed_gets_the_first_events() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        let bus = bus(&cluster);
+        // The mock cluster refuses CreateTopics, so the subscription starts on a topic that
+        // does not exist, as against a broker where creating it failed.
+        let mut sub = bus
+            .subscribe(&["t.later".to_owned()], "g")
+            .await
+            .expect("subscribe");
+        cluster.create_topic("t.later", 1, 1).expect("topic");
+        bus.publish("t.later", &event("first"))
+            .await
+            .expect("publish");
+        let delivered = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                // Until the topic shows up in the metadata the consumer reports it as unknown.
+                if let Ok(delivery) = sub.next().await {
+                    return delivery;
+                }
+            }
+        })
+        .await
+        .expect("the event arrives once the topic exists");
+        assert_eq!(delivered.envelope.subject, "first");
+    }
+
+    #[tokio::test]
     async fn publish_fails_cleanly_when_no_broker_answers() {
         let bus = KafkaBus::new(&KafkaConfig {
             brokers: "127.0.0.1:1".to_owned(),
