@@ -14,10 +14,10 @@ use tessera_router::config::{GatewayConfig, SubgraphsConfig};
 use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
-pub const SERVICES: [&str; 2] = ["auth", "identity"];
+pub const SERVICES: [&str; 3] = ["auth", "identity", "audit"];
 
 /// Ports of `tessera dev`.
-pub const DEV_PORTS: [(&str, u16); 2] = [("auth", 8081), ("identity", 8082)];
+pub const DEV_PORTS: [(&str, u16); 3] = [("auth", 8081), ("identity", 8082), ("audit", 8084)];
 /// Where `tessera dev` serves the router.
 pub const DEV_ROUTER_PORT: u16 = 8080;
 
@@ -103,6 +103,8 @@ impl PlatformOptions {
 /// A running platform.
 pub struct Platform {
     pub tasks: Tasks,
+    /// What the services share in process (the event bus when no broker is configured).
+    pub embedded: Embedded,
     /// Every service's address, the router's (as `router`) included.
     pub addresses: Vec<(&'static str, SocketAddr)>,
     /// The supergraph composed from the running subgraphs.
@@ -141,7 +143,16 @@ impl Platform {
         let identity_addr =
             tessera_identity::start(identity, identity_listener, &embedded, tasks.clone()).await?;
 
-        let mut addresses = vec![("auth", auth_addr), ("identity", identity_addr)];
+        let audit = options.base::<tessera_audit::Settings>("audit", &jwks_url);
+        let audit_listener = server::bind(audit.listen).await?;
+        let audit_addr =
+            tessera_audit::start(audit, audit_listener, &embedded, tasks.clone()).await?;
+
+        let mut addresses = vec![
+            ("auth", auth_addr),
+            ("identity", identity_addr),
+            ("audit", audit_addr),
+        ];
         let running = SubgraphsConfig(
             addresses
                 .iter()
@@ -178,6 +189,7 @@ impl Platform {
         };
         Ok(Self {
             tasks,
+            embedded,
             addresses,
             supergraph,
             router: std::sync::Mutex::new(router),

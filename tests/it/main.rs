@@ -1,5 +1,6 @@
 //! End-to-end tests: the platform started on free ports, spoken to over HTTP.
 
+mod audit;
 mod auth;
 mod events;
 mod federation;

@@ -73,7 +73,15 @@ impl Default for Settings {
             reset_requests_per_hour: 3,
             throttle: ThrottleConfig::default(),
             admin_emails: Vec::new(),
-            admin_scopes: vec!["users:read".to_owned()],
+            admin_scopes: [
+                "users:read",
+                "audit:read",
+                "blog:moderate",
+                "roles:manage",
+                "billing:manage",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 }
