@@ -34,10 +34,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole platform in one process on the standard ports.
-    Dev,
+    Dev {
+        /// Bootstrap administrators: these accounts get the admin scopes on sign-in and the
+        /// admin role when they register (repeat the flag or separate with commas).
+        #[arg(
+            long = "admin-email",
+            env = "TESSERA_ADMIN_EMAILS",
+            value_delimiter = ','
+        )]
+        admin_emails: Vec<String>,
+    },
     /// Run one subgraph service.
     Subgraph {
-        /// Which service: auth, identity or audit.
+        /// Which service: auth, identity, authz or audit.
         name: String,
         /// A YAML configuration file (the environment overrides it).
         #[arg(long)]
@@ -125,7 +134,7 @@ impl Cli {
 impl Command {
     async fn run(self) -> anyhow::Result<()> {
         match self {
-            Self::Dev => dev().await,
+            Self::Dev { admin_emails } => dev(admin_emails).await,
             Self::Subgraph { name, config } => subgraph(&name, config).await,
             Self::Migrate => migrate().await,
             Self::Router {
@@ -154,12 +163,13 @@ fn dev_environment() -> anyhow::Result<config::ServiceConfig<EmptySettings>> {
 #[serde(deny_unknown_fields)]
 struct EmptySettings {}
 
-async fn dev() -> anyhow::Result<()> {
+async fn dev(admin_emails: Vec<String>) -> anyhow::Result<()> {
     let env = dev_environment()?;
     // Without DATABASE_URL this is the machine's server on 127.0.0.1:5432 (the config default).
     let database_url = env.database.url.expose().clone();
     crate::postgres::ensure_database(&database_url).await?;
     let mut options = PlatformOptions::ephemeral(database_url);
+    options.admin_emails = admin_emails;
     options.redis = env.redis;
     options.kafka = env.kafka;
     options.listen = DEV_PORTS
@@ -238,8 +248,16 @@ async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()
             let listener = server::bind(config.listen).await?;
             tessera_audit::start(config, listener, &embedded, tasks.clone()).await?;
         }
+        "authz" => {
+            let config = config::load::<tessera_authz::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_authz::start(config, listener, &embedded, tasks.clone()).await?;
+        }
         other => {
-            anyhow::bail!("unknown subgraph {other:?}; expected one of: auth, identity, audit")
+            anyhow::bail!(
+                "unknown subgraph {other:?}; expected one of: auth, identity, authz, audit"
+            )
         }
     }
     shutdown_signal().await;
@@ -262,6 +280,7 @@ async fn migrate() -> anyhow::Result<()> {
     for (name, migrator) in [
         ("auth", &tessera_auth::MIGRATOR),
         ("identity", &tessera_identity::MIGRATOR),
+        ("authz", &tessera_authz::MIGRATOR),
         ("audit", &tessera_audit::MIGRATOR),
     ] {
         let pool = tessera_kit::db::connect(&env.database, name).await?;

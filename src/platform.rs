@@ -14,10 +14,15 @@ use tessera_router::config::{GatewayConfig, SubgraphsConfig};
 use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
-pub const SERVICES: [&str; 3] = ["auth", "identity", "audit"];
+pub const SERVICES: [&str; 4] = ["auth", "identity", "authz", "audit"];
 
 /// Ports of `tessera dev`.
-pub const DEV_PORTS: [(&str, u16); 3] = [("auth", 8081), ("identity", 8082), ("audit", 8084)];
+pub const DEV_PORTS: [(&str, u16); 4] = [
+    ("auth", 8081),
+    ("identity", 8082),
+    ("authz", 8083),
+    ("audit", 8084),
+];
 /// Where `tessera dev` serves the router.
 pub const DEV_ROUTER_PORT: u16 = 8080;
 
@@ -33,7 +38,8 @@ pub struct PlatformOptions {
     pub listen: Vec<(&'static str, SocketAddr)>,
     /// Where the dev mailbox writes.
     pub mailbox_dir: PathBuf,
-    /// Emails that get administrator scopes on sign-in.
+    /// Bootstrap administrators: auth gives them its admin scopes on sign-in, and authz grants
+    /// them the admin role when they register.
     pub admin_emails: Vec<String>,
     /// Overrides the access-token lifetime (tests of expiry).
     pub access_token_ttl_secs: Option<u64>,
@@ -143,6 +149,11 @@ impl Platform {
         let identity_addr =
             tessera_identity::start(identity, identity_listener, &embedded, tasks.clone()).await?;
 
+        let mut authz = options.base::<tessera_authz::Settings>("authz", &jwks_url);
+        authz.service.admin_emails = options.admin_emails.clone();
+        let authz_listener = server::bind(authz.listen).await?;
+        let authz_addr =
+            tessera_authz::start(authz, authz_listener, &embedded, tasks.clone()).await?;
         let audit = options.base::<tessera_audit::Settings>("audit", &jwks_url);
         let audit_listener = server::bind(audit.listen).await?;
         let audit_addr =
@@ -151,6 +162,7 @@ impl Platform {
         let mut addresses = vec![
             ("auth", auth_addr),
             ("identity", identity_addr),
+            ("authz", authz_addr),
             ("audit", audit_addr),
         ];
         let running = SubgraphsConfig(

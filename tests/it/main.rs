@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod authz;
 mod events;
 mod federation;
 mod http;

@@ -37,6 +37,11 @@ async fn identity_sdl_matches_the_checked_in_schema() {
 }
 
 #[tokio::test]
+async fn authz_sdl_matches_the_checked_in_schema() {
+    check("authz").await;
+}
+
+#[tokio::test]
 async fn audit_sdl_matches_the_checked_in_schema() {
     check("audit").await;
 }

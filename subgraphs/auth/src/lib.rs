@@ -5,8 +5,10 @@
 //! - [`graphql`]: the schema and resolvers.
 //! - [`domain`]: passwords, the key ring, sessions and the account flows.
 //! - [`store`]: sqlx queries against the `auth` schema.
+//! - [`events`]: the scopes tokens carry, kept in step with authz's `scopes.changed`.
 
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod store;
 
@@ -57,7 +59,8 @@ pub struct Settings {
     pub throttle: ThrottleConfig,
     /// Accounts that receive `admin_scopes` on every sign-in (bootstrap administrators).
     pub admin_emails: Vec<String>,
-    /// Scopes given to `admin_emails`.
+    /// Scopes given to `admin_emails`, on top of the scopes authz grants them. By default the
+    /// permissions of authz's built-in admin role.
     pub admin_scopes: Vec<String>,
 }
 
@@ -73,18 +76,19 @@ impl Default for Settings {
             reset_requests_per_hour: 3,
             throttle: ThrottleConfig::default(),
             admin_emails: Vec::new(),
-            admin_scopes: [
-                "users:read",
-                "audit:read",
-                "blog:moderate",
-                "roles:manage",
-                "billing:manage",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            admin_scopes: ADMIN_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
+
+/// The permissions of authz's built-in admin role (see its first migration).
+pub const ADMIN_SCOPES: [&str; 5] = [
+    "audit:read",
+    "billing:manage",
+    "blog:moderate",
+    "roles:manage",
+    "users:read",
+];
 
 /// Failed logins tolerated in one window before further attempts are refused.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -121,6 +125,12 @@ pub async fn start(
     let settings = config.service.clone();
     let publish_after_retire =
         Duration::from_secs(settings.access_token_ttl_secs + config.jwt.leeway_secs + 60);
+    runtime.consume(
+        &["authz"],
+        Arc::new(events::ScopeSync {
+            pool: runtime.pool.clone(),
+        }),
+    );
     let keys = Arc::new(KeyRing::load(runtime.pool.clone(), publish_after_retire).await?);
     tasks.spawn(
         "key-rotation",

@@ -67,6 +67,48 @@ pub async fn granted_scopes(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Resul
         .await
 }
 
+/// Replaces the granted scopes of `user_id` with `scopes` when `version` is newer than the last
+/// one applied for that user, recording `event` (id, time) as the last applied. False when the
+/// change is older news, or the user has no credentials here.
+pub async fn replace_granted_scopes(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    scopes: &[String],
+    version: i64,
+    event: (Uuid, DateTime<Utc>),
+) -> sqlx::Result<bool> {
+    // The upsert locks the user's row, so concurrent changes of one user apply one at a time.
+    let newer: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO scope_versions (user_id, version, event_id, event_time) \
+         SELECT user_id, $2, $3, $4 FROM credentials WHERE user_id = $1 \
+         ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, \
+         event_id = EXCLUDED.event_id, event_time = EXCLUDED.event_time, applied_at = now() \
+         WHERE scope_versions.version < EXCLUDED.version \
+         RETURNING user_id",
+    )
+    .bind(user_id)
+    .bind(version)
+    .bind(event.0)
+    .bind(event.1)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if newer.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM granted_scopes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO granted_scopes (user_id, scope) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(scopes)
+    .execute(tx)
+    .await?;
+    Ok(true)
+}
+
 pub async fn insert_family(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO token_families (id, user_id) VALUES ($1, $2)")
