@@ -11,6 +11,9 @@
 //!   expire, and their invoice is voided.
 //! - Idempotency keys older than `idempotency_retention_hours` are forgotten.
 //!
+//! Periods follow each other without gaps: a subscription more than one period behind (the job
+//! was stopped) is renewed once per missed period, each with its own invoice.
+//!
 //! Each subscription is handled in its own transaction, taken with `FOR UPDATE SKIP LOCKED`,
 //! so several instances share the work and none handles a subscription another holds; once
 //! committed, the advanced period takes it off the due list. The renewal charge's provider key
