@@ -46,7 +46,7 @@ pub enum Command {
     },
     /// Run one subgraph service.
     Subgraph {
-        /// Which service: auth, identity, authz or audit.
+        /// Which service: auth, identity, authz, audit or billing.
         name: String,
         /// A YAML configuration file (the environment overrides it).
         #[arg(long)]
@@ -254,9 +254,15 @@ async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()
             let listener = server::bind(config.listen).await?;
             tessera_authz::start(config, listener, &embedded, tasks.clone()).await?;
         }
+        "billing" => {
+            let config = config::load::<tessera_billing::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_billing::start(config, listener, &embedded, tasks.clone()).await?;
+        }
         other => {
             anyhow::bail!(
-                "unknown subgraph {other:?}; expected one of: auth, identity, authz, audit"
+                "unknown subgraph {other:?}; expected one of: auth, identity, authz, audit, billing"
             )
         }
     }
@@ -282,6 +288,7 @@ async fn migrate() -> anyhow::Result<()> {
         ("identity", &tessera_identity::MIGRATOR),
         ("authz", &tessera_authz::MIGRATOR),
         ("audit", &tessera_audit::MIGRATOR),
+        ("billing", &tessera_billing::MIGRATOR),
     ] {
         let pool = tessera_kit::db::connect(&env.database, name).await?;
         tessera_kit::db::migrate(&pool, migrator)

@@ -14,14 +14,15 @@ use tessera_router::config::{GatewayConfig, SubgraphsConfig};
 use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
-pub const SERVICES: [&str; 4] = ["auth", "identity", "authz", "audit"];
+pub const SERVICES: [&str; 5] = ["auth", "identity", "authz", "audit", "billing"];
 
 /// Ports of `tessera dev`.
-pub const DEV_PORTS: [(&str, u16); 4] = [
+pub const DEV_PORTS: [(&str, u16); 5] = [
     ("auth", 8081),
     ("identity", 8082),
     ("authz", 8083),
     ("audit", 8084),
+    ("billing", 8092),
 ];
 /// Where `tessera dev` serves the router.
 pub const DEV_ROUTER_PORT: u16 = 8080;
@@ -47,6 +48,8 @@ pub struct PlatformOptions {
     pub key_reload_secs: Option<u64>,
     /// Overrides the login throttle (tests of throttling).
     pub login_throttle: Option<tessera_auth::ThrottleConfig>,
+    /// Overrides how often billing's renewal job runs, in milliseconds (tests of renewals).
+    pub billing_renewal_interval_ms: Option<u64>,
     /// Where the router listens, in front of the subgraphs; no router when absent.
     pub router: Option<SocketAddr>,
     /// The router's configuration. Subgraph URLs come from the running subgraphs.
@@ -69,6 +72,7 @@ impl PlatformOptions {
             access_token_ttl_secs: None,
             key_reload_secs: None,
             login_throttle: None,
+            billing_renewal_interval_ms: None,
             router: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gateway: GatewayConfig {
                 headers: tessera_router::config::HeadersConfig {
@@ -165,6 +169,16 @@ impl Platform {
             ("authz", authz_addr),
             ("audit", audit_addr),
         ];
+
+        let mut billing = options.base::<tessera_billing::Settings>("billing", &jwks_url);
+        if let Some(ms) = options.billing_renewal_interval_ms {
+            billing.service.renewal_interval_ms = ms;
+        }
+        let billing_listener = server::bind(billing.listen).await?;
+        let billing_addr =
+            tessera_billing::start(billing, billing_listener, &embedded, tasks.clone()).await?;
+        addresses.push(("billing", billing_addr));
+
         let running = SubgraphsConfig(
             addresses
                 .iter()

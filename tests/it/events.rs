@@ -15,7 +15,7 @@ use tessera_tests::{Broker, TestPlatform};
 const PASSWORD: &str = "correct horse battery";
 
 /// Reads `topics` from the start until `done` says the collected events suffice.
-async fn read_events(
+pub(crate) async fn read_events(
     bootstrap: &str,
     topics: &[String],
     done: impl Fn(&[Value]) -> bool,

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod billing;
 mod events;
 mod federation;
 mod http;

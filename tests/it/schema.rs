@@ -46,6 +46,11 @@ async fn audit_sdl_matches_the_checked_in_schema() {
     check("audit").await;
 }
 
+#[tokio::test]
+async fn billing_sdl_matches_the_checked_in_schema() {
+    check("billing").await;
+}
+
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")

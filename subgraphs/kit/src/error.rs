@@ -40,6 +40,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// A refresh token was used twice; its whole family has been revoked.
     TokenReused,
+    /// An idempotency key already named a different request.
+    IdempotencyKeyReused,
     /// Too many attempts; retry later.
     RateLimited,
     /// A dependency (database, broker, another service) is unavailable.
@@ -66,6 +68,7 @@ impl ErrorCode {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::TokenReused => "TOKEN_REUSED",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::RateLimited => "RATE_LIMITED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
@@ -83,6 +86,7 @@ impl ErrorCode {
             | Self::InvalidCredentials
             | Self::InvalidToken
             | Self::TokenReused
+            | Self::IdempotencyKeyReused
             | Self::EmailTaken => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
