@@ -37,7 +37,7 @@ pub enum Command {
     Dev,
     /// Run one subgraph service.
     Subgraph {
-        /// Which service: auth or identity.
+        /// Which service: auth, identity or blog.
         name: String,
         /// A YAML configuration file (the environment overrides it).
         #[arg(long)]
@@ -232,7 +232,15 @@ async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()
             let listener = server::bind(config.listen).await?;
             tessera_identity::start(config, listener, &embedded, tasks.clone()).await?;
         }
-        other => anyhow::bail!("unknown subgraph {other:?}; expected one of: auth, identity"),
+        "blog" => {
+            let config = config::load::<tessera_blog::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_blog::start(config, listener, &embedded, tasks.clone()).await?;
+        }
+        other => {
+            anyhow::bail!("unknown subgraph {other:?}; expected one of: auth, identity, blog")
+        }
     }
     shutdown_signal().await;
     tasks.shutdown(Duration::from_secs(10)).await;
@@ -254,6 +262,7 @@ async fn migrate() -> anyhow::Result<()> {
     for (name, migrator) in [
         ("auth", &tessera_auth::MIGRATOR),
         ("identity", &tessera_identity::MIGRATOR),
+        ("blog", &tessera_blog::MIGRATOR),
     ] {
         let pool = tessera_kit::db::connect(&env.database, name).await?;
         tessera_kit::db::migrate(&pool, migrator)

@@ -14,10 +14,10 @@ use tessera_router::config::{GatewayConfig, SubgraphsConfig};
 use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
-pub const SERVICES: [&str; 2] = ["auth", "identity"];
+pub const SERVICES: [&str; 3] = ["auth", "identity", "blog"];
 
 /// Ports of `tessera dev`.
-pub const DEV_PORTS: [(&str, u16); 2] = [("auth", 8081), ("identity", 8082)];
+pub const DEV_PORTS: [(&str, u16); 3] = [("auth", 8081), ("identity", 8082), ("blog", 8091)];
 /// Where `tessera dev` serves the router.
 pub const DEV_ROUTER_PORT: u16 = 8080;
 
@@ -41,6 +41,9 @@ pub struct PlatformOptions {
     pub key_reload_secs: Option<u64>,
     /// Overrides the login throttle (tests of throttling).
     pub login_throttle: Option<tessera_auth::ThrottleConfig>,
+    /// Overrides how long blog's batch loaders gather keys (statement-count tests, where a
+    /// debug build resolves a level of a response slower than the production window).
+    pub blog_batch_delay_ms: Option<u64>,
     /// Where the router listens, in front of the subgraphs; no router when absent.
     pub router: Option<SocketAddr>,
     /// The router's configuration. Subgraph URLs come from the running subgraphs.
@@ -63,6 +66,7 @@ impl PlatformOptions {
             access_token_ttl_secs: None,
             key_reload_secs: None,
             login_throttle: None,
+            blog_batch_delay_ms: None,
             router: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gateway: GatewayConfig {
                 headers: tessera_router::config::HeadersConfig {
@@ -142,6 +146,14 @@ impl Platform {
             tessera_identity::start(identity, identity_listener, &embedded, tasks.clone()).await?;
 
         let mut addresses = vec![("auth", auth_addr), ("identity", identity_addr)];
+
+        let mut blog = options.base::<tessera_blog::Settings>("blog", &jwks_url);
+        if let Some(ms) = options.blog_batch_delay_ms {
+            blog.service.batch_delay_ms = ms;
+        }
+        let blog_listener = server::bind(blog.listen).await?;
+        let blog_addr = tessera_blog::start(blog, blog_listener, &embedded, tasks.clone()).await?;
+        addresses.push(("blog", blog_addr));
         let running = SubgraphsConfig(
             addresses
                 .iter()

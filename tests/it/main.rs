@@ -1,6 +1,7 @@
 //! End-to-end tests: the platform started on free ports, spoken to over HTTP.
 
 mod auth;
+mod blog;
 mod events;
 mod federation;
 mod http;

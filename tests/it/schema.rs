@@ -36,6 +36,11 @@ async fn identity_sdl_matches_the_checked_in_schema() {
     check("identity").await;
 }
 
+#[tokio::test]
+async fn blog_sdl_matches_the_checked_in_schema() {
+    check("blog").await;
+}
+
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
