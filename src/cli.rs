@@ -46,7 +46,7 @@ pub enum Command {
     },
     /// Run one subgraph service.
     Subgraph {
-        /// Which service: auth, identity, authz, audit or billing.
+        /// Which service: auth, identity, authz, audit, blog or billing.
         name: String,
         /// A YAML configuration file (the environment overrides it).
         #[arg(long)]
@@ -260,9 +260,15 @@ async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()
             let listener = server::bind(config.listen).await?;
             tessera_billing::start(config, listener, &embedded, tasks.clone()).await?;
         }
+        "blog" => {
+            let config = config::load::<tessera_blog::Settings>(file)?;
+            warn_without_broker(config.kafka.is_none());
+            let listener = server::bind(config.listen).await?;
+            tessera_blog::start(config, listener, &embedded, tasks.clone()).await?;
+        }
         other => {
             anyhow::bail!(
-                "unknown subgraph {other:?}; expected one of: auth, identity, authz, audit, billing"
+                "unknown subgraph {other:?}; expected one of: auth, identity, authz, audit, blog, billing"
             )
         }
     }
@@ -288,6 +294,7 @@ async fn migrate() -> anyhow::Result<()> {
         ("identity", &tessera_identity::MIGRATOR),
         ("authz", &tessera_authz::MIGRATOR),
         ("audit", &tessera_audit::MIGRATOR),
+        ("blog", &tessera_blog::MIGRATOR),
         ("billing", &tessera_billing::MIGRATOR),
     ] {
         let pool = tessera_kit::db::connect(&env.database, name).await?;

@@ -14,14 +14,15 @@ use tessera_router::config::{GatewayConfig, SubgraphsConfig};
 use tessera_router::server::RouterServer;
 
 /// The subgraph services, in start order (auth first: the others verify against its JWKS).
-pub const SERVICES: [&str; 5] = ["auth", "identity", "authz", "audit", "billing"];
+pub const SERVICES: [&str; 6] = ["auth", "identity", "authz", "audit", "blog", "billing"];
 
 /// Ports of `tessera dev`.
-pub const DEV_PORTS: [(&str, u16); 5] = [
+pub const DEV_PORTS: [(&str, u16); 6] = [
     ("auth", 8081),
     ("identity", 8082),
     ("authz", 8083),
     ("audit", 8084),
+    ("blog", 8091),
     ("billing", 8092),
 ];
 /// Where `tessera dev` serves the router.
@@ -50,6 +51,9 @@ pub struct PlatformOptions {
     pub login_throttle: Option<tessera_auth::ThrottleConfig>,
     /// Overrides how often billing's renewal job runs, in milliseconds (tests of renewals).
     pub billing_renewal_interval_ms: Option<u64>,
+    /// Overrides how long blog's batch loaders gather keys (statement-count tests, where a
+    /// debug build resolves a level of a response slower than the production window).
+    pub blog_batch_delay_ms: Option<u64>,
     /// Where the router listens, in front of the subgraphs; no router when absent.
     pub router: Option<SocketAddr>,
     /// The router's configuration. Subgraph URLs come from the running subgraphs.
@@ -73,6 +77,7 @@ impl PlatformOptions {
             key_reload_secs: None,
             login_throttle: None,
             billing_renewal_interval_ms: None,
+            blog_batch_delay_ms: None,
             router: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             gateway: GatewayConfig {
                 headers: tessera_router::config::HeadersConfig {
@@ -169,6 +174,14 @@ impl Platform {
             ("authz", authz_addr),
             ("audit", audit_addr),
         ];
+
+        let mut blog = options.base::<tessera_blog::Settings>("blog", &jwks_url);
+        if let Some(ms) = options.blog_batch_delay_ms {
+            blog.service.batch_delay_ms = ms;
+        }
+        let blog_listener = server::bind(blog.listen).await?;
+        let blog_addr = tessera_blog::start(blog, blog_listener, &embedded, tasks.clone()).await?;
+        addresses.push(("blog", blog_addr));
 
         let mut billing = options.base::<tessera_billing::Settings>("billing", &jwks_url);
         if let Some(ms) = options.billing_renewal_interval_ms {

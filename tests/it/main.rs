@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod authz;
 mod billing;
+mod blog;
 mod events;
 mod federation;
 mod http;

@@ -51,6 +51,11 @@ async fn billing_sdl_matches_the_checked_in_schema() {
     check("billing").await;
 }
 
+#[tokio::test]
+async fn blog_sdl_matches_the_checked_in_schema() {
+    check("blog").await;
+}
+
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")

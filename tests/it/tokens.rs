@@ -135,7 +135,9 @@ async fn key_rotation_keeps_live_tokens_valid_and_new_tokens_use_the_new_key() {
     let old_kid = tokens::header(&s.access)["kid"].clone();
 
     let auth = p.db.pool("auth").await.expect("pool");
-    let ring = tessera_auth::domain::keys::KeyRing::load(auth.clone(), Duration::from_secs(960))
+    // Another auth instance, with a pool (and statement counters) of its own.
+    let pool = tessera_kit::db::Db::new(auth.clone(), tessera_kit::db::Statements::new("auth"));
+    let ring = tessera_auth::domain::keys::KeyRing::load(pool, Duration::from_secs(960))
         .await
         .expect("ring");
     let new_kid = ring.rotate().await.expect("rotate");

@@ -30,6 +30,7 @@ pub struct Builder {
     key_reload_secs: Option<u64>,
     login_throttle: Option<tessera_auth::ThrottleConfig>,
     billing_renewal_interval_ms: Option<u64>,
+    blog_batch_delay_ms: Option<u64>,
 }
 
 impl Builder {
@@ -71,6 +72,12 @@ impl Builder {
         self
     }
 
+    /// How long blog's batch loaders gather keys, in milliseconds.
+    pub fn blog_batch_delay(mut self, ms: u64) -> Self {
+        self.blog_batch_delay_ms = Some(ms);
+        self
+    }
+
     pub async fn start(self) -> anyhow::Result<TestPlatform> {
         // Logs show up in the output of a failing test.
         tessera_kit::telemetry::init(tessera_kit::telemetry::LogFormat::Pretty);
@@ -84,6 +91,7 @@ impl Builder {
         options.key_reload_secs = self.key_reload_secs;
         options.login_throttle = self.login_throttle;
         options.billing_renewal_interval_ms = self.billing_renewal_interval_ms;
+        options.blog_batch_delay_ms = self.blog_batch_delay_ms;
         if self.redis {
             let url = std::env::var("TESSERA_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());

@@ -25,8 +25,12 @@ fn reads_the_platform_supergraph() {
     assert_eq!(
         names,
         [
+            ("audit", "http://127.0.0.1:8084/graphql"),
             ("auth", "http://127.0.0.1:8081/graphql"),
-            ("identity", "http://127.0.0.1:8082/graphql")
+            ("authz", "http://127.0.0.1:8083/graphql"),
+            ("billing", "http://127.0.0.1:8092/graphql"),
+            ("blog", "http://127.0.0.1:8091/graphql"),
+            ("identity", "http://127.0.0.1:8082/graphql"),
         ]
     );
     let user = &joins.types["User"];
@@ -41,10 +45,14 @@ fn reads_the_platform_supergraph() {
     assert_eq!(joins.field_owners("User", "displayName"), ["IDENTITY"]);
     assert_eq!(joins.field_owners("Query", "sessions"), ["AUTH"]);
     assert_eq!(joins.field_owners("Mutation", "signUp"), ["AUTH"]);
+    assert_eq!(joins.field_owners("User", "roles"), ["AUTHZ"]);
+    assert_eq!(joins.field_owners("User", "auditTrail"), ["AUDIT"]);
+    assert_eq!(joins.field_owners("User", "posts"), ["BLOG"]);
+    assert_eq!(joins.field_owners("User", "invoices"), ["BILLING"]);
     assert_eq!(
         joins.field_owners("User", "id").len(),
-        2,
-        "a key field is resolvable in both"
+        6,
+        "a key field is resolvable in every subgraph that names the entity"
     );
 }
 

@@ -19,6 +19,7 @@ pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tessera_kit::db::Db;
 
 use serde::{Deserialize, Serialize};
 use tessera_kit::config::{DatabaseConfig, ServiceConfig};
@@ -77,7 +78,7 @@ const PROVIDER_CONNECTIONS: u32 = 2;
 /// The flows over `pool`, with the provider `settings` name. Tests use it to run the renewal
 /// job as a second instance would.
 pub async fn billing(
-    pool: sqlx::PgPool,
+    pool: Db,
     database: &DatabaseConfig,
     outbox: tessera_kit::events::Outbox,
     settings: Settings,

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// Too many attempts; retry later.
     RateLimited,
+    /// A reply to a comment that is itself a reply: comments thread one level deep.
+    ReplyTooDeep,
     /// A dependency (database, broker, another service) is unavailable.
     ServiceUnavailable,
     /// Something went wrong on our side; details are in the logs, not the response.
@@ -70,6 +72,7 @@ impl ErrorCode {
             Self::TokenReused => "TOKEN_REUSED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::ReplyTooDeep => "REPLY_TOO_DEEP",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -87,7 +90,8 @@ impl ErrorCode {
             | Self::InvalidToken
             | Self::TokenReused
             | Self::IdempotencyKeyReused
-            | Self::EmailTaken => StatusCode::BAD_REQUEST,
+            | Self::EmailTaken
+            | Self::ReplyTooDeep => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,

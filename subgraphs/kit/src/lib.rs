@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: typed, strict service configuration from a YAML file plus one environment
 //!   override mechanism; secrets wrapped so they never print.
-//! - [`db`]: the PostgreSQL pool bound to the service's own schema, and its migrations.
+//! - [`db`]: the PostgreSQL pool bound to the service's own schema, counting every statement it
+//!   sends, and its migrations.
 //! - [`error`]: the `extensions.code` values every service shares, and the split between client
 //!   errors (shown) and internal errors (logged once, masked).
 //! - [`caller`]: verification of the JWT the router forwards, against the auth service's JWKS.

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use redis::aio::ConnectionManager;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 use crate::cache::{Counters, MemoryCounters, RedisCounters};
 use crate::caller::TokenVerifier;
 use crate::config::ServiceConfig;
+use crate::db::{Db, statements};
 use crate::events::{self, EventBus, EventHandler, MemoryBus, Outbox};
 use crate::server::{self, Health};
 use crate::tasks::Tasks;
@@ -27,7 +27,9 @@ pub struct Embedded {
 /// A started service's infrastructure.
 pub struct Runtime {
     pub name: &'static str,
-    pub pool: PgPool,
+    /// The service's pool. Its statements count under the `request` origin; background work
+    /// takes a handle of its own with [`Db::for_origin`].
+    pub pool: Db,
     pub redis: Option<ConnectionManager>,
     pub bus: Arc<dyn EventBus>,
     pub outbox: Outbox,
@@ -71,7 +73,7 @@ impl Runtime {
         tasks.spawn(
             "outbox-relay",
             outbox.clone().relay(
-                pool.clone(),
+                pool.for_origin(statements::OUTBOX),
                 bus.clone(),
                 config.outbox.clone(),
                 tasks.token(),
@@ -109,7 +111,7 @@ impl Runtime {
     /// Readiness checks for this service.
     pub fn health(&self) -> Health {
         Health {
-            database: self.pool.clone(),
+            database: self.pool.for_origin(statements::HEALTH),
             redis: self.redis.clone(),
             bus: self.external_bus.then(|| self.bus.clone()),
         }

@@ -15,7 +15,10 @@ async fn job(p: &TestPlatform) -> tessera_billing::flows::Billing {
         url: tessera_kit::config::Secret::new(p.db.url.clone()),
         ..Default::default()
     };
-    let pool = p.db.pool("billing").await.expect("pool");
+    let pool = tessera_kit::db::Db::new(
+        p.db.pool("billing").await.expect("pool"),
+        tessera_kit::db::Statements::new("billing"),
+    );
     let outbox = tessera_kit::events::Outbox::new("tessera.billing");
     tessera_billing::billing(
         pool,

@@ -6,7 +6,8 @@
 mod lists;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::FromRow;
+use tessera_kit::db::Db;
 use uuid::Uuid;
 
 use crate::domain::AuditEvent;
@@ -105,15 +106,15 @@ impl LinkRow {
 /// The audit schema.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         Self { pool }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Db {
         &self.pool
     }
 
@@ -140,7 +141,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let prev: Vec<u8> =
             sqlx::query_scalar("SELECT hash FROM audit_chain_head WHERE id FOR UPDATE")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
         // Taken under the lock, so recording times rise with `seq`.
         let recorded_at = chain::stored_instant(Utc::now());
@@ -171,7 +172,7 @@ impl Store {
         .bind(content.data)
         .bind(prev.as_slice())
         .bind(hash.as_slice())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some(seq) = seq else {
             tx.rollback().await?;
@@ -183,7 +184,7 @@ impl Store {
         .bind(seq)
         .bind(content.event_id)
         .bind(hash.as_slice())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(Some(seq))
@@ -195,11 +196,11 @@ impl Store {
     pub async fn verify_chain(&self, batch: i64) -> sqlx::Result<Report> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let (last_seq, last_event_id, hash): (i64, Option<Uuid>, Vec<u8>) =
             sqlx::query_as("SELECT last_seq, last_event_id, hash FROM audit_chain_head WHERE id")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
         let head = Head {
             last_seq,
@@ -216,7 +217,7 @@ impl Store {
             )
             .bind(after)
             .bind(batch.max(1))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
             let Some(last) = rows.last() else {
                 break walk.finish(&head).err();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::{PgConnection, PgPool};
 use tessera_kit::cache::Counters;
+use tessera_kit::db::{Db, Tx};
 use tessera_kit::error::{ApiResult, ErrorCode};
 use tessera_kit::events::{Envelope, Outbox};
 use tessera_kit::mail::{Mail, Notifier};
@@ -32,7 +32,7 @@ pub struct Issued {
 
 /// The account flows and what they need.
 pub struct Accounts {
-    pub pool: PgPool,
+    pub pool: Db,
     pub keys: Arc<KeyRing>,
     pub outbox: Outbox,
     pub counters: Arc<dyn Counters>,
@@ -313,7 +313,7 @@ impl Accounts {
     /// Issues an access token and a refresh token in `family` (a new family when `None`).
     async fn open_session(
         &self,
-        tx: &mut PgConnection,
+        tx: &mut Tx,
         user_id: Uuid,
         email: &str,
         family: Option<Uuid>,

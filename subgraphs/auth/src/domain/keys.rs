@@ -15,7 +15,7 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-use sqlx::PgPool;
+use tessera_kit::db::Db;
 use tokio::sync::RwLock;
 
 /// One signing key as stored.
@@ -41,7 +41,7 @@ struct Loaded {
 
 /// The keys this service signs with and publishes.
 pub struct KeyRing {
-    pool: PgPool,
+    pool: Db,
     /// How long a retired key stays published: the access-token lifetime plus clock leeway.
     publish_after_retire: Duration,
     loaded: RwLock<Loaded>,
@@ -55,7 +55,7 @@ pub struct Jwks {
 
 impl KeyRing {
     /// Loads the key ring, creating the first key if there is none.
-    pub async fn load(pool: PgPool, publish_after_retire: Duration) -> anyhow::Result<Self> {
+    pub async fn load(pool: Db, publish_after_retire: Duration) -> anyhow::Result<Self> {
         let loaded = match read(&pool, publish_after_retire).await? {
             Some(loaded) => loaded,
             None => {
@@ -118,7 +118,7 @@ impl KeyRing {
     }
 }
 
-async fn read(pool: &PgPool, publish_after_retire: Duration) -> anyhow::Result<Option<Loaded>> {
+async fn read(pool: &Db, publish_after_retire: Duration) -> anyhow::Result<Option<Loaded>> {
     let rows: Vec<KeyRow> = sqlx::query_as(
         "SELECT kid, private_pem, public_jwk, created_at, retired_at FROM signing_keys \
          WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1) \
@@ -142,15 +142,15 @@ async fn read(pool: &PgPool, publish_after_retire: Duration) -> anyhow::Result<O
 
 /// Generates and stores a key. With `retire_others`, older live keys are retired in the same
 /// transaction. An advisory lock keeps two instances from creating keys at once.
-async fn insert_new_key(pool: &PgPool, retire_others: bool) -> anyhow::Result<String> {
+async fn insert_new_key(pool: &Db, retire_others: bool) -> anyhow::Result<String> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tessera.auth.signing_keys'))")
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     if !retire_others {
         let live: i64 =
             sqlx::query_scalar("SELECT count(*) FROM signing_keys WHERE retired_at IS NULL")
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
         if live > 0 {
             tx.commit().await?;
@@ -173,14 +173,14 @@ async fn insert_new_key(pool: &PgPool, retire_others: bool) -> anyhow::Result<St
     });
     if retire_others {
         sqlx::query("UPDATE signing_keys SET retired_at = now() WHERE retired_at IS NULL")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
     }
     sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_pem, public_jwk) VALUES ($1, 'EdDSA', $2, $3)")
         .bind(&kid)
         .bind(pem.as_str())
         .bind(sqlx::types::Json(&jwk))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(kid)

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use sqlx::PgPool;
+use tessera_kit::db::Db;
 use tessera_kit::events::{Envelope, EventHandler, HandlerError, consumer};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ struct ScopesChanged {
 /// later change of that user was applied already. Tokens issued afterwards (sign-in, refresh)
 /// carry the new scopes; tokens issued before keep theirs until they expire.
 pub struct ScopeSync {
-    pub pool: PgPool,
+    pub pool: Db,
 }
 
 #[async_trait]

@@ -1,7 +1,7 @@
 //! sqlx queries against the `auth` schema. Every query is parameterized.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use tessera_kit::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::domain::session::RefreshOutcome;
@@ -15,7 +15,7 @@ pub struct Credential {
 }
 
 pub async fn insert_credential(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     email: &str,
     password_hash: &str,
@@ -29,7 +29,7 @@ pub async fn insert_credential(
     Ok(())
 }
 
-pub async fn credential_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<Credential>> {
+pub async fn credential_by_email(pool: &Db, email: &str) -> sqlx::Result<Option<Credential>> {
     sqlx::query_as(
         "SELECT user_id, email, password_hash FROM credentials WHERE lower(email) = lower($1)",
     )
@@ -38,18 +38,14 @@ pub async fn credential_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Opt
     .await
 }
 
-pub async fn email_of(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<String>> {
+pub async fn email_of(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT email FROM credentials WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(tx)
         .await
 }
 
-pub async fn set_password(
-    tx: &mut PgConnection,
-    user_id: Uuid,
-    password_hash: &str,
-) -> sqlx::Result<()> {
+pub async fn set_password(tx: &mut Tx, user_id: Uuid, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE credentials SET password_hash = $2, password_changed_at = now() WHERE user_id = $1",
     )
@@ -60,7 +56,7 @@ pub async fn set_password(
     Ok(())
 }
 
-pub async fn granted_scopes(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+pub async fn granted_scopes(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT scope FROM granted_scopes WHERE user_id = $1 ORDER BY scope")
         .bind(user_id)
         .fetch_all(tx)
@@ -71,7 +67,7 @@ pub async fn granted_scopes(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Resul
 /// one applied for that user, recording `event` (id, time) as the last applied. False when the
 /// change is older news, or the user has no credentials here.
 pub async fn replace_granted_scopes(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     scopes: &[String],
     version: i64,
@@ -109,7 +105,7 @@ pub async fn replace_granted_scopes(
     Ok(true)
 }
 
-pub async fn insert_family(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Uuid> {
+pub async fn insert_family(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<Uuid> {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO token_families (id, user_id) VALUES ($1, $2)")
         .bind(id)
@@ -120,7 +116,7 @@ pub async fn insert_family(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result
 }
 
 pub async fn insert_refresh_token(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     token_hash: &[u8],
     family_id: Uuid,
     user_id: Uuid,
@@ -147,10 +143,7 @@ struct PresentedToken {
 
 /// Looks at a presented refresh token under a row lock, so two concurrent uses of one token are
 /// serialized: the first rotates it, the second sees it spent. A live token is marked spent.
-pub async fn spend_refresh_token(
-    tx: &mut PgConnection,
-    token_hash: &[u8],
-) -> sqlx::Result<RefreshOutcome> {
+pub async fn spend_refresh_token(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<RefreshOutcome> {
     let row: Option<PresentedToken> = sqlx::query_as(
         "SELECT t.family_id, t.user_id, t.used_at, t.expires_at, f.revoked_at \
          FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id \
@@ -183,10 +176,7 @@ pub async fn spend_refresh_token(
 }
 
 /// The family a refresh token belongs to, if that family is still live.
-pub async fn live_family_of(
-    tx: &mut PgConnection,
-    token_hash: &[u8],
-) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+pub async fn live_family_of(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<(Uuid, Uuid)>> {
     sqlx::query_as(
         "SELECT f.id, f.user_id FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id \
          WHERE t.token_hash = $1 AND f.revoked_at IS NULL",
@@ -196,11 +186,7 @@ pub async fn live_family_of(
     .await
 }
 
-pub async fn revoke_family(
-    tx: &mut PgConnection,
-    family_id: Uuid,
-    reason: &str,
-) -> sqlx::Result<bool> {
+pub async fn revoke_family(tx: &mut Tx, family_id: Uuid, reason: &str) -> sqlx::Result<bool> {
     let n = sqlx::query("UPDATE token_families SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL")
         .bind(family_id)
         .bind(reason)
@@ -211,7 +197,7 @@ pub async fn revoke_family(
 }
 
 /// Revokes every live session of a user; returns how many.
-pub async fn revoke_all(tx: &mut PgConnection, user_id: Uuid, reason: &str) -> sqlx::Result<u64> {
+pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> sqlx::Result<u64> {
     Ok(sqlx::query("UPDATE token_families SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL")
         .bind(user_id)
         .bind(reason)
@@ -228,7 +214,7 @@ pub struct Session {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-pub async fn live_sessions(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Session>> {
+pub async fn live_sessions(pool: &Db, user_id: Uuid) -> sqlx::Result<Vec<Session>> {
     sqlx::query_as(
         "SELECT f.id, f.created_at, max(t.used_at) AS last_used_at FROM token_families f \
          LEFT JOIN refresh_tokens t ON t.family_id = f.id \
@@ -240,7 +226,7 @@ pub async fn live_sessions(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Ses
 }
 
 pub async fn insert_reset(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     token_hash: &[u8],
     user_id: Uuid,
     expires_at: DateTime<Utc>,
@@ -257,7 +243,7 @@ pub async fn insert_reset(
 }
 
 /// Spends a live reset token; returns its user.
-pub async fn spend_reset(tx: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+pub async fn spend_reset(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "UPDATE password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
     )

@@ -7,7 +7,7 @@
 //! version in `scopes.changed` orders the events: a consumer that sees a lower version than the
 //! one it applied last ignores it.
 
-use sqlx::PgConnection;
+use tessera_kit::db::Tx;
 use tessera_kit::events::{Envelope, Outbox};
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ impl Change<'_> {
     }
 
     /// Serializes against other changes of this user's global assignments; the new version.
-    async fn lock(&self, tx: &mut PgConnection) -> sqlx::Result<Option<i64>> {
+    async fn lock(&self, tx: &mut Tx) -> sqlx::Result<Option<i64>> {
         match self.resource {
             None => changes::bump_scope_version(tx, self.user_id)
                 .await
@@ -49,7 +49,7 @@ impl Change<'_> {
     /// Enqueues `scopes.changed` when the change touched the global assignment.
     async fn publish_scopes(
         &self,
-        tx: &mut PgConnection,
+        tx: &mut Tx,
         outbox: &Outbox,
         version: Option<i64>,
     ) -> sqlx::Result<()> {
@@ -77,11 +77,7 @@ pub struct Granted {
 
 /// Grants `change.role` to `change.user_id`. Granting what the user already holds is not an
 /// error: the existing assignment comes back and no event is published.
-pub async fn grant(
-    tx: &mut PgConnection,
-    outbox: &Outbox,
-    change: Change<'_>,
-) -> sqlx::Result<Granted> {
+pub async fn grant(tx: &mut Tx, outbox: &Outbox, change: Change<'_>) -> sqlx::Result<Granted> {
     let version = change.lock(tx).await?;
     let inserted = changes::insert_assignment(
         tx,
@@ -121,11 +117,7 @@ pub async fn grant(
 
 /// Revokes `change.role` from `change.user_id`; false (and no event) when the user did not
 /// hold it there.
-pub async fn revoke(
-    tx: &mut PgConnection,
-    outbox: &Outbox,
-    change: Change<'_>,
-) -> sqlx::Result<bool> {
+pub async fn revoke(tx: &mut Tx, outbox: &Outbox, change: Change<'_>) -> sqlx::Result<bool> {
     let version = change.lock(tx).await?;
     let Some(assignment_id) =
         changes::delete_assignment(tx, change.user_id, change.role.id, change.resource).await?

@@ -1,7 +1,7 @@
 //! Mutations: creating roles, granting and revoking them. Each needs roles:manage.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use sqlx::PgConnection;
+use tessera_kit::db::Tx;
 use tessera_kit::error::{ApiResult, ErrorCode};
 use tessera_kit::events::{Envelope, Outbox};
 use tessera_kit::{ApiError, Caller, caller, db};
@@ -64,7 +64,7 @@ impl RoleRef {
         }
     }
 
-    async fn find(&self, tx: &mut PgConnection) -> ApiResult<Role> {
+    async fn find(&self, tx: &mut Tx) -> ApiResult<Role> {
         let role = match self {
             Self::Id(id) => store::role_by_id(tx, *id).await?,
             Self::Name(name) => store::role_by_name(tx, name).await?,

@@ -1,7 +1,7 @@
 //! Writes, each inside the caller's transaction so that it commits with its events.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use tessera_kit::db::Tx;
 use uuid::Uuid;
 
 use super::{ROLE_COLUMNS, RoleRow};
@@ -10,7 +10,7 @@ use crate::domain::{Assignment, Role};
 /// Inserts a role with its permissions. Fails on `roles_name_key` when the name is taken and on
 /// `role_permissions_permission_fkey` when a permission is not in the vocabulary.
 pub async fn insert_role(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     name: &str,
     description: &str,
     permissions: &[String],
@@ -35,7 +35,7 @@ pub async fn insert_role(
 /// Bumps the scope version of `user_id` and returns it. The row lock it takes is held until the
 /// transaction ends, so changes to one user's global assignments run one after the other and
 /// each sees the ones committed before it.
-pub async fn bump_scope_version(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
+pub async fn bump_scope_version(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO scope_versions (user_id, version) VALUES ($1, 1) \
          ON CONFLICT (user_id) DO UPDATE SET version = scope_versions.version + 1 \
@@ -48,7 +48,7 @@ pub async fn bump_scope_version(tx: &mut PgConnection, user_id: Uuid) -> sqlx::R
 
 /// Assigns `role` to `user_id` on `resource`; `None` when the user already holds it there.
 pub async fn insert_assignment(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     role: &Role,
     resource: Option<&str>,
@@ -79,7 +79,7 @@ pub async fn insert_assignment(
 /// Removes the assignment of `role_id` to `user_id` on `resource`; returns its id, `None` when
 /// there was none.
 pub async fn delete_assignment(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     role_id: Uuid,
     resource: Option<&str>,

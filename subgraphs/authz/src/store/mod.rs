@@ -6,7 +6,8 @@
 pub mod changes;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::FromRow;
+use tessera_kit::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::domain::{Assignment, Permission, Role};
@@ -76,15 +77,15 @@ const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.user_id, a.resource, a.granted_b
 /// The authz schema.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         Self { pool }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Db {
         &self.pool
     }
 
@@ -166,24 +167,21 @@ impl Store {
 }
 
 /// A role by id.
-pub async fn role_by_id(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Role>> {
+pub async fn role_by_id(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<Role>> {
     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1");
     let row: Option<RoleRow> = sqlx::query_as(&sql).bind(id).fetch_optional(tx).await?;
     Ok(row.map(Role::from))
 }
 
 /// A role by name.
-pub async fn role_by_name(tx: &mut PgConnection, name: &str) -> sqlx::Result<Option<Role>> {
+pub async fn role_by_name(tx: &mut Tx, name: &str) -> sqlx::Result<Option<Role>> {
     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = $1");
     let row: Option<RoleRow> = sqlx::query_as(&sql).bind(name).fetch_optional(tx).await?;
     Ok(row.map(Role::from))
 }
 
 /// Which of `names` are in the permission vocabulary.
-pub async fn known_permissions(
-    tx: &mut PgConnection,
-    names: &[String],
-) -> sqlx::Result<Vec<String>> {
+pub async fn known_permissions(tx: &mut Tx, names: &[String]) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT name FROM permissions WHERE name = ANY($1)")
         .bind(names)
         .fetch_all(tx)
@@ -192,7 +190,7 @@ pub async fn known_permissions(
 
 /// The assignment of `role_id` to `user_id` on `resource` (`None`: the global one).
 pub async fn assignment(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     role_id: Uuid,
     resource: Option<&str>,
@@ -211,7 +209,7 @@ pub async fn assignment(
 }
 
 /// The permissions `user_id` holds through global assignments, sorted.
-pub async fn global_permissions(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+pub async fn global_permissions(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT DISTINCT p.permission FROM role_assignments a \
          JOIN role_permissions p ON p.role_id = a.role_id \

@@ -19,6 +19,7 @@
 //! | `payment.failed`              | a charge was declined                             |
 
 use serde_json::{Value, json};
+use tessera_kit::db::Tx;
 use tessera_kit::events::{Envelope, Outbox};
 use uuid::Uuid;
 
@@ -132,7 +133,7 @@ impl Events {
     }
 
     /// Writes the events into the outbox inside `tx`.
-    pub async fn enqueue(self, outbox: &Outbox, tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    pub async fn enqueue(self, outbox: &Outbox, tx: &mut Tx) -> sqlx::Result<()> {
         for event in &self.pending {
             outbox.enqueue(tx, event).await?;
         }

@@ -9,7 +9,8 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{Postgres, Transaction};
+use tessera_kit::db::Tx;
+
 use tessera_kit::{ApiError, ErrorCode};
 use uuid::Uuid;
 
@@ -51,7 +52,7 @@ impl Keyed {
 /// Either the stored result of an earlier request, or a transaction that holds the key.
 pub enum Begun<T> {
     Replay(T),
-    Fresh(Transaction<'static, Postgres>),
+    Fresh(Tx),
 }
 
 impl Billing {
@@ -109,7 +110,7 @@ impl Billing {
     /// Stores `result` under `request`'s key, in the transaction that holds it.
     pub async fn remember<T: Serialize>(
         &self,
-        tx: &mut sqlx::PgConnection,
+        tx: &mut Tx,
         request: &Keyed,
         result: &T,
     ) -> Result<(), ApiError> {

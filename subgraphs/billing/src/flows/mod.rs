@@ -18,9 +18,9 @@ pub mod renewals;
 pub mod subscribe;
 
 use std::sync::Arc;
+use tessera_kit::db::Tx;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use sqlx::PgConnection;
 use tessera_kit::events::Outbox;
 use tessera_kit::{ApiError, ErrorCode};
 use uuid::Uuid;
@@ -136,7 +136,7 @@ impl Billing {
 /// A new, open invoice for one period of `plan` on `subscription`, numbered here: call this
 /// after the charge, so the counter's lock is held only until commit.
 async fn issue(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     id: Uuid,
     subscription: &Subscription,
     plan: &Plan,
@@ -169,7 +169,7 @@ async fn issue(
 
 /// Records `payment` against `invoice`; a successful one marks the invoice paid.
 async fn settle(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     invoice: &mut Invoice,
     payment: &Payment,
     events: &mut Events,
@@ -188,7 +188,7 @@ async fn settle(
 /// Ends `subscription` now. Its open invoices are given up on: void when the subscription never
 /// started (nothing was owed), uncollectible otherwise.
 async fn end(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     subscription: &mut Subscription,
     plan: &Plan,
     next: SubscriptionStatus,
@@ -223,7 +223,7 @@ async fn end(
 }
 
 /// The plan of a subscription being changed; it exists (foreign key).
-async fn plan_of(tx: &mut PgConnection, subscription: &Subscription) -> Result<Plan, ApiError> {
+async fn plan_of(tx: &mut Tx, subscription: &Subscription) -> Result<Plan, ApiError> {
     store::plans::plan(tx, subscription.plan_id)
         .await?
         .ok_or_else(|| {

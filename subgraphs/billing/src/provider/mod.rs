@@ -11,6 +11,7 @@
 pub mod test_mode;
 
 use std::sync::Arc;
+use tessera_kit::db::Db;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,7 @@ pub enum ProviderConfig {
 
 /// The provider `config` names. The test provider keeps its ledger through its own `pool`, as
 /// an outside provider would, apart from billing's transactions.
-pub fn from_config(config: &ProviderConfig, pool: sqlx::PgPool) -> Arc<dyn PaymentProvider> {
+pub fn from_config(config: &ProviderConfig, pool: Db) -> Arc<dyn PaymentProvider> {
     match config {
         ProviderConfig::Test => Arc::new(test_mode::TestProvider::new(pool)),
     }

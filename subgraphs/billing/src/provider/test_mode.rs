@@ -20,7 +20,7 @@
 //! the recorded outcome without charging again.
 
 use async_trait::async_trait;
-use sqlx::PgPool;
+use tessera_kit::db::Db;
 use uuid::Uuid;
 
 use super::{Charge, ChargeError, ChargeRequest, Decline, PaymentProvider};
@@ -91,11 +91,11 @@ fn unknown() -> ChargeError {
 
 /// The built-in test-mode provider.
 pub struct TestProvider {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl TestProvider {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         Self { pool }
     }
 }

@@ -1,8 +1,8 @@
 //! Idempotency keys: the row that serializes requests sharing a key, and their stored result.
 
 use std::time::Duration;
+use tessera_kit::db::{Db, Tx};
 
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// What claiming a key found.
@@ -20,7 +20,7 @@ pub enum Claim {
 /// uncommitted, this waits (at most `wait`) for it to finish: after a commit the stored row is
 /// returned, after a rollback the key is claimed here.
 pub async fn claim(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     key: &str,
     operation: &str,
@@ -65,7 +65,7 @@ pub async fn claim(
 
 /// Stores the result a claimed key replays.
 pub async fn complete(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     user_id: Uuid,
     key: &str,
     response: &serde_json::Value,
@@ -80,7 +80,7 @@ pub async fn complete(
 }
 
 /// Forgets keys older than `hours`; returns how many.
-pub async fn purge(pool: &sqlx::PgPool, hours: i64) -> sqlx::Result<u64> {
+pub async fn purge(pool: &Db, hours: i64) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)",
     )

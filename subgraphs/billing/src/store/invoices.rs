@@ -1,9 +1,10 @@
 //! Invoices, their lines and their payments.
 
 use std::collections::HashMap;
+use tessera_kit::db::Tx;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::{Store, undecodable};
@@ -207,7 +208,7 @@ impl Store {
 
 /// The next invoice number. Takes the counter row's lock until commit, so call it as late in
 /// the transaction as possible.
-pub async fn next_number(tx: &mut PgConnection) -> sqlx::Result<i64> {
+pub async fn next_number(tx: &mut Tx) -> sqlx::Result<i64> {
     sqlx::query_scalar("UPDATE invoice_counter SET last = last + 1 RETURNING last")
         .fetch_one(tx)
         .await
@@ -216,7 +217,7 @@ pub async fn next_number(tx: &mut PgConnection) -> sqlx::Result<i64> {
 /// Inserts an invoice and its lines. The total is checked against the lines when the
 /// transaction commits (`invoices_total_matches_lines`).
 pub async fn insert(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     invoice: &Invoice,
     lines: &[NewLine],
 ) -> sqlx::Result<Vec<InvoiceLine>> {
@@ -261,21 +262,21 @@ pub async fn insert(
 }
 
 /// An invoice, unlocked.
-pub async fn find(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Invoice>> {
+pub async fn find(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<Invoice>> {
     let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1");
     let row: Option<InvoiceRow> = sqlx::query_as(&sql).bind(id).fetch_optional(tx).await?;
     row.map(Invoice::try_from).transpose()
 }
 
 /// Locks and returns an invoice.
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Invoice>> {
+pub async fn lock(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<Invoice>> {
     let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 FOR UPDATE");
     let row: Option<InvoiceRow> = sqlx::query_as(&sql).bind(id).fetch_optional(tx).await?;
     row.map(Invoice::try_from).transpose()
 }
 
 /// Writes an invoice's status and payment time.
-pub async fn set_status(tx: &mut PgConnection, invoice: &Invoice) -> sqlx::Result<()> {
+pub async fn set_status(tx: &mut Tx, invoice: &Invoice) -> sqlx::Result<()> {
     sqlx::query("UPDATE invoices SET status = $2, paid_at = $3 WHERE id = $1")
         .bind(invoice.id)
         .bind(invoice.status.as_db())
@@ -287,7 +288,7 @@ pub async fn set_status(tx: &mut PgConnection, invoice: &Invoice) -> sqlx::Resul
 
 /// Locks and returns a subscription's open invoices.
 pub async fn lock_open_of_subscription(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     subscription_id: Uuid,
 ) -> sqlx::Result<Vec<Invoice>> {
     let sql = format!(
@@ -301,7 +302,7 @@ pub async fn lock_open_of_subscription(
     rows.into_iter().map(Invoice::try_from).collect()
 }
 
-pub async fn insert_payment(tx: &mut PgConnection, p: &Payment) -> sqlx::Result<()> {
+pub async fn insert_payment(tx: &mut Tx, p: &Payment) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, invoice_id, amount, currency, status, provider, \
          provider_reference, failure_code, failure_message, created_at) \

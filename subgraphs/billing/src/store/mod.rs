@@ -9,20 +9,20 @@ pub mod invoices;
 pub mod plans;
 pub mod subscriptions;
 
-use sqlx::PgPool;
+use tessera_kit::db::Db;
 
 /// The billing schema.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         Self { pool }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Db {
         &self.pool
     }
 }

@@ -1,6 +1,7 @@
 //! Plans.
 
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
+use tessera_kit::db::Tx;
 use uuid::Uuid;
 
 use super::{Store, undecodable};
@@ -65,7 +66,7 @@ impl Store {
     }
 }
 
-pub async fn plan(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Plan>> {
+pub async fn plan(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<Plan>> {
     let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1");
     let row: Option<PlanRow> = sqlx::query_as(&sql).bind(id).fetch_optional(tx).await?;
     row.map(Plan::try_from).transpose()

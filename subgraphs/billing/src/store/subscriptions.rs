@@ -1,7 +1,8 @@
 //! Customer subscriptions.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::FromRow;
+use tessera_kit::db::Tx;
 use uuid::Uuid;
 
 use super::{Store, undecodable};
@@ -76,7 +77,7 @@ impl Store {
 /// Inserts a new subscription. A second live one for the user violates
 /// `subscriptions_one_live_per_user` (waiting first for a concurrent insert to commit or roll
 /// back).
-pub async fn insert(tx: &mut PgConnection, s: &Subscription) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut Tx, s: &Subscription) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO subscriptions (id, user_id, plan_id, status, payment_method, \
          current_period_start, current_period_end, cancel_at_period_end, canceled_at, created_at) \
@@ -98,7 +99,7 @@ pub async fn insert(tx: &mut PgConnection, s: &Subscription) -> sqlx::Result<()>
 }
 
 /// Writes back every mutable field of `s`.
-pub async fn update(tx: &mut PgConnection, s: &Subscription) -> sqlx::Result<()> {
+pub async fn update(tx: &mut Tx, s: &Subscription) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE subscriptions SET status = $2, payment_method = $3, current_period_start = $4, \
          current_period_end = $5, cancel_at_period_end = $6, canceled_at = $7, updated_at = now() \
@@ -117,14 +118,14 @@ pub async fn update(tx: &mut PgConnection, s: &Subscription) -> sqlx::Result<()>
 }
 
 /// Locks and returns a subscription.
-pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Subscription>> {
+pub async fn lock(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<Subscription>> {
     let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 FOR UPDATE");
     let row: Option<SubscriptionRow> = sqlx::query_as(&sql).bind(id).fetch_optional(tx).await?;
     row.map(Subscription::try_from).transpose()
 }
 
 /// Locks and returns the user's live subscription.
-pub async fn lock_live(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Option<Subscription>> {
+pub async fn lock_live(tx: &mut Tx, user_id: Uuid) -> sqlx::Result<Option<Subscription>> {
     let sql =
         format!("SELECT {COLUMNS} FROM subscriptions WHERE user_id = $1 AND {LIVE} FOR UPDATE");
     let row: Option<SubscriptionRow> = sqlx::query_as(&sql)
@@ -135,7 +136,7 @@ pub async fn lock_live(tx: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Opt
 }
 
 /// Locks one subscription whose period has ended, skipping rows another instance holds.
-pub async fn lock_next_due(tx: &mut PgConnection) -> sqlx::Result<Option<Subscription>> {
+pub async fn lock_next_due(tx: &mut Tx) -> sqlx::Result<Option<Subscription>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM subscriptions \
          WHERE status IN ('active', 'past_due') AND current_period_end <= now() \
@@ -148,7 +149,7 @@ pub async fn lock_next_due(tx: &mut PgConnection) -> sqlx::Result<Option<Subscri
 /// Locks up to `limit` incomplete subscriptions created more than `hours` ago, skipping rows
 /// another instance holds.
 pub async fn lock_stale_incomplete(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     hours: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Subscription>> {

@@ -1,7 +1,8 @@
 //! sqlx queries against the `identity` schema. Every query is parameterized.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::FromRow;
+use tessera_kit::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::domain::{User, UserStatus};
@@ -34,15 +35,15 @@ const USER_COLUMNS: &str = "id, email, display_name, status, email_verified, cre
 /// The identity schema.
 #[derive(Clone)]
 pub struct Store {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl Store {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         Self { pool }
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Db {
         &self.pool
     }
 
@@ -84,7 +85,7 @@ impl Store {
 
 /// Creates a user from a sign-up; `false` when it already exists.
 pub async fn insert_user(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     id: Uuid,
     email: &str,
     display_name: &str,
@@ -102,7 +103,7 @@ pub async fn insert_user(
 }
 
 pub async fn update_display_name(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     id: Uuid,
     display_name: &str,
 ) -> sqlx::Result<Option<User>> {
@@ -118,7 +119,7 @@ pub async fn update_display_name(
 }
 
 pub async fn insert_verification(
-    tx: &mut PgConnection,
+    tx: &mut Tx,
     token_hash: &[u8],
     user_id: Uuid,
     email: &str,
@@ -138,7 +139,7 @@ pub async fn insert_verification(
 
 /// Spends a verification token and marks the address verified, if the token is live and the
 /// user's address is still the one it was sent to. Returns the updated user.
-pub async fn verify_email(tx: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<User>> {
+pub async fn verify_email(tx: &mut Tx, token_hash: &[u8]) -> sqlx::Result<Option<User>> {
     let spent: Option<(Uuid, String)> = sqlx::query_as(
         "UPDATE email_verifications SET used_at = now() \
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id, email",

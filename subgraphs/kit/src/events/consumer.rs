@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Envelope, EventBus};
+use crate::db::{Db, Tx, statements};
 
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -103,19 +103,15 @@ pub async fn run(
 
 /// Opens a transaction in which `consumer` applies event `event_id`, or `None` when that
 /// consumer already applied it. The inbox row commits with the effect, so a redelivered event is
-/// applied at most once.
-pub async fn begin_once<'a>(
-    pool: &'a PgPool,
-    consumer: &str,
-    event_id: Uuid,
-) -> sqlx::Result<Option<Transaction<'a, Postgres>>> {
-    let mut tx = pool.begin().await?;
+/// applied at most once. The transaction's statements count under the `consumer` origin.
+pub async fn begin_once(db: &Db, consumer: &str, event_id: Uuid) -> sqlx::Result<Option<Tx>> {
+    let mut tx = db.for_origin(statements::CONSUMER).begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(consumer)
     .bind(event_id)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?
     .rows_affected();
     if inserted == 0 {

@@ -7,12 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{PgConnection, PgPool, Row as _};
+use sqlx::Row as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Envelope, EventBus};
 use crate::config::OutboxConfig;
+use crate::db::{Db, Tx};
 
 /// A service's outbox: where its events go, and how to wake its relay.
 #[derive(Clone)]
@@ -34,7 +35,7 @@ impl Outbox {
     }
 
     /// Records `event` inside the caller's transaction.
-    pub async fn enqueue(&self, tx: &mut PgConnection, event: &Envelope) -> sqlx::Result<()> {
+    pub async fn enqueue(&self, tx: &mut Tx, event: &Envelope) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO outbox (event_id, topic, event) VALUES ($1, $2, $3)")
             .bind(event.id)
             .bind(&*self.topic)
@@ -52,7 +53,7 @@ impl Outbox {
     /// Publishes the outbox until `cancel` fires.
     pub async fn relay(
         self,
-        pool: PgPool,
+        pool: Db,
         bus: Arc<dyn EventBus>,
         config: OutboxConfig,
         cancel: CancellationToken,
@@ -100,14 +101,14 @@ impl Outbox {
 /// Publishes up to `limit` pending events in order; returns how many went out. Rows are locked
 /// with SKIP LOCKED, so several relay instances share the work without publishing one row twice
 /// at the same time. Events published before a failure are marked; the rest stay queued.
-async fn publish_batch(pool: &PgPool, bus: &dyn EventBus, limit: i64) -> anyhow::Result<usize> {
+async fn publish_batch(pool: &Db, bus: &dyn EventBus, limit: i64) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
         "SELECT seq, topic, event FROM outbox WHERE published_at IS NULL \
          ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     let mut done: Vec<i64> = Vec::with_capacity(rows.len());
     let mut failure = None;
@@ -126,7 +127,7 @@ async fn publish_batch(pool: &PgPool, bus: &dyn EventBus, limit: i64) -> anyhow:
     if !done.is_empty() {
         sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
             .bind(&done)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
     }
     tx.commit().await?;
@@ -136,7 +137,7 @@ async fn publish_batch(pool: &PgPool, bus: &dyn EventBus, limit: i64) -> anyhow:
     }
 }
 
-async fn purge_published(pool: &PgPool, retention_hours: i64) -> sqlx::Result<()> {
+async fn purge_published(pool: &Db, retention_hours: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1::int)")
         .bind(i32::try_from(retention_hours).unwrap_or(i32::MAX))
         .execute(pool)
@@ -145,7 +146,7 @@ async fn purge_published(pool: &PgPool, retention_hours: i64) -> sqlx::Result<()
 }
 
 /// How many events wait to be published.
-pub async fn backlog(pool: &PgPool) -> sqlx::Result<i64> {
+pub async fn backlog(pool: &Db) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         .fetch_one(pool)
         .await

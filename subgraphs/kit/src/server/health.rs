@@ -8,14 +8,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
+use crate::db::Db;
 use crate::events::EventBus;
 
 /// The dependencies a service checks before it reports ready.
 #[derive(Clone)]
 pub struct Health {
-    pub database: PgPool,
+    /// Also the service's statement counters, which `/metrics` reports.
+    pub database: Db,
     pub redis: Option<ConnectionManager>,
     pub bus: Option<Arc<dyn EventBus>>,
 }

@@ -1,12 +1,15 @@
-//! Prometheus metrics: one recorder per process, request counters and latencies per service.
+//! Prometheus metrics: one recorder per process, request counters and latencies per service,
+//! and the service instance's own database statement counters (see [`crate::db::statements`]).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::db::Statements;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -24,8 +27,11 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-pub async fn render() -> String {
-    handle().render()
+/// `GET /metrics`: the process-wide metrics, then this service's statement counters.
+pub async fn render(State(statements): State<Arc<Statements>>) -> String {
+    let mut out = handle().render();
+    statements.render(&mut out);
+    out
 }
 
 /// Counts requests and records their latency, labelled by service, route and status.

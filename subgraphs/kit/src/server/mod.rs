@@ -5,7 +5,8 @@
 //! - [`graphql`]: request decoding, caller verification, execution and response encoding.
 //! - [`health`]: liveness and readiness checks.
 //! - [`schema`]: the defaults every subgraph schema gets (federation, limits, error codes).
-//! - [`metrics`]: the Prometheus recorder and the per-request counters.
+//! - [`metrics`]: the Prometheus recorder, the per-request counters and the service's database
+//!   statement counters.
 
 pub mod graphql;
 pub mod health;
@@ -53,6 +54,7 @@ where
         verifier: subgraph.verifier,
         client_address: subgraph.client_address,
     };
+    let statements = subgraph.health.database.statements().clone();
     Router::new()
         .route("/graphql", get(graphql::get::<E>).post(graphql::post::<E>))
         .with_state(state)
@@ -61,7 +63,7 @@ where
             "/health/ready",
             get(health::ready).with_state(subgraph.health),
         )
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(metrics::render).with_state(statements))
         .merge(extra)
         .layer(axum::middleware::from_fn_with_state(name, metrics::track))
         .layer(

@@ -1,18 +1,32 @@
 //! PostgreSQL: one pool per service, bound to the service's own schema, and its migrations.
+//!
+//! Services reach the pool only through [`Db`] (and the [`Tx`] transactions it opens), which
+//! count every statement they send; the count is the `tessera_db_statements_total` counter on the
+//! service's `/metrics`. Counting happens where the statement leaves for the pool, so a query
+//! nobody instrumented is counted all the same.
+//!
+//! - [`counted`]: the [`Db`] and [`Tx`] executors.
+//! - [`statements`]: the per-instance counters and their Prometheus rendering.
+
+pub mod counted;
+pub mod statements;
 
 use std::str::FromStr as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use counted::{Db, Tx};
+pub use statements::Statements;
 
 use crate::config::DatabaseConfig;
 
 /// Connects a pool whose connections resolve unqualified names in `schema` first. The schema is
-/// created when missing, so migrations (and their bookkeeping table) land inside it.
-pub async fn connect(config: &DatabaseConfig, schema: &str) -> anyhow::Result<PgPool> {
+/// created when missing, so migrations (and their bookkeeping table) land inside it. The
+/// schema's name is also the `service` label of the statement counter.
+pub async fn connect(config: &DatabaseConfig, schema: &str) -> anyhow::Result<Db> {
     anyhow::ensure!(
         !schema.is_empty() && schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
         "schema name {schema:?} must be lower-case ASCII"
@@ -34,17 +48,22 @@ pub async fn connect(config: &DatabaseConfig, schema: &str) -> anyhow::Result<Pg
     admin.close().await;
 
     let options = base.options([("search_path", schema)]);
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
         .connect_with(options)
         .await
-        .with_context(|| format!("cannot open the {schema} pool"))
+        .with_context(|| format!("cannot open the {schema} pool"))?;
+    Ok(Db::new(pool, Statements::new(schema)))
 }
 
-/// Applies the service's migrations inside its schema.
-pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> anyhow::Result<()> {
-    migrator.run(pool).await.context("migrations failed")
+/// Applies the service's migrations inside its schema. Migration statements run once at start-up
+/// and are not counted.
+pub async fn migrate(db: &Db, migrator: &Migrator) -> anyhow::Result<()> {
+    migrator
+        .run(db.uncounted_pool())
+        .await
+        .context("migrations failed")
 }
 
 /// The name of the constraint a database error violated, if any.
