@@ -214,6 +214,71 @@ async fn records_every_event_of_a_scenario_once_in_order_and_names_a_tampered_ro
         .await
         .ok();
 
+    // authz: a role, granted and revoked.
+    let role = "mutation { createRole(input: { name: \"editor\", permissions: [\"blog:moderate\"] }) { id } }";
+    router(&p, role, json!({}), Some(&admin.access)).await.ok();
+    let grant =
+        "mutation($u: ID!) { grantRole(input: { userId: $u, roleName: \"editor\" }) { id } }";
+    router(&p, grant, json!({ "u": ann.user_id }), Some(&admin.access))
+        .await
+        .ok();
+    let revoke = "mutation($u: ID!) { revokeRole(input: { userId: $u, roleName: \"editor\" }) }";
+    router(&p, revoke, json!({ "u": ann.user_id }), Some(&admin.access))
+        .await
+        .ok();
+
+    // blog: a post written, published, edited and commented on.
+    let create = "mutation { createPost(input: { title: \"Ledger\", body: \"Every line counts.\", tags: [\"audit\"] }) { id } }";
+    let post = router(&p, create, json!({}), Some(&bob.access)).await.ok();
+    let post_id = post.data("createPost.id").clone();
+    let publish = "mutation($id: ID!) { publishPost(id: $id) { status } }";
+    router(&p, publish, json!({ "id": post_id }), Some(&bob.access))
+        .await
+        .ok();
+    let update = "mutation($id: ID!) { updatePost(input: { id: $id, body: \"Every line is counted.\" }) { id } }";
+    router(&p, update, json!({ "id": post_id }), Some(&bob.access))
+        .await
+        .ok();
+    let comment =
+        "mutation($id: ID!) { addComment(input: { postId: $id, body: \"Agreed.\" }) { id } }";
+    router(&p, comment, json!({ "id": post_id }), Some(&ann.access))
+        .await
+        .ok();
+
+    // billing: a declined card, then a paid subscription, then a cancellation.
+    let plans = router(&p, "{ plans { id } }", json!({}), Some(&cat.access))
+        .await
+        .ok();
+    let plan_id = plans.data("plans")[0]["id"].clone();
+    let subscribe =
+        "mutation($i: SubscribeInput!) { subscribeToPlan(input: $i) { invoice { id } } }";
+    let declined = router(
+        &p,
+        subscribe,
+        json!({ "i": { "planId": plan_id, "paymentMethod": "4000000000000002", "idempotencyKey": "k1" } }),
+        Some(&cat.access),
+    )
+    .await
+    .ok();
+    let invoice_id = declined.data("subscribeToPlan.invoice.id").clone();
+    let pay = "mutation($i: PayInvoiceInput!) { payInvoice(input: $i) { payment { status } } }";
+    router(
+        &p,
+        pay,
+        json!({ "i": { "invoiceId": invoice_id, "paymentMethod": "pm_card_visa", "idempotencyKey": "k2" } }),
+        Some(&cat.access),
+    )
+    .await
+    .ok();
+    router(
+        &p,
+        "mutation { cancelSubscription(input: { atPeriodEnd: false }) { status } }",
+        json!({}),
+        Some(&cat.access),
+    )
+    .await
+    .ok();
+
     // Every event on the topics is in the log exactly once.
     let n = recorded(&p, 0).await;
     let published = read_topics(&broker.bootstrap(), &topics(&p), n as usize).await;
@@ -239,6 +304,19 @@ async fn records_every_event_of_a_scenario_once_in_order_and_names_a_tampered_ro
         "auth.login_succeeded",
         "auth.tokens_revoked",
         "auth.password_reset",
+        "role.created",
+        "role.granted",
+        "role.revoked",
+        "scopes.changed",
+        "post.created",
+        "post.published",
+        "post.updated",
+        "comment.added",
+        "subscription.started",
+        "payment.failed",
+        "invoice.issued",
+        "invoice.paid",
+        "subscription.canceled",
     ] {
         assert!(types.contains(t), "{t} recorded");
     }

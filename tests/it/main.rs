@@ -9,6 +9,7 @@ mod events;
 mod federation;
 mod http;
 mod identity;
+mod platform;
 mod router;
 mod schema;
 mod tokens;
