@@ -13,6 +13,7 @@
 //!   throttles.
 //! - [`mail`]: outgoing mail (SMTP or a dev mailbox file).
 //! - [`opaque`]: one-time tokens stored as hashes, and email normalization.
+//! - [`page`]: Relay connections: bounded page sizes, opaque cursors.
 //! - [`runtime`]: the start-up sequence every service shares.
 //! - [`server`]: the axum + async-graphql bootstrap (GraphQL over HTTP and WebSocket, health,
 //!   metrics) and graceful shutdown.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod mail;
 pub mod opaque;
+pub mod page;
 pub mod runtime;
 pub mod server;
 pub mod tasks;

@@ -6,17 +6,11 @@
 pub mod chain;
 
 use chrono::{DateTime, Utc};
-use tessera_kit::ApiError;
 use tessera_kit::events::Envelope;
 use uuid::Uuid;
 
 /// The scope that opens the log to its readers.
 pub const AUDIT_READ: &str = "audit:read";
-
-/// Default page size of the log's lists.
-pub const DEFAULT_PAGE: i32 = 20;
-/// Largest page the log's lists return.
-pub const MAX_PAGE: i32 = 100;
 
 /// One recorded event, as the log keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,18 +43,6 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Checks a page size against the bounds every list shares.
-pub fn page_size(first: Option<i32>) -> Result<i32, ApiError> {
-    let first = first.unwrap_or(DEFAULT_PAGE);
-    if (0..=MAX_PAGE).contains(&first) {
-        Ok(first)
-    } else {
-        Err(ApiError::bad_input(format!(
-            "first must be between 0 and {MAX_PAGE}"
-        )))
-    }
-}
-
 /// Why an event cannot be recorded as it is: PostgreSQL text and jsonb hold no NUL character,
 /// so an event carrying one would fail on every retry.
 pub fn unrecordable(event: &Envelope) -> Option<&'static str> {
@@ -91,15 +73,6 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_sizes_are_bounded() {
-        assert_eq!(page_size(None).expect("default"), DEFAULT_PAGE);
-        assert_eq!(page_size(Some(0)).expect("zero"), 0);
-        assert_eq!(page_size(Some(100)).expect("max"), 100);
-        assert!(page_size(Some(101)).is_err());
-        assert!(page_size(Some(-1)).is_err());
-    }
 
     #[test]
     fn events_with_nul_characters_are_unrecordable() {

@@ -1,12 +1,14 @@
 //! Queries and the entity resolver.
 
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::{Context, ID, Object};
+use tessera_kit::page::Window;
 use tessera_kit::{ApiError, caller};
 
 use super::types::{self, AuditChainReport, AuditEventFilter, EventConnection};
 use super::user::{User, user_id};
 use crate::Settings;
-use crate::domain::{self, AUDIT_READ};
+use crate::domain::AUDIT_READ;
 use crate::store::Store;
 
 pub struct Query;
@@ -24,14 +26,13 @@ impl Query {
     ) -> async_graphql::Result<EventConnection> {
         caller::require(ctx)?.require_scope(AUDIT_READ)?;
         let filter = filter.unwrap_or_default().into_domain()?;
-        let first = domain::page_size(first)?;
-        let before = types::after_seq(after)?;
+        let window = Window::<OpaqueCursor<i64>>::new(first, after)?;
         let events = ctx
             .data_unchecked::<Store>()
-            .events(&filter, before, i64::from(first) + 1)
+            .events(&filter, window.after.as_ref().map(|c| c.0), window.limit())
             .await
             .map_err(ApiError::from)?;
-        Ok(types::page(events, first, before.is_some()))
+        Ok(types::page(&window, events))
     }
 
     /// Walks the whole log in order and checks every hash link and the chain head. Requires

@@ -1,38 +1,20 @@
 //! The log's GraphQL types, its filter, and the paging its lists share.
 
-use async_graphql::connection::{Connection, CursorType as _, Edge, EmptyFields, OpaqueCursor};
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::{ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use tessera_kit::ApiError;
+use tessera_kit::page::{Conn, Window};
 
 use crate::domain::chain::{BreakReason, Report};
 use crate::domain::{AuditEvent, Filter};
 
 /// A page of the log, newest first; cursors are opaque positions in the log.
-pub type EventConnection = Connection<OpaqueCursor<i64>, AuditEventNode, EmptyFields, EmptyFields>;
+pub type EventConnection = Conn<OpaqueCursor<i64>, AuditEventNode>;
 
-/// Reads an `after` cursor of an event list.
-pub fn after_seq(after: Option<String>) -> Result<Option<i64>, ApiError> {
-    after
-        .map(|cursor| {
-            OpaqueCursor::<i64>::decode_cursor(&cursor)
-                .map(|c| c.0)
-                .map_err(|_| ApiError::bad_input("after is not a cursor from this list"))
-        })
-        .transpose()
-}
-
-/// A page from `events`, fetched with one row more than `first` to tell whether more follow.
-pub fn page(events: Vec<AuditEvent>, first: i32, has_previous: bool) -> EventConnection {
-    let first = usize::try_from(first).unwrap_or(0);
-    let mut connection = Connection::new(has_previous, events.len() > first);
-    connection.edges.extend(
-        events
-            .into_iter()
-            .take(first)
-            .map(|e| Edge::new(OpaqueCursor(e.seq), AuditEventNode(e))),
-    );
-    connection
+/// A page from `events`, read with one row more than the window shows.
+pub fn page(window: &Window<OpaqueCursor<i64>>, events: Vec<AuditEvent>) -> EventConnection {
+    window.connection(events, |e| OpaqueCursor(e.seq), AuditEventNode)
 }
 
 /// One recorded domain event.

@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ID, Object};
+use tessera_kit::page::Window;
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
 use super::types::{self, EventConnection};
-use crate::domain::{self, AUDIT_READ, AuditEvent};
+use crate::domain::{AUDIT_READ, AuditEvent};
 use crate::store::{Store, TrailKey};
 
 /// A user, known here by id only.
@@ -39,12 +41,11 @@ impl User {
             )
             .into());
         }
-        let first = domain::page_size(first)?;
-        let before = types::after_seq(after)?;
+        let window = Window::<OpaqueCursor<i64>>::new(first, after)?;
         let key = TrailKey {
             user: self.id,
-            limit: i64::from(first) + 1,
-            before,
+            limit: window.limit(),
+            before: window.after.as_ref().map(|c| c.0),
         };
         let events = ctx
             .data_unchecked::<DataLoader<TrailLoader>>()
@@ -52,7 +53,7 @@ impl User {
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
             .unwrap_or_default();
-        Ok(types::page(events, first, before.is_some()))
+        Ok(types::page(&window, events))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Queries and the entity resolver.
 
-use async_graphql::connection::{Connection, CursorType as _, Edge, EmptyFields, OpaqueCursor};
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object};
+use tessera_kit::page::{Conn, Window};
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
@@ -10,9 +11,6 @@ use super::role::{PermissionNode, RoleLoader, RoleNode, loader_error};
 use super::user::{User, parse_user_id, require_visible};
 use crate::domain;
 use crate::store::Store;
-
-/// Largest page `roles` returns.
-const MAX_PAGE: i32 = 100;
 
 pub struct Query;
 
@@ -24,37 +22,15 @@ impl Query {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<OpaqueCursor<String>, RoleNode, EmptyFields, EmptyFields>>
-    {
+    ) -> async_graphql::Result<Conn<OpaqueCursor<String>, RoleNode>> {
         caller::require(ctx)?;
-        let first = first.unwrap_or(20);
-        if !(0..=MAX_PAGE).contains(&first) {
-            return Err(
-                ApiError::bad_input(format!("first must be between 0 and {MAX_PAGE}")).into(),
-            );
-        }
-        let after = match after {
-            Some(cursor) => Some(
-                OpaqueCursor::<String>::decode_cursor(&cursor)
-                    .map_err(|_| ApiError::bad_input("after is not a cursor from this list"))?
-                    .0,
-            ),
-            None => None,
-        };
+        let window = Window::<OpaqueCursor<String>>::new(first, after)?;
         let store = ctx.data_unchecked::<Store>();
-        let mut roles = store
-            .roles(after.as_deref(), i64::from(first) + 1)
+        let roles = store
+            .roles(window.after.as_ref().map(|c| c.0.as_str()), window.limit())
             .await
             .map_err(ApiError::from)?;
-        let has_next = roles.len() > first as usize;
-        roles.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            roles
-                .into_iter()
-                .map(|r| Edge::new(OpaqueCursor(r.name.clone()), RoleNode(r))),
-        );
-        Ok(connection)
+        Ok(window.connection(roles, |r| OpaqueCursor(r.name.clone()), RoleNode))
     }
 
     /// The permission vocabulary, by name: a short, fixed list, so not paged. Any signed-in

@@ -1,9 +1,9 @@
 //! Billing's fields on the `User` entity, which identity owns. Visible to the user themselves
 //! and to holders of `billing:manage`; anyone else gets FORBIDDEN.
 
-use async_graphql::connection::{Connection, CursorType as _, Edge, EmptyFields, OpaqueCursor};
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::{Context, ID, Object};
-use tessera_kit::ApiError;
+use tessera_kit::page::{Conn, Window};
 use uuid::Uuid;
 
 use super::authorize;
@@ -11,13 +11,10 @@ use super::loaders::{self, InvoicePageLoader, LiveSubscriptionLoader};
 use super::types::{InvoiceNode, SubscriptionNode};
 use crate::store::invoices::PageKey;
 
-/// Largest page `invoices` returns.
-const MAX_PAGE: i32 = 100;
-
 /// A user, by id; identity resolves the rest of the entity.
 pub struct UserNode(pub Uuid);
 
-pub type InvoiceConnection = Connection<OpaqueCursor<i64>, InvoiceNode, EmptyFields, EmptyFields>;
+pub type InvoiceConnection = Conn<OpaqueCursor<i64>, InvoiceNode>;
 
 #[Object(name = "User")]
 impl UserNode {
@@ -44,36 +41,15 @@ impl UserNode {
         after: Option<String>,
     ) -> async_graphql::Result<InvoiceConnection> {
         authorize(ctx, self.0)?;
-        let first = first.unwrap_or(20);
-        if !(0..=MAX_PAGE).contains(&first) {
-            return Err(
-                ApiError::bad_input(format!("first must be between 0 and {MAX_PAGE}")).into(),
-            );
-        }
-        let before = match after {
-            Some(cursor) => Some(
-                OpaqueCursor::<i64>::decode_cursor(&cursor)
-                    .map_err(|_| ApiError::bad_input("after is not a cursor from this list"))?
-                    .0,
-            ),
-            None => None,
-        };
+        let window = Window::<OpaqueCursor<i64>>::new(first, after)?;
         let key = PageKey {
             user_id: self.0,
-            limit: i64::from(first) + 1,
-            before,
+            limit: window.limit(),
+            before: window.after.as_ref().map(|c| c.0),
         };
-        let mut page = loaders::load::<InvoicePageLoader, _>(ctx, key)
+        let page = loaders::load::<InvoicePageLoader, _>(ctx, key)
             .await?
             .unwrap_or_default();
-        let wanted = usize::try_from(first).unwrap_or_default();
-        let has_next = page.len() > wanted;
-        page.truncate(wanted);
-        let mut connection = Connection::new(before.is_some(), has_next);
-        connection.edges.extend(
-            page.into_iter()
-                .map(|i| Edge::new(OpaqueCursor(i.number), InvoiceNode(i))),
-        );
-        Ok(connection)
+        Ok(window.connection(page, |i| OpaqueCursor(i.number), InvoiceNode))
     }
 }

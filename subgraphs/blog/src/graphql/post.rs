@@ -8,7 +8,7 @@ use tessera_kit::Caller;
 
 use super::comment::CommentNode;
 use super::loaders::{self, CommentsLoader, TagPostsLoader, TagsLoader};
-use super::page::{Conn, IdCursor, Window};
+use super::page::{self, Conn, IdCursor, Window};
 use super::user::UserRef;
 use crate::domain::{Post, PostStatus, Viewer};
 
@@ -73,7 +73,7 @@ impl PostNode {
     ) -> async_graphql::Result<Conn<IdCursor, CommentNode>> {
         let window = Window::<IdCursor>::new(first, after)?;
         let loader = ctx.data_unchecked::<DataLoader<CommentsLoader>>();
-        let comments = loaders::list(loader, window.page(self.0.id)).await?;
+        let comments = loaders::list(loader, page::page(&window, self.0.id)).await?;
         Ok(window.connection(comments, |c| OpaqueCursor(c.id), CommentNode))
     }
 }
@@ -98,7 +98,8 @@ impl TagNode {
         let window = Window::<IdCursor>::new(first, after)?;
         let visibility = Viewer::of(ctx.data_opt::<Caller>()).visibility();
         let loader = ctx.data_unchecked::<DataLoader<TagPostsLoader>>();
-        let posts = loaders::list(loader, (window.page(self.0.clone()), visibility)).await?;
+        let posts =
+            loaders::list(loader, (page::page(&window, self.0.clone()), visibility)).await?;
         Ok(window.connection(posts, |p| OpaqueCursor(p.id), PostNode))
     }
 }

@@ -7,7 +7,7 @@ use tessera_kit::Caller;
 use uuid::Uuid;
 
 use super::loaders::{self, AuthorPostsLoader};
-use super::page::{Conn, IdCursor, Window};
+use super::page::{self, Conn, IdCursor, Window};
 use super::post::PostNode;
 use crate::domain::Viewer;
 
@@ -32,7 +32,7 @@ impl UserRef {
         let window = Window::<IdCursor>::new(first, after)?;
         let visibility = Viewer::of(ctx.data_opt::<Caller>()).visibility();
         let loader = ctx.data_unchecked::<DataLoader<AuthorPostsLoader>>();
-        let posts = loaders::list(loader, (window.page(self.0), visibility)).await?;
+        let posts = loaders::list(loader, (page::page(&window, self.0), visibility)).await?;
         Ok(window.connection(posts, |p| OpaqueCursor(p.id), PostNode))
     }
 }

@@ -1,17 +1,15 @@
 //! Queries and the entity resolver.
 
-use async_graphql::connection::{Connection, CursorType as _, Edge, EmptyFields, OpaqueCursor};
+use async_graphql::connection::OpaqueCursor;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object};
 use tessera_kit::error::ApiResult;
+use tessera_kit::page::{Conn, Window};
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
 use super::user::{UserLoader, UserNode, user_id};
 use crate::store::Store;
-
-/// Largest page `users` returns.
-const MAX_PAGE: i32 = 100;
 
 pub struct Query;
 
@@ -44,37 +42,15 @@ impl Query {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<OpaqueCursor<Uuid>, UserNode, EmptyFields, EmptyFields>>
-    {
+    ) -> async_graphql::Result<Conn<OpaqueCursor<Uuid>, UserNode>> {
         caller::require(ctx)?.require_scope("users:read")?;
-        let first = first.unwrap_or(20);
-        if !(0..=MAX_PAGE).contains(&first) {
-            return Err(
-                ApiError::bad_input(format!("first must be between 0 and {MAX_PAGE}")).into(),
-            );
-        }
-        let after = match after {
-            Some(cursor) => Some(
-                OpaqueCursor::<Uuid>::decode_cursor(&cursor)
-                    .map_err(|_| ApiError::bad_input("after is not a cursor from this list"))?
-                    .0,
-            ),
-            None => None,
-        };
+        let window = Window::<OpaqueCursor<Uuid>>::new(first, after)?;
         let store = ctx.data_unchecked::<Store>();
-        let mut users = store
-            .list(after, i64::from(first) + 1)
+        let users = store
+            .list(window.after.as_ref().map(|c| c.0), window.limit())
             .await
             .map_err(ApiError::from)?;
-        let has_next = users.len() > first as usize;
-        users.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            users
-                .into_iter()
-                .map(|u| Edge::new(OpaqueCursor(u.id), UserNode(u))),
-        );
-        Ok(connection)
+        Ok(window.connection(users, |u| OpaqueCursor(u.id), UserNode))
     }
 
     #[graphql(entity)]
