@@ -20,7 +20,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tessera_kit::config::ServiceConfig;
 use tessera_kit::runtime::{Embedded, Runtime};
-use tessera_kit::server::{self, Subgraph};
 use tessera_kit::tasks::Tasks;
 
 /// Service name: schema, topic suffix and consumer group.
@@ -62,16 +61,9 @@ pub async fn start(
             store: store.clone(),
         }),
     );
-    let app = server::router(
-        Subgraph {
-            name: NAME,
-            schema: graphql::schema(store, config.service.clone()),
-            verifier: runtime.verifier.clone(),
-            health: runtime.health(),
-            max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
-        },
+    runtime.serve_subgraph(
+        listener,
+        graphql::schema(store, config.service.clone()),
         axum::Router::new(),
-    );
-    runtime.serve(listener, app)
+    )
 }

@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use tessera_kit::config::ServiceConfig;
 use tessera_kit::mail::MailConfig;
 use tessera_kit::runtime::{Embedded, Runtime};
-use tessera_kit::server::{self, Subgraph};
 use tessera_kit::tasks::Tasks;
 
 use domain::accounts::Accounts;
@@ -154,18 +153,7 @@ pub async fn start(
     let jwks = axum::Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .with_state(keys);
-    let app = server::router(
-        Subgraph {
-            name: NAME,
-            schema: graphql::schema(accounts),
-            verifier: runtime.verifier.clone(),
-            health: runtime.health(),
-            max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
-        },
-        jwks,
-    );
-    runtime.serve(listener, app)
+    runtime.serve_subgraph(listener, graphql::schema(accounts), jwks)
 }
 
 async fn jwks(State(keys): State<Arc<KeyRing>>) -> impl IntoResponse {

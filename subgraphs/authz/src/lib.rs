@@ -19,7 +19,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tessera_kit::config::ServiceConfig;
 use tessera_kit::runtime::{Embedded, Runtime};
-use tessera_kit::server::{self, Subgraph};
 use tessera_kit::tasks::Tasks;
 
 /// Service name: schema, topic suffix and consumer group.
@@ -60,16 +59,5 @@ pub async fn start(
         store,
         outbox: runtime.outbox.clone(),
     };
-    let app = server::router(
-        Subgraph {
-            name: NAME,
-            schema: graphql::schema(deps),
-            verifier: runtime.verifier.clone(),
-            health: runtime.health(),
-            max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
-        },
-        axum::Router::new(),
-    );
-    runtime.serve(listener, app)
+    runtime.serve_subgraph(listener, graphql::schema(deps), axum::Router::new())
 }

@@ -24,7 +24,6 @@ use tessera_kit::db::Db;
 use serde::{Deserialize, Serialize};
 use tessera_kit::config::{DatabaseConfig, ServiceConfig};
 use tessera_kit::runtime::{Embedded, Runtime};
-use tessera_kit::server::{self, Subgraph};
 use tessera_kit::tasks::Tasks;
 
 pub use provider::ProviderConfig;
@@ -120,16 +119,5 @@ pub async fn start(
         "billing-renewals",
         billing.clone().run_renewals(tasks.token()),
     );
-    let app = server::router(
-        Subgraph {
-            name: NAME,
-            schema: graphql::schema(billing),
-            verifier: runtime.verifier.clone(),
-            health: runtime.health(),
-            max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
-        },
-        axum::Router::new(),
-    );
-    runtime.serve(listener, app)
+    runtime.serve_subgraph(listener, graphql::schema(billing), axum::Router::new())
 }

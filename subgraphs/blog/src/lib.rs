@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use tessera_kit::config::ServiceConfig;
 use tessera_kit::runtime::{Embedded, Runtime};
-use tessera_kit::server::{self, Subgraph};
 use tessera_kit::tasks::Tasks;
 
 /// Service name: schema, topic suffix and consumer group.
@@ -56,16 +55,5 @@ pub async fn start(
         outbox: runtime.outbox.clone(),
         settings: config.service.clone(),
     };
-    let app = server::router(
-        Subgraph {
-            name: NAME,
-            schema: graphql::schema(deps),
-            verifier: runtime.verifier.clone(),
-            health: runtime.health(),
-            max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
-        },
-        axum::Router::new(),
-    );
-    runtime.serve(listener, app)
+    runtime.serve_subgraph(listener, graphql::schema(deps), axum::Router::new())
 }

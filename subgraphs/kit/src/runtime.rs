@@ -38,6 +38,8 @@ pub struct Runtime {
     pub tasks: Tasks,
     topic_prefix: String,
     external_bus: bool,
+    max_body_bytes: usize,
+    client_address: crate::config::ClientAddressSource,
 }
 
 impl Runtime {
@@ -90,6 +92,8 @@ impl Runtime {
             tasks,
             topic_prefix,
             external_bus: config.kafka.is_some(),
+            max_body_bytes: config.max_body_bytes,
+            client_address: config.client_address,
         })
     }
 
@@ -115,6 +119,31 @@ impl Runtime {
             redis: self.redis.clone(),
             bus: self.external_bus.then(|| self.bus.clone()),
         }
+    }
+
+    /// Serves `schema` as this service's subgraph (GraphQL over HTTP and WebSocket, health,
+    /// metrics) plus the service's `extra` routes; returns the bound address.
+    pub fn serve_subgraph<E>(
+        &self,
+        listener: tokio::net::TcpListener,
+        schema: E,
+        extra: axum::Router,
+    ) -> anyhow::Result<SocketAddr>
+    where
+        E: async_graphql::Executor + Clone,
+    {
+        let app = server::router(
+            server::Subgraph {
+                name: self.name,
+                schema,
+                verifier: self.verifier.clone(),
+                health: self.health(),
+                max_body_bytes: self.max_body_bytes,
+                client_address: self.client_address,
+            },
+            extra,
+        );
+        self.serve(listener, app)
     }
 
     /// Serves `app` on `listener` as a background task; returns the bound address.

@@ -76,6 +76,57 @@ impl RoleRef {
     }
 }
 
+/// A checked grant or revoke: who asks, for which user, role and resource, and the open
+/// transaction that applies it.
+struct Target {
+    tx: Tx,
+    role: Role,
+    user_id: Uuid,
+    resource: Option<String>,
+    actor: Uuid,
+}
+
+impl Target {
+    async fn open(
+        ctx: &Context<'_>,
+        user_id: &ID,
+        role_id: Option<&ID>,
+        role_name: Option<&str>,
+        resource: Option<&str>,
+    ) -> ApiResult<Self> {
+        let who = manager(ctx)?;
+        let user_id = parse_user_id(user_id)?;
+        let role = RoleRef::parse(role_id, role_name)?;
+        let resource = domain::resource(resource)?;
+        let mut tx = ctx.data_unchecked::<Store>().pool().begin().await?;
+        let role = role.find(&mut tx).await?;
+        Ok(Self {
+            tx,
+            role,
+            user_id,
+            resource,
+            actor: who.user_id,
+        })
+    }
+
+    /// The transaction and the change it applies.
+    fn change(&mut self) -> (&mut Tx, assignments::Change<'_>) {
+        let change = assignments::Change {
+            user_id: self.user_id,
+            role: &self.role,
+            resource: self.resource.as_deref(),
+            actor: Some(self.actor),
+        };
+        (&mut self.tx, change)
+    }
+
+    async fn commit(self, outbox: &Outbox) -> ApiResult<()> {
+        self.tx.commit().await?;
+        outbox.wake();
+        Ok(())
+    }
+}
+
 fn manager(ctx: &Context<'_>) -> ApiResult<Caller> {
     let who = caller::require(ctx)?;
     who.require_scope(MANAGE_ROLES)?;
@@ -102,30 +153,20 @@ impl Mutation {
         ctx: &Context<'_>,
         input: GrantRoleInput,
     ) -> async_graphql::Result<RoleAssignmentNode> {
-        let who = manager(ctx)?;
-        let user_id = parse_user_id(&input.user_id)?;
-        let role = RoleRef::parse(input.role_id.as_ref(), input.role_name.as_deref())?;
-        let resource = domain::resource(input.resource.as_deref())?;
-        let (store, outbox) = (
-            ctx.data_unchecked::<Store>(),
-            ctx.data_unchecked::<Outbox>(),
-        );
-        let mut tx = store.pool().begin().await.map_err(ApiError::from)?;
-        let role = role.find(&mut tx).await?;
-        let granted = assignments::grant(
-            &mut tx,
-            outbox,
-            assignments::Change {
-                user_id,
-                role: &role,
-                resource: resource.as_deref(),
-                actor: Some(who.user_id),
-            },
+        let outbox = ctx.data_unchecked::<Outbox>();
+        let mut target = Target::open(
+            ctx,
+            &input.user_id,
+            input.role_id.as_ref(),
+            input.role_name.as_deref(),
+            input.resource.as_deref(),
         )
-        .await
-        .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
-        outbox.wake();
+        .await?;
+        let (tx, change) = target.change();
+        let granted = assignments::grant(tx, outbox, change)
+            .await
+            .map_err(ApiError::from)?;
+        target.commit(outbox).await?;
         Ok(RoleAssignmentNode(granted.assignment))
     }
 
@@ -137,30 +178,20 @@ impl Mutation {
         ctx: &Context<'_>,
         input: RevokeRoleInput,
     ) -> async_graphql::Result<bool> {
-        let who = manager(ctx)?;
-        let user_id = parse_user_id(&input.user_id)?;
-        let role = RoleRef::parse(input.role_id.as_ref(), input.role_name.as_deref())?;
-        let resource = domain::resource(input.resource.as_deref())?;
-        let (store, outbox) = (
-            ctx.data_unchecked::<Store>(),
-            ctx.data_unchecked::<Outbox>(),
-        );
-        let mut tx = store.pool().begin().await.map_err(ApiError::from)?;
-        let role = role.find(&mut tx).await?;
-        let revoked = assignments::revoke(
-            &mut tx,
-            outbox,
-            assignments::Change {
-                user_id,
-                role: &role,
-                resource: resource.as_deref(),
-                actor: Some(who.user_id),
-            },
+        let outbox = ctx.data_unchecked::<Outbox>();
+        let mut target = Target::open(
+            ctx,
+            &input.user_id,
+            input.role_id.as_ref(),
+            input.role_name.as_deref(),
+            input.resource.as_deref(),
         )
-        .await
-        .map_err(ApiError::from)?;
-        tx.commit().await.map_err(ApiError::from)?;
-        outbox.wake();
+        .await?;
+        let (tx, change) = target.change();
+        let revoked = assignments::revoke(tx, outbox, change)
+            .await
+            .map_err(ApiError::from)?;
+        target.commit(outbox).await?;
         Ok(revoked)
     }
 }
