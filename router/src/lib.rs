@@ -16,4 +16,5 @@ pub mod planner;
 pub mod playground;
 pub mod reload;
 pub mod server;
+pub mod subscriptions;
 pub mod supergraph;

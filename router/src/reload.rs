@@ -4,7 +4,6 @@
 //! its own reference). An invalid file is logged and the running engine kept.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -84,7 +83,7 @@ pub fn watch(engine: SharedEngine, sources: Sources) -> Option<tokio::task::Join
             match built {
                 Ok(next) => {
                     let watch = next.config.reload.watch;
-                    engine.store(Arc::new(next));
+                    crate::server::swap(&engine, next);
                     tracing::info!(
                         "reload: the changed supergraph or configuration is now serving"
                     );

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts as _, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use crate::pipeline::request::{MediaType, RequestError};
 use crate::pipeline::{self, Engine, HttpRequest};
 use crate::playground;
 use crate::reload;
+use crate::subscriptions::{self, streaming::Streaming};
 
 /// The engine currently serving, swappable at runtime.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
@@ -79,9 +80,21 @@ fn json(status: StatusCode, body: impl Into<Body>) -> Response {
     response
 }
 
-async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Response {
-    let engine = engine.load_full();
-    let (parts, body) = request.into_parts();
+async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Response {
+    let engine = shared.load_full();
+    let (mut parts, body) = request.into_parts();
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if parts.method == Method::GET && parts.headers.contains_key(header::UPGRADE) {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => {
+                subscriptions::websocket::upgrade(shared, upgrade, parts.headers, remote)
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+    }
     match engine.edge.cors.preflight(&parts.method, &parts.headers) {
         Some(Preflight::Allowed(headers)) => {
             let mut response = StatusCode::NO_CONTENT.into_response();
@@ -91,7 +104,12 @@ async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Respon
         Some(Preflight::Refused) => return StatusCode::FORBIDDEN.into_response(),
         None => {}
     }
-    let mut response = respond(&engine, &parts, body).await;
+    let mut response = match Streaming::accepted(&parts.headers) {
+        Some(streaming) if parts.method == Method::GET || parts.method == Method::POST => {
+            stream(&shared, &engine, streaming, &parts, body, remote).await
+        }
+        _ => respond(&engine, &parts, body, remote).await,
+    };
     engine
         .edge
         .cors
@@ -99,7 +117,12 @@ async fn graphql(State(engine): State<SharedEngine>, request: Request) -> Respon
     response
 }
 
-async fn respond(engine: &Engine, parts: &axum::http::request::Parts, body: Body) -> Response {
+async fn respond(
+    engine: &Engine,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    remote: Option<std::net::IpAddr>,
+) -> Response {
     if parts.method == Method::GET
         && engine.config.playground.enabled
         && playground::accepts_html(&parts.headers)
@@ -113,20 +136,10 @@ async fn respond(engine: &Engine, parts: &axum::http::request::Parts, body: Body
             MediaType::Json,
         ));
     }
-    let limit = engine.config.limits.max_body_bytes;
-    let body = match axum::body::to_bytes(body, limit.saturating_add(1)).await {
-        Ok(bytes) if bytes.len() <= limit => bytes,
-        _ => {
-            return encode(pipeline::encode_error(
-                &RequestError::PayloadTooLarge(limit),
-                MediaType::Json,
-            ));
-        }
+    let body = match read_body(engine, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
-    let remote = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
     let response = pipeline::run(
         engine,
         HttpRequest {
@@ -141,6 +154,43 @@ async fn respond(engine: &Engine, parts: &axum::http::request::Parts, body: Body
     encode(response)
 }
 
+/// The request body, up to the configured limit.
+async fn read_body(engine: &Engine, body: Body) -> Result<bytes::Bytes, Response> {
+    let limit = engine.config.limits.max_body_bytes;
+    match axum::body::to_bytes(body, limit.saturating_add(1)).await {
+        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
+        _ => Err(encode(pipeline::encode_error(
+            &RequestError::PayloadTooLarge(limit),
+            MediaType::Json,
+        ))),
+    }
+}
+
+/// A request whose response streams (SSE or multipart), usually a subscription.
+async fn stream(
+    shared: &SharedEngine,
+    engine: &Engine,
+    streaming: Streaming,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    remote: Option<std::net::IpAddr>,
+) -> Response {
+    let body = match read_body(engine, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    subscriptions::streaming::respond(
+        shared,
+        streaming,
+        &parts.method,
+        &parts.headers,
+        parts.uri.query(),
+        &body,
+        remote,
+    )
+    .await
+}
+
 fn encode(response: pipeline::HttpResponse) -> Response {
     let mut out = Response::new(Body::from(response.body));
     *out.status_mut() = response.status;
@@ -151,6 +201,17 @@ fn encode(response: pipeline::HttpResponse) -> Response {
     );
     headers.extend(response.headers);
     out
+}
+
+/// Puts `next` in service: new requests run on it, requests in flight finish on the engine
+/// they started with, and open subscriptions check whether the change affects them.
+pub fn swap(shared: &SharedEngine, next: Engine) {
+    let registry = next.subscriptions.clone();
+    let previous = shared.swap(Arc::new(next));
+    previous.subscriptions.reloaded();
+    if !Arc::ptr_eq(&previous.subscriptions, &registry) {
+        registry.reloaded();
+    }
 }
 
 /// A router serving on a listener, until [`RouterServer::shutdown`].

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod rate_limit;
 pub mod security;
 pub mod subgraphs;
+pub mod subscriptions;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
 pub use security::{AuthorizationConfig, AuthorizationMode, CorsConfig, CsrfConfig};
 pub use subgraphs::SubgraphsConfig;
+pub use subscriptions::{OnSubgraphDisconnect, SubscriptionsConfig};
 
 /// The router's configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -60,6 +62,9 @@ pub struct GatewayConfig {
     /// Reloading changed files without a restart.
     #[serde(default)]
     pub reload: ReloadConfig,
+    /// Live subscriptions over WebSocket, SSE and multipart HTTP.
+    #[serde(default)]
+    pub subscriptions: SubscriptionsConfig,
 }
 
 impl GatewayConfig {
@@ -84,6 +89,9 @@ impl GatewayConfig {
             anyhow::bail!(
                 "cors: allow_origins \"*\" cannot be combined with allow_credentials; list the origins"
             );
+        }
+        if self.subscriptions.buffer == 0 || self.subscriptions.keepalive_ms == 0 {
+            anyhow::bail!("subscriptions: buffer and keepalive_ms must be above 0");
         }
         if self.traffic.timeout_ms == 0 {
             anyhow::bail!("traffic.timeout_ms must be above 0");

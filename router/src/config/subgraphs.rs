@@ -24,6 +24,10 @@ pub struct SubgraphConfig {
     /// `SUBGRAPH_REQUEST_FAILED`.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// The WebSocket endpoint (graphql-transport-ws) the router subscribes at; by default
+    /// `url` with `ws://` or `wss://`.
+    #[serde(default)]
+    pub subscription_url: Option<String>,
 }
 
 /// How fetches reach a subgraph.
@@ -48,6 +52,18 @@ impl SubgraphConfig {
             url: url.into(),
             protocol: Protocol::default(),
             timeout_ms: default_timeout_ms(),
+            subscription_url: None,
         }
+    }
+}
+
+/// `url` with its HTTP scheme turned into the matching WebSocket scheme.
+pub fn websocket_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        url.to_owned()
     }
 }

@@ -49,6 +49,8 @@ pub struct Endpoint {
     /// Speak HTTP/2 without TLS (prior knowledge) instead of HTTP/1.1 keep-alive.
     pub h2c: bool,
     pub timeout: Duration,
+    /// Where subscriptions to this subgraph are opened (WebSocket).
+    pub subscription_url: String,
 }
 
 impl Transport {

@@ -79,6 +79,11 @@ impl Executor {
         }
     }
 
+    /// The endpoint of subgraph `subgraph` (indexed like the planner's subgraphs).
+    pub fn endpoint(&self, subgraph: usize) -> Option<&Endpoint> {
+        self.endpoints.get(subgraph)
+    }
+
     /// Posts a query, or joins an identical one (same subgraph, body and forwarded headers)
     /// already in flight.
     async fn dedupe_post(
@@ -125,11 +130,23 @@ impl Executor {
     }
 
     pub async fn execute(&self, request: Request<'_>) -> Output {
+        self.execute_from(request, Value::Object(Map::new()), Vec::new())
+            .await
+    }
+
+    /// Runs the plan on top of `data` and `errors` already fetched: a subscription event is
+    /// the subscription fetch's result, and the rest of its plan completes it.
+    pub async fn execute_from(
+        &self,
+        request: Request<'_>,
+        data: Value,
+        errors: Vec<Value>,
+    ) -> Output {
         let run = Run {
             executor: self,
             request: &request,
-            data: Mutex::new(Value::Object(Map::new())),
-            errors: Mutex::new(Vec::new()),
+            data: Mutex::new(data),
+            errors: Mutex::new(errors),
         };
         if let Some(root) = &request.plan.root {
             run.node(root).await;
@@ -467,6 +484,16 @@ fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
         && a.requires.iter().zip(&b.requires).all(|(x, y)| {
             x.typename == y.typename && x.match_types == y.match_types && x.selection == y.selection
         })
+}
+
+/// A root fetch's errors as the client's response reports them (paths kept, the subgraph
+/// named in `extensions.service`).
+pub fn root_errors(errors: Vec<Value>, service: &str) -> Vec<Value> {
+    errors
+        .into_iter()
+        .filter_map(|e| subgraph_error(e, service, |path| Some(vec![path.to_vec()])))
+        .flatten()
+        .collect()
 }
 
 /// A subgraph's error, with its path mapped into the client's response (one copy per path

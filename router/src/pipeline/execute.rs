@@ -19,6 +19,28 @@ pub struct Response {
     pub errors: Vec<Value>,
 }
 
+impl Response {
+    /// `{"data":…,"errors":[…],"extensions":{…}}`, with the plan in `extensions` when given.
+    pub fn encode(&self, plan: Option<&crate::planner::QueryPlan>) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.data.len() + 64);
+        body.extend_from_slice(b"{\"data\":");
+        body.extend_from_slice(&self.data);
+        if !self.errors.is_empty() {
+            body.extend_from_slice(b",\"errors\":");
+            let _ = serde_json::to_writer(&mut body, &self.errors);
+        }
+        if let Some(plan) = plan {
+            body.extend_from_slice(b",\"extensions\":{\"queryPlan\":");
+            let _ = serde_json::to_writer(&mut body, plan);
+            body.extend_from_slice(b",\"queryPlanText\":");
+            let _ = serde_json::to_writer(&mut body, &plan.to_string());
+            body.push(b'}');
+        }
+        body.push(b'}');
+        body
+    }
+}
+
 /// Executes `planned`; `errors` holds what the response reports already (authorization).
 pub async fn execute(
     engine: &Engine,

@@ -26,9 +26,11 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apollo_compiler::executable::Operation as ExecutableOperation;
 use apollo_compiler::response::{JsonMap, JsonValue as Value};
 use apollo_compiler::schema::Implementers;
-use apollo_compiler::{ExecutableDocument, Name};
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Name, Node};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use lru::LruCache;
 
@@ -56,6 +58,8 @@ pub struct Engine {
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<u64, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
+    /// Open subscription channels; one registry serves every engine a reload brings.
+    pub subscriptions: Arc<crate::subscriptions::Registry>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,9 +95,13 @@ impl Engine {
             .iter()
             .map(|s| {
                 let configured = config.subgraphs.0.get(&s.name);
+                let url = configured.map_or_else(|| s.url.clone(), |c| c.url.clone());
                 Endpoint {
                     name: s.name.clone(),
-                    url: configured.map_or_else(|| s.url.clone(), |c| c.url.clone()),
+                    subscription_url: configured
+                        .and_then(|c| c.subscription_url.clone())
+                        .unwrap_or_else(|| crate::config::subgraphs::websocket_url(&url)),
+                    url,
                     h2c: configured.is_some_and(|c| c.protocol == Protocol::H2c),
                     timeout: Duration::from_millis(
                         configured.map_or(crate::config::subgraphs::default_timeout_ms(), |c| {
@@ -129,6 +137,7 @@ impl Engine {
             hasher: ahash::RandomState::new(),
             documents: Mutex::new(LruCache::new(size)),
             plans: Mutex::new(LruCache::new(size)),
+            subscriptions: previous.map_or_else(Default::default, |p| p.subscriptions.clone()),
             config,
         })
     }
@@ -183,6 +192,46 @@ async fn run_inner(
     out_headers: &mut HeaderMap,
 ) -> Result<HttpResponse, RequestError> {
     let identity = authenticate::authenticate(engine, http.headers).await?;
+    let request = read(engine, http)?;
+    admit::admit(
+        engine,
+        identity.as_ref(),
+        http,
+        request.operation_name.as_deref(),
+        out_headers,
+    )
+    .await?;
+    let prepared = prepare(engine, identity.as_ref(), http, request, false).await?;
+    if prepared.operation.operation_type.is_subscription() {
+        return Err(RequestError::SubscriptionUnsupported);
+    }
+    let plan = prepared.planned.clone();
+    let response = prepared.execute(engine).await?;
+    let wants_plan = engine.config.query_plan.expose
+        && http
+            .headers
+            .get(QUERY_PLAN_HEADER)
+            .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
+    let status = if response.data == b"null" && media == MediaType::GraphQLResponse {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    let plan = wants_plan.then_some(&plan.plan);
+    Ok(HttpResponse {
+        status,
+        content_type: media.content_type(),
+        body: response.encode(plan),
+        headers: HeaderMap::new(),
+    })
+}
+
+/// Reads the GraphQL request from the query string (GET) or the body, and refuses what a
+/// browser could have sent cross-site without a preflight.
+pub fn read(
+    engine: &Engine,
+    http: &HttpRequest<'_>,
+) -> Result<request::GraphQLRequest, RequestError> {
     let request = if http.method == Method::GET {
         request::from_get(http.query_string)?
     } else {
@@ -200,28 +249,61 @@ async fn run_inner(
             engine.config.csrf.required_headers.join(", "),
         ));
     }
+    Ok(request)
+}
+
+/// An operation admitted, validated, planned and authorized for its caller: what executing it
+/// (once, or per subscription event) needs.
+pub struct Prepared {
+    pub document: Arc<Valid<ExecutableDocument>>,
+    pub operation: Node<ExecutableOperation>,
+    pub variables: Valid<JsonMap>,
+    pub planned: Arc<plan::Planned>,
+    /// Errors every response reports whatever the subgraphs answer (authorization).
+    pub errors: Vec<crate::json::Value>,
+    /// What every subgraph request carries.
+    pub headers: HeaderMap,
+}
+
+impl Prepared {
+    /// Step 5: runs the operation once.
+    pub async fn execute(self, engine: &Engine) -> Result<execute::Response, RequestError> {
+        execute::execute(
+            engine,
+            &self.planned,
+            &self.document,
+            &self.operation,
+            &self.variables,
+            &self.headers,
+            self.errors,
+        )
+        .await
+    }
+}
+
+/// Steps 2 to 4 for a request read and admitted: parsing and validation, variables, limits,
+/// planning and authorization. `streaming` says the response is an event stream, over which a
+/// GET may subscribe.
+pub async fn prepare(
+    engine: &Engine,
+    identity: Option<&Identity>,
+    http: &HttpRequest<'_>,
+    request: request::GraphQLRequest,
+    streaming: bool,
+) -> Result<Prepared, RequestError> {
     let query = request
         .query
         .as_deref()
         .filter(|q| !q.trim().is_empty())
         .ok_or(RequestError::MissingQuery)?;
-    admit::admit(
-        engine,
-        identity.as_ref(),
-        http,
-        request.operation_name.as_deref(),
-        out_headers,
-    )
-    .await?;
     let key = parse::fingerprint(engine, query);
     let document = parse::parse(engine, key, query).map_err(|e| (*e).clone())?;
-    let operation = select(&document, request.operation_name.as_deref())?;
-    request::allows(http.method, operation.operation_type)?;
-    if operation.operation_type.is_subscription() {
-        return Err(RequestError::SubscriptionUnsupported);
+    let operation = select(&document, request.operation_name.as_deref())?.clone();
+    if !(streaming && operation.operation_type.is_subscription()) {
+        request::allows(http.method, operation.operation_type)?;
     }
-    let variables = coerce(engine, operation, request.variables.unwrap_or_default())?;
-    let planned = plan::plan(engine, key, &document, operation, &variables)?;
+    let variables = coerce(engine, &operation, request.variables.unwrap_or_default())?;
+    let planned = plan::plan(engine, key, &document, &operation, &variables)?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
     if let Some(limit) = engine.config.limits.max_cost {
@@ -235,67 +317,37 @@ async fn run_inner(
             return Err(RequestError::Cost { found, limit });
         }
     }
-    let (planned, errors) = authorize::authorize(engine, planned, identity.as_ref()).await?;
-    let headers = forwarded(engine, http.headers, identity.as_ref());
-    let response = execute::execute(
-        engine, &planned, &document, operation, &variables, &headers, errors,
-    )
-    .await?;
-    let wants_plan = engine.config.query_plan.expose
-        && http
-            .headers
-            .get(QUERY_PLAN_HEADER)
-            .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
-    let status = if response.data == b"null" && media == MediaType::GraphQLResponse {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
-    // `{"data":…,"errors":[…],"extensions":{…}}`, with `data` already written by the shaper.
-    let mut body = Vec::with_capacity(response.data.len() + 64);
-    body.extend_from_slice(b"{\"data\":");
-    body.extend_from_slice(&response.data);
-    if !response.errors.is_empty() {
-        body.extend_from_slice(b",\"errors\":");
-        let _ = serde_json::to_writer(&mut body, &response.errors);
-    }
-    if wants_plan {
-        body.extend_from_slice(b",\"extensions\":{\"queryPlan\":");
-        let _ = serde_json::to_writer(&mut body, &planned.plan);
-        body.extend_from_slice(b",\"queryPlanText\":");
-        let _ = serde_json::to_writer(&mut body, &planned.plan.to_string());
-        body.push(b'}');
-    }
-    body.push(b'}');
-    Ok(HttpResponse {
-        status,
-        content_type: media.content_type(),
-        body,
-        headers: HeaderMap::new(),
+    let (planned, errors) = authorize::authorize(engine, planned, identity).await?;
+    let headers = forwarded(engine, http.headers, identity);
+    Ok(Prepared {
+        document,
+        operation,
+        variables,
+        planned,
+        errors,
+        headers,
     })
 }
 
 fn select<'d>(
     document: &'d ExecutableDocument,
     name: Option<&str>,
-) -> Result<&'d apollo_compiler::executable::Operation, RequestError> {
+) -> Result<&'d Node<ExecutableOperation>, RequestError> {
     match name {
         Some(name) => document
             .operations
             .get(Some(name))
-            .map(|op| op.as_ref())
             .map_err(|_| RequestError::UnknownOperation(name.to_owned())),
         None => document
             .operations
             .get(None)
-            .map(|op| op.as_ref())
             .map_err(|_| RequestError::OperationNameRequired),
     }
 }
 
 fn coerce(
     engine: &Engine,
-    operation: &apollo_compiler::executable::Operation,
+    operation: &ExecutableOperation,
     values: JsonMap,
 ) -> Result<apollo_compiler::validation::Valid<JsonMap>, RequestError> {
     apollo_compiler::request::coerce_variable_values(&engine.supergraph.api, operation, &values)

@@ -8,7 +8,7 @@ use serde::Deserialize;
 pub use super::error::RequestError;
 
 /// A GraphQL request as the client sent it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphQLRequest {
     #[serde(default)]

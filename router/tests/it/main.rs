@@ -6,4 +6,5 @@ mod executor;
 mod limits;
 mod planner;
 mod playground;
+mod subscriptions;
 mod supergraph;

@@ -1,0 +1,215 @@
+//! Subscriptions over plain HTTP responses that stay open:
+//!
+//! - GraphQL over Server-Sent Events, distinct connections mode (`Accept: text/event-stream`):
+//!   `next` events carrying execution results, then a `complete` event; comments keep the
+//!   connection alive.
+//! - Multipart HTTP (`Accept: multipart/mixed;subscriptionSpec=1.0`): one JSON part per event,
+//!   `{"payload":…}`, heartbeat parts `{}`, and a fatal error as `{"payload":null,"errors":…}`.
+//!
+//! A request refused before the stream starts gets an ordinary JSON error response with the
+//! error's HTTP status.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::response::Response;
+use bytes::{BufMut as _, Bytes, BytesMut};
+use futures::{Stream, StreamExt as _};
+use http::{HeaderMap, HeaderValue, Method, header};
+
+use super::{Frame, Opened, expired, expiry, open};
+use crate::pipeline::request::{MediaType, RequestError};
+use crate::pipeline::{self, HttpRequest, authenticate};
+use crate::server::SharedEngine;
+
+/// The streaming response formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streaming {
+    Sse,
+    Multipart,
+}
+
+impl Streaming {
+    /// The streaming format `Accept` asks for, if any. A client that lists
+    /// `application/json` (or graphql-response+json) first gets a single response instead.
+    pub fn accepted(headers: &HeaderMap) -> Option<Streaming> {
+        let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+        for item in accept.split(',') {
+            let media = item.split(';').next().unwrap_or("").trim();
+            if media.eq_ignore_ascii_case("text/event-stream") {
+                return Some(Streaming::Sse);
+            }
+            if media.eq_ignore_ascii_case("multipart/mixed") {
+                return Some(Streaming::Multipart);
+            }
+            if media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/graphql-response+json")
+            {
+                return None;
+            }
+        }
+        None
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Streaming::Sse => "text/event-stream",
+            Streaming::Multipart => "multipart/mixed;boundary=\"graphql\";subscriptionSpec=\"1.0\"",
+        }
+    }
+
+    fn keepalive(self) -> Bytes {
+        match self {
+            Streaming::Sse => Bytes::from_static(b":\n\n"),
+            Streaming::Multipart => Bytes::from_static(PART_HEARTBEAT),
+        }
+    }
+
+    /// The bytes for `frame`; a terminal frame ends the body.
+    fn encode(self, frame: &Frame) -> Bytes {
+        let mut out = BytesMut::new();
+        match (self, frame) {
+            (Streaming::Sse, Frame::Next(payload)) => {
+                out.put_slice(b"event: next\ndata: ");
+                out.put_slice(payload);
+                out.put_slice(b"\n\n");
+            }
+            (Streaming::Sse, Frame::Error(errors)) => {
+                out.put_slice(b"event: next\ndata: {\"errors\":");
+                out.put_slice(errors);
+                out.put_slice(b"}\n\nevent: complete\ndata:\n\n");
+            }
+            (Streaming::Sse, Frame::Complete) => out.put_slice(b"event: complete\ndata:\n\n"),
+            (Streaming::Multipart, Frame::Next(payload)) => {
+                out.put_slice(PART_START);
+                out.put_slice(b"{\"payload\":");
+                out.put_slice(payload);
+                out.put_slice(b"}\r\n");
+            }
+            (Streaming::Multipart, Frame::Error(errors)) => {
+                out.put_slice(PART_START);
+                out.put_slice(b"{\"payload\":null,\"errors\":");
+                out.put_slice(errors);
+                out.put_slice(b"}\r\n");
+                out.put_slice(END);
+            }
+            (Streaming::Multipart, Frame::Complete) => out.put_slice(END),
+        }
+        out.freeze()
+    }
+}
+
+const PART_START: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n";
+const PART_HEARTBEAT: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n";
+const END: &[u8] = b"--graphql--\r\n";
+
+/// Answers a streaming request: authenticate, read, open, then stream until the subscription
+/// ends, the token expires or the client goes away.
+pub async fn respond(
+    shared: &SharedEngine,
+    streaming: Streaming,
+    method: &Method,
+    headers: &HeaderMap,
+    query_string: Option<&str>,
+    body: &[u8],
+    remote: Option<IpAddr>,
+) -> Response {
+    let engine = shared.load_full();
+    let http = HttpRequest {
+        method,
+        headers,
+        query_string,
+        body,
+        remote,
+    };
+    let mut out_headers = HeaderMap::new();
+    let opened = async {
+        let identity = authenticate::authenticate(&engine, headers).await?;
+        let request = pipeline::read(&engine, &http)?;
+        let expires = identity.as_ref().and_then(expiry);
+        let opened = open(shared, identity, request, &http, &mut out_headers).await?;
+        Ok::<_, RequestError>((opened, expires))
+    }
+    .await;
+    let (opened, expires) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            let mut response = pipeline::encode_error(&error, MediaType::GraphQLResponse);
+            response.headers.extend(out_headers);
+            return into_response(response);
+        }
+    };
+    let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
+    let frames: std::pin::Pin<Box<dyn Stream<Item = Frame> + Send>> = match opened {
+        Opened::Once(response) => Box::pin(futures::stream::iter([
+            Frame::Next(response),
+            Frame::Complete,
+        ])),
+        Opened::Stream(subscription) => Box::pin(subscription.into_stream()),
+    };
+    let mut response = Response::new(axum::body::Body::from_stream(body_stream(
+        streaming, frames, keepalive, expires,
+    )));
+    let out = response.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(streaming.content_type()),
+    );
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Proxies must not buffer the stream.
+    out.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    out.extend(out_headers);
+    response
+}
+
+/// The response body: each frame encoded, keep-alives while idle, and the end of the stream at
+/// the token's expiry.
+fn body_stream(
+    streaming: Streaming,
+    frames: std::pin::Pin<Box<dyn Stream<Item = Frame> + Send>>,
+    keepalive: Duration,
+    expires: Option<tokio::time::Instant>,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = Body {
+        frames,
+        ticks,
+        done: false,
+        // A multipart response opens with a heartbeat, so clients see the stream has begun.
+        first: (streaming == Streaming::Multipart).then(|| streaming.keepalive()),
+    };
+    futures::stream::unfold(state, move |mut state| async move {
+        if let Some(first) = state.first.take() {
+            return Some((Ok(first), state));
+        }
+        if state.done {
+            return None;
+        }
+        let frame = tokio::select! {
+            frame = state.frames.next() => frame.unwrap_or(Frame::Complete),
+            _ = state.ticks.tick() => return Some((Ok(streaming.keepalive()), state)),
+            () = super::until(expires) => expired(),
+        };
+        state.done = frame.is_terminal();
+        Some((Ok(streaming.encode(&frame)), state))
+    })
+}
+
+struct Body {
+    frames: std::pin::Pin<Box<dyn Stream<Item = Frame> + Send>>,
+    ticks: tokio::time::Interval,
+    done: bool,
+    first: Option<Bytes>,
+}
+
+fn into_response(response: pipeline::HttpResponse) -> Response {
+    let mut out = Response::new(axum::body::Body::from(response.body));
+    *out.status_mut() = response.status;
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(response.content_type),
+    );
+    out.headers_mut().extend(response.headers);
+    out
+}
