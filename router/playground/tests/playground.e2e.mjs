@@ -1,10 +1,13 @@
 // Drives the playground in headless Chromium against a running router:
 //
-//   node tests/playground.e2e.mjs http://127.0.0.1:8080 [--expect-field NAME]... [--screenshot FILE]
+//   node tests/playground.e2e.mjs http://127.0.0.1:8080 [--expect-field NAME]...
+//     [--subscription QUERY --expect-event TEXT] [--screenshot FILE]
 //
 // It opens the page, waits for GraphiQL, checks that the docs pane shows the Query type's fields
 // (which only works once introspection succeeded), runs an operation, checks the result pane,
-// and checks that the browser never reached beyond the router's origin and hit no CSP violation.
+// optionally runs a subscription (over the router's WebSocket) until an event holding TEXT is
+// shown, and checks that the browser never reached beyond the router's origin and hit no CSP
+// violation.
 // The browser is TESSERA_CHROMIUM, or whatever scripts/ensure-browser finds.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -16,7 +19,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 function usage(message) {
   console.error(
-    `${message}\nusage: playground.e2e.mjs BASE_URL [--expect-field NAME]... [--screenshot FILE]`,
+    `${message}\nusage: playground.e2e.mjs BASE_URL [--expect-field NAME]... [--subscription QUERY --expect-event TEXT] [--screenshot FILE]`,
   );
   process.exit(2);
 }
@@ -24,11 +27,19 @@ function usage(message) {
 function parseArgs(argv) {
   let base;
   let screenshot;
+  let subscription;
+  let expectEvent;
   const expectFields = [];
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--expect-field') {
       if (!argv[i + 1]) usage('--expect-field needs a field name');
       expectFields.push(argv[(i += 1)]);
+    } else if (argv[i] === '--subscription') {
+      if (!argv[i + 1]) usage('--subscription needs an operation');
+      subscription = argv[(i += 1)];
+    } else if (argv[i] === '--expect-event') {
+      if (!argv[i + 1]) usage('--expect-event needs a text');
+      expectEvent = argv[(i += 1)];
     } else if (argv[i] === '--screenshot') {
       if (!argv[i + 1]) usage('--screenshot needs a file name');
       screenshot = argv[(i += 1)];
@@ -39,13 +50,16 @@ function parseArgs(argv) {
     }
   }
   if (!base) usage('the router base URL is missing');
+  if (Boolean(subscription) !== Boolean(expectEvent)) {
+    usage('--subscription and --expect-event go together');
+  }
   let origin;
   try {
     origin = new URL(base).origin;
   } catch {
     usage(`not a URL: ${base}`);
   }
-  return { base: base.replace(/\/+$/, ''), origin, expectFields, screenshot };
+  return { base: base.replace(/\/+$/, ''), origin, expectFields, subscription, expectEvent, screenshot };
 }
 
 function browserPath() {
@@ -69,7 +83,9 @@ async function step(name, action) {
   }
 }
 
-const { base, origin, expectFields, screenshot } = parseArgs(process.argv.slice(2));
+const { base, origin, expectFields, subscription, expectEvent, screenshot } = parseArgs(
+  process.argv.slice(2),
+);
 // data: and blob: URLs are made by the page itself (fonts, icons); they reach no server.
 const local = (url) => url.startsWith(`${origin}/`) || /^(data|blob):/.test(url);
 const wsOrigin = origin.replace(/^http/, 'ws');
@@ -195,6 +211,29 @@ try {
     await plan.or(missing).first().waitFor();
     return (await plan.count()) ? 'plan shown' : 'the router sent no plan';
   });
+
+  if (subscription) {
+    await step('a subscription runs and its events are shown', async () => {
+      const sockets = [];
+      page.on('websocket', (socket) => sockets.push(socket.url()));
+      await page.evaluate((query) => {
+        document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(query);
+      }, subscription);
+      const name = /^\s*subscription\s+(\w+)/.exec(subscription)?.[1];
+      if (name) await page.locator(`.graphiql-tab-active [title="${name}"]`).waitFor();
+      await page.locator('.graphiql-execute-button').click();
+      await page.waitForFunction((text) => {
+        const editor = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror;
+        return (editor?.getValue() ?? '').includes(text);
+      }, expectEvent);
+      if (!sockets.some((url) => url.startsWith(`${wsOrigin}/graphql`))) {
+        throw new Failure(`the subscription did not use the router's WebSocket (saw ${sockets.join(', ')})`);
+      }
+      // Stop it, as a user would, before the page goes on.
+      await page.locator('.graphiql-execute-button').click();
+      return `an event holding "${expectEvent}" over ${wsOrigin}/graphql`;
+    });
+  }
 
   await step('a browser asking for /graphql gets the playground', async () => {
     const response = await page.request.get(`${base}/graphql`, {

@@ -152,11 +152,6 @@ async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
         "the router embeds an older playground build than router/playground/dist: rebuild the tests"
     );
 
-    let chromium = match std::env::var("TESSERA_CHROMIUM") {
-        Ok(path) if !path.is_empty() => path,
-        _ => run_script("ensure-browser").await.trim().to_owned(),
-    };
-
     let supergraph = std::fs::read_to_string(repo_root().join("schema/supergraph.graphql"))
         .expect("the checked-in supergraph");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -164,21 +159,59 @@ async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
         .await
         .expect("the router starts on the platform supergraph");
 
+    let output = browser_test(
+        &router.url(),
+        &["--expect-field", "me", "--expect-field", "user"],
+    )
+    .await;
+    router.shutdown().await;
+    assert_browser_test(&output);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_a_subscription_over_the_routers_websocket_in_chromium() {
+    run_script("build-playground").await;
+    asset_urls(&embedded_page().await);
+    let s = crate::subscriptions::setup("").await;
+    let publisher = crate::subscriptions::keep_publishing(&s.posts, "From the playground");
+    let output = browser_test(
+        &s.router.url(),
+        &[
+            "--expect-field",
+            "post",
+            "--subscription",
+            "subscription Live {\n  postAdded {\n    title\n    author { name }\n  }\n}\n",
+            "--expect-event",
+            "Name of u-p",
+        ],
+    )
+    .await;
+    publisher.abort();
+    assert_browser_test(&output);
+}
+
+/// Runs the browser script against the router at `url`.
+async fn browser_test(url: &str, args: &[&str]) -> std::process::Output {
+    let chromium = match std::env::var("TESSERA_CHROMIUM") {
+        Ok(path) if !path.is_empty() => path,
+        _ => run_script("ensure-browser").await.trim().to_owned(),
+    };
     let browser_test = Command::new("node")
         .arg("tests/playground.e2e.mjs")
-        .arg(router.url())
-        .args(["--expect-field", "me", "--expect-field", "user"])
+        .arg(url)
+        .args(args)
         .current_dir(repo_root().join("router/playground"))
         .env("TESSERA_CHROMIUM", &chromium)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(BROWSER_TEST_TIMEOUT, browser_test)
+    tokio::time::timeout(BROWSER_TEST_TIMEOUT, browser_test)
         .await
         .expect("the browser test finishes in time")
-        .expect("node runs (install Node.js 20 or later)");
-    router.shutdown().await;
+        .expect("node runs (install Node.js 20 or later)")
+}
 
+fn assert_browser_test(output: &std::process::Output) {
     eprint!("{}", String::from_utf8_lossy(&output.stdout));
     assert!(
         output.status.success(),

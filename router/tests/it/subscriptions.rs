@@ -40,7 +40,7 @@ const SUBSCRIPTION: &str = "subscription { postAdded { title author { name } } }
 
 /// The scripted `posts` subgraph.
 #[derive(Clone)]
-struct Posts {
+pub(crate) struct Posts {
     events: broadcast::Sender<Value>,
     /// Drops every open connection without a close frame, as a restart would.
     kick: broadcast::Sender<()>,
@@ -133,14 +133,14 @@ async fn serve(app: Router) -> String {
     format!("http://{addr}/graphql")
 }
 
-struct Setup {
-    router: RouterServer,
-    posts: Posts,
+pub(crate) struct Setup {
+    pub(crate) router: RouterServer,
+    pub(crate) posts: Posts,
     users: Arc<AtomicUsize>,
     supergraph: String,
 }
 
-async fn setup(config: &str) -> Setup {
+pub(crate) async fn setup(config: &str) -> Setup {
     let posts = Posts {
         events: broadcast::channel(1024).0,
         kick: broadcast::channel(4).0,
@@ -316,7 +316,7 @@ impl Streamed {
 
 /// Publishes an event every 50 ms until `done` holds, so that subscribers whose subscription
 /// the subgraph has not seen yet still get one.
-fn keep_publishing(posts: &Posts, title: &'static str) -> tokio::task::JoinHandle<()> {
+pub(crate) fn keep_publishing(posts: &Posts, title: &'static str) -> tokio::task::JoinHandle<()> {
     let posts = posts.clone();
     tokio::spawn(async move {
         for i in 0.. {
