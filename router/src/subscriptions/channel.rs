@@ -274,17 +274,23 @@ impl Registry {
                 .collect(),
         });
         let mut channels = self.lock();
-        if let Some(key) = &key
-            && let Some(channel) = channels.get(key).and_then(Weak::upgrade)
-            && !channel.ended.load(Ordering::SeqCst)
-        {
-            let receiver = channel.sender.subscribe();
-            return Subscription {
-                _channel: channel,
-                receiver,
-                done: false,
-            };
-        }
+        let existing = key
+            .as_ref()
+            .and_then(|key| channels.get(key))
+            .and_then(Weak::upgrade);
+        // An ended channel is replaced; it is dropped only after the lock is released, since
+        // dropping the last reference takes the lock.
+        let _ended = match existing {
+            Some(channel) if !channel.ended.load(Ordering::SeqCst) => {
+                let receiver = channel.sender.subscribe();
+                return Subscription {
+                    _channel: channel,
+                    receiver,
+                    done: false,
+                };
+            }
+            other => other,
+        };
         let (sender, receiver) = broadcast::channel(config.buffer);
         let ended = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run(
@@ -305,6 +311,7 @@ impl Registry {
         if let Some(key) = key {
             channels.insert(key, Arc::downgrade(&channel));
         }
+        drop(channels);
         Subscription {
             _channel: channel,
             receiver,
