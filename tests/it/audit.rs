@@ -1,6 +1,8 @@
 //! The audit log: every event of every topic recorded once and in order, a hash chain that
 //! names the row someone changed, an append-only table, and the log's queries with their
-//! permissions.
+//! permissions; its subscription in [`live`].
+
+mod live;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -23,6 +25,16 @@ const EVENTS: &str = "query($f: AuditEventFilter, $n: Int, $a: String) { auditEv
 
 async fn router(p: &TestPlatform, query: &str, variables: Value, token: Option<&str>) -> Gql {
     p.gql("router", query, variables, token).await
+}
+
+/// The platform with its events going through `broker`, and [`ADMIN`] as an administrator.
+async fn with_broker(broker: &Broker) -> TestPlatform {
+    TestPlatform::builder()
+        .kafka(broker.bootstrap())
+        .admin(ADMIN)
+        .start()
+        .await
+        .expect("platform")
 }
 
 async fn sign_up(p: &TestPlatform, email: &str, name: &str) -> Session {
@@ -155,12 +167,7 @@ async fn tamper(p: &TestPlatform, seq: i64) {
 #[tokio::test]
 async fn records_every_event_of_a_scenario_once_in_order_and_names_a_tampered_row() {
     let broker = Broker::start().await.expect("broker");
-    let p = TestPlatform::builder()
-        .kafka(broker.bootstrap())
-        .admin(ADMIN)
-        .start()
-        .await
-        .expect("platform");
+    let p = with_broker(&broker).await;
     let admin = sign_up(&p, ADMIN, "Root").await;
     let ann = sign_up(&p, "ann@example.com", "Ann").await;
     let bob = sign_up(&p, "bob@example.com", "Bob").await;
@@ -404,12 +411,7 @@ async fn count_of(p: &TestPlatform, event_id: uuid::Uuid) -> i64 {
 #[tokio::test]
 async fn reads_topics_that_appear_after_it_subscribed_and_records_a_redelivery_once() {
     let broker = Broker::start().await.expect("broker");
-    let p = TestPlatform::builder()
-        .kafka(broker.bootstrap())
-        .admin(ADMIN)
-        .start()
-        .await
-        .expect("platform");
+    let p = with_broker(&broker).await;
     let admin = sign_up(&p, ADMIN, "Root").await;
     recorded(&p, 0).await;
 

@@ -1,8 +1,9 @@
 //! Billing through the router: idempotent money-moving mutations under concurrency, declined
-//! cards as results, and authorization of billing records; the renewal job and billing's events
-//! in the submodules.
+//! cards as results, and authorization of billing records; the renewal job, billing's events
+//! and its subscription in the submodules.
 
 mod events;
+mod live;
 mod renewals;
 
 use futures::future::join_all;

@@ -1,8 +1,9 @@
 //! The blog through the router: the publishing workflow, search, slugs, who may do what,
-//! pagination and threading; events on the broker ([`events`]); and a statement count that does
-//! not grow with the number of posts in a response ([`statements`]).
+//! pagination and threading; events on the broker ([`events`]); subscriptions ([`live`]); and a
+//! statement count that does not grow with the number of posts in a response ([`statements`]).
 
 mod events;
+mod live;
 mod statements;
 
 use serde_json::{Value, json};

@@ -151,15 +151,7 @@ async fn health_and_metrics_answer() {
         assert_eq!(ready["checks"]["database"], "ok");
     }
     p.query("identity", "{ __typename }", None).await.ok();
-    let metrics = p
-        .http
-        .get(p.url("identity", "/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = p.metrics("identity").await;
     assert!(metrics.contains("tessera_http_requests_total"), "{metrics}");
     assert!(metrics.contains("service=\"identity\""));
     p.shutdown().await;

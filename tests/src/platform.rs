@@ -280,6 +280,29 @@ impl TestPlatform {
         found.expect("identity projects the signed-up user")
     }
 
+    /// `service`'s `/metrics`, as text.
+    pub async fn metrics(&self, service: &str) -> String {
+        self.http
+            .get(self.url(service, "/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The value of one series of `service`'s `/metrics`, named with its labels
+    /// (`name{label="value"}`), or `None` when it reports no such series.
+    pub async fn metric(&self, service: &str, series: &str) -> Option<u64> {
+        let prefix = format!("{series} ");
+        self.metrics(service)
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+    }
+
     /// Mail in the dev mailbox.
     pub async fn mailbox(&self) -> Vec<tessera_kit::mail::Mail> {
         tessera_kit::mail::read_mailbox(&self.mailbox)

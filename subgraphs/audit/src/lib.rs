@@ -1,13 +1,14 @@
 //! The audit service: the tamper-evident record of every domain event. It consumes every
 //! service's topic, appends each event once to an append-only log whose rows are chained by
-//! SHA-256, and serves the log to holders of `audit:read`, each user's trail to that user, and a
-//! verification of the whole chain.
+//! SHA-256, and serves the log to holders of `audit:read` (as a list and live, as records are
+//! made), each user's trail to that user, and a verification of the whole chain.
 //!
 //! - [`graphql`]: schema, resolvers, the `User` entity's `auditTrail` and its dataloader.
 //! - [`domain`]: the log's model, its filters and page bounds, and the hash chain.
 //! - [`store`]: sqlx queries against the `audit` schema: appends under the chain-head lock,
 //!   lists, and the chain walk.
-//! - [`events`]: the topics the log records and the consumer that appends to it.
+//! - [`events`]: the topics the log records, the consumer that appends to it, and the
+//!   `audit.recorded` announcement of each append.
 
 pub mod domain;
 pub mod events;
@@ -53,17 +54,20 @@ pub async fn start(
     embedded: &Embedded,
     tasks: Tasks,
 ) -> anyhow::Result<SocketAddr> {
-    let runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks).await?;
+    let mut runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks).await?;
     let store = store::Store::new(runtime.pool.clone());
+    // The feed is in place before the first record can be announced.
+    let live = runtime.live(&[NAME]).await;
     runtime.consume(
         &events::AUDITED_SERVICES,
         Arc::new(events::Recorder {
             store: store.clone(),
+            outbox: runtime.outbox.clone(),
         }),
     );
     runtime.serve_subgraph(
         listener,
-        graphql::schema(store, config.service.clone()),
+        graphql::schema(store, config.service.clone(), live),
         axum::Router::new(),
     )
 }

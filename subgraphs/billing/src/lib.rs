@@ -107,7 +107,8 @@ pub async fn start(
     embedded: &Embedded,
     tasks: Tasks,
 ) -> anyhow::Result<SocketAddr> {
-    let runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks.clone()).await?;
+    let mut runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks.clone()).await?;
+    let live = runtime.live(&[NAME]).await;
     let billing = billing(
         runtime.pool.clone(),
         &config.database,
@@ -119,5 +120,9 @@ pub async fn start(
         "billing-renewals",
         billing.clone().run_renewals(tasks.token()),
     );
-    runtime.serve_subgraph(listener, graphql::schema(billing), axum::Router::new())
+    runtime.serve_subgraph(
+        listener,
+        graphql::schema(billing, live),
+        axum::Router::new(),
+    )
 }

@@ -5,7 +5,7 @@
 //!   batch loaders that keep a response's statement count independent of its size.
 //! - [`domain`]: the post workflow, who sees and edits what, and text limits and normalisation.
 //! - [`store`]: sqlx queries against the `blog` schema.
-//! - [`events`]: the events the blog publishes.
+//! - [`events`]: the events the blog publishes, and what its subscriptions read back from them.
 
 pub mod domain;
 pub mod events;
@@ -49,10 +49,11 @@ pub async fn start(
     embedded: &Embedded,
     tasks: Tasks,
 ) -> anyhow::Result<SocketAddr> {
-    let runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks).await?;
+    let mut runtime = Runtime::start(NAME, &config, &MIGRATOR, embedded, tasks).await?;
     let deps = graphql::Deps {
         store: store::Store::new(runtime.pool.clone()),
         outbox: runtime.outbox.clone(),
+        live: runtime.live(&[NAME]).await,
         settings: config.service.clone(),
     };
     runtime.serve_subgraph(listener, graphql::schema(deps), axum::Router::new())

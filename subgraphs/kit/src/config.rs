@@ -51,6 +51,8 @@ pub struct ServiceConfig<S> {
     pub jwt: JwtConfig,
     /// Outbox relay tuning.
     pub outbox: OutboxConfig,
+    /// Live subscriptions: how each instance fans events out to its subscribers.
+    pub live: LiveConfig,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Where the client's address is read from.
@@ -68,6 +70,7 @@ impl<S: Default> Default for ServiceConfig<S> {
             kafka: None,
             jwt: JwtConfig::default(),
             outbox: OutboxConfig::default(),
+            live: LiveConfig::default(),
             max_body_bytes: 1024 * 1024,
             client_address: ClientAddressSource::default(),
             service: S::default(),
@@ -198,16 +201,38 @@ impl Default for OutboxConfig {
     }
 }
 
+/// Live subscriptions (see [`crate::events::live`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Events buffered per subscriber. A subscriber that falls this far behind is dropped with
+    /// `SUBSCRIBER_TOO_SLOW` rather than slowing anyone else down.
+    pub subscriber_buffer: usize,
+    /// Longest pause between attempts to reach the broker while the feed is down, in
+    /// milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            subscriber_buffer: 256,
+            max_backoff_ms: 5_000,
+        }
+    }
+}
+
 /// The top-level keys of [`ServiceConfig`]. Only `TESSERA_` variables that name one of them are
 /// configuration; others (tool paths, test settings) are left alone, while a mistyped key inside
 /// a section is still an error.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "listen",
     "database",
     "redis",
     "kafka",
     "jwt",
     "outbox",
+    "live",
     "max_body_bytes",
     "client_address",
     "service",

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     RateLimited,
     /// A reply to a comment that is itself a reply: comments thread one level deep.
     ReplyTooDeep,
+    /// A live subscription fell too far behind its events and was ended; subscribe again.
+    SubscriberTooSlow,
     /// A dependency (database, broker, another service) is unavailable.
     ServiceUnavailable,
     /// Something went wrong on our side; details are in the logs, not the response.
@@ -73,6 +75,7 @@ impl ErrorCode {
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::RateLimited => "RATE_LIMITED",
             Self::ReplyTooDeep => "REPLY_TOO_DEEP",
+            Self::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -98,7 +101,8 @@ impl ErrorCode {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            // The client did not keep up with the rate of events it asked for.
+            Self::RateLimited | Self::SubscriberTooSlow => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

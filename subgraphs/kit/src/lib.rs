@@ -8,7 +8,8 @@
 //!   errors (shown) and internal errors (logged once, masked).
 //! - [`caller`]: verification of the JWT the router forwards, against the auth service's JWKS.
 //! - [`events`]: the event envelope, the bus trait with Kafka and in-process implementations,
-//!   the transactional outbox with its relay, and the idempotent-consumer inbox.
+//!   the transactional outbox with its relay, the idempotent-consumer inbox, and the live feed
+//!   that streams events to subscriptions.
 //! - [`cache`]: the optional Redis connection and a counter store (Redis or in-process) for
 //!   throttles.
 //! - [`mail`]: outgoing mail (SMTP or a dev mailbox file).

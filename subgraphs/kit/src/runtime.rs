@@ -1,5 +1,6 @@
 //! Start-up every service shares: database and migrations, Redis, the event bus, the outbox
-//! relay, the token verifier, and the HTTP server, all owned by one [`Tasks`] lifecycle.
+//! relay, the live feed, the token verifier, and the HTTP server, all owned by one [`Tasks`]
+//! lifecycle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use sqlx::migrate::Migrator;
 
 use crate::cache::{Counters, MemoryCounters, RedisCounters};
 use crate::caller::TokenVerifier;
-use crate::config::ServiceConfig;
+use crate::config::{LiveConfig, ServiceConfig};
 use crate::db::{Db, statements};
-use crate::events::{self, EventBus, EventHandler, MemoryBus, Outbox};
+use crate::events::{self, EventBus, EventHandler, LiveFeed, MemoryBus, Outbox};
 use crate::server::{self, Health};
 use crate::tasks::Tasks;
 
@@ -40,6 +41,8 @@ pub struct Runtime {
     external_bus: bool,
     max_body_bytes: usize,
     client_address: crate::config::ClientAddressSource,
+    live_config: LiveConfig,
+    live: Option<LiveFeed>,
 }
 
 impl Runtime {
@@ -94,6 +97,8 @@ impl Runtime {
             external_bus: config.kafka.is_some(),
             max_body_bytes: config.max_body_bytes,
             client_address: config.client_address,
+            live_config: config.live.clone(),
+            live: None,
         })
     }
 
@@ -110,6 +115,23 @@ impl Runtime {
             "event-consumer",
             events::consumer::run(self.bus.clone(), topics, group, handler, self.tasks.token()),
         );
+    }
+
+    /// Starts this instance's live feed over `services`' topics (see [`events::live`]); it is
+    /// in place when this returns, unless the broker does not answer. The subgraph served
+    /// afterwards reports its metrics.
+    pub async fn live(&mut self, services: &[&str]) -> LiveFeed {
+        let topics = services.iter().map(|s| self.topic_of(s)).collect();
+        let feed = LiveFeed::start(
+            self.name,
+            self.bus.clone(),
+            topics,
+            &self.live_config,
+            &self.tasks,
+        )
+        .await;
+        self.live = Some(feed.clone());
+        feed
     }
 
     /// Readiness checks for this service.
@@ -140,6 +162,7 @@ impl Runtime {
                 health: self.health(),
                 max_body_bytes: self.max_body_bytes,
                 client_address: self.client_address,
+                live: self.live.clone(),
             },
             extra,
         );

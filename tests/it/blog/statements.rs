@@ -14,23 +14,10 @@ const FEED: &str = "query($first: Int!) { posts(first: $first) { edges { node { 
 
 /// `tessera_db_statements_total{service, origin="request"}` from the service's `/metrics`.
 async fn request_statements(p: &TestPlatform, service: &str) -> u64 {
-    let metrics = p
-        .http
-        .get(p.url(service, "/metrics"))
-        .send()
+    let series = format!("tessera_db_statements_total{{service=\"{service}\",origin=\"request\"}}");
+    p.metric(service, &series)
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let series =
-        format!("tessera_db_statements_total{{service=\"{service}\",origin=\"request\"}} ");
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series.as_str()))
-        .unwrap_or_else(|| panic!("no {series}in:\n{metrics}"))
-        .parse()
-        .expect("a count")
+        .unwrap_or_else(|| panic!("{service} reports no {series}"))
 }
 
 /// Statements blog and identity sent for one `FEED` of `first` posts.

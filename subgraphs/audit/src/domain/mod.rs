@@ -43,6 +43,23 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl Filter {
+    /// Whether a record with these fields is one the filter keeps.
+    pub fn matches(
+        &self,
+        kind: &str,
+        subject: &str,
+        actor: Option<&str>,
+        occurred_at: DateTime<Utc>,
+    ) -> bool {
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.subject.as_deref().is_none_or(|s| s == subject)
+            && self.actor.as_deref().is_none_or(|a| Some(a) == actor)
+            && self.from.is_none_or(|from| occurred_at >= from)
+            && self.to.is_none_or(|to| occurred_at < to)
+    }
+}
+
 /// Why an event cannot be recorded as it is: PostgreSQL text and jsonb hold no NUL character,
 /// so an event carrying one would fail on every retry.
 pub fn unrecordable(event: &Envelope) -> Option<&'static str> {
@@ -73,6 +90,36 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_keeps_what_every_given_field_matches() {
+        let at = Utc::now();
+        let any = Filter::default();
+        assert!(any.matches("user.updated", "u1", None, at));
+        let narrow = Filter {
+            actor: Some("a1".into()),
+            kind: Some("user.updated".into()),
+            subject: Some("u1".into()),
+            from: Some(at),
+            to: Some(at + chrono::Duration::seconds(1)),
+        };
+        assert!(narrow.matches("user.updated", "u1", Some("a1"), at));
+        assert!(!narrow.matches("user.created", "u1", Some("a1"), at));
+        assert!(!narrow.matches("user.updated", "u2", Some("a1"), at));
+        assert!(!narrow.matches("user.updated", "u1", None, at));
+        assert!(!narrow.matches(
+            "user.updated",
+            "u1",
+            Some("a1"),
+            at - chrono::Duration::seconds(1)
+        ));
+        assert!(!narrow.matches(
+            "user.updated",
+            "u1",
+            Some("a1"),
+            at + chrono::Duration::seconds(1)
+        ));
+    }
 
     #[test]
     fn events_with_nul_characters_are_unrecordable() {

@@ -1,13 +1,13 @@
 //! sqlx queries against the `audit` schema. Every query is parameterised.
 //!
-//! - this module: appends and the chain walk.
+//! - this module: appends, single records and the chain walk.
 //! - [`lists`]: the filtered log and the per-user trails.
 
 mod lists;
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
-use tessera_kit::db::Db;
+use tessera_kit::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::domain::AuditEvent;
@@ -134,60 +134,14 @@ impl Store {
             .await
     }
 
-    /// Appends `entry` to the chain; returns its `seq`, or `None` when the event is already in
-    /// the log. The chain head is locked for the whole transaction, so appends from any number
-    /// of instances queue up and each links to the one committed before it.
-    pub async fn append(&self, entry: &NewEntry<'_>) -> sqlx::Result<Option<i64>> {
-        let mut tx = self.pool.begin().await?;
-        let prev: Vec<u8> =
-            sqlx::query_scalar("SELECT hash FROM audit_chain_head WHERE id FOR UPDATE")
-                .fetch_one(&mut tx)
-                .await?;
-        // Taken under the lock, so recording times rise with `seq`.
-        let recorded_at = chain::stored_instant(Utc::now());
-        let content = Content {
-            event_id: entry.event_id,
-            kind: entry.kind,
-            source: entry.source,
-            subject: entry.subject,
-            actor: entry.actor,
-            occurred_at: chain::stored_instant(entry.occurred_at),
-            recorded_at,
-            data: entry.data,
-        };
-        let hash = chain::link_hash(&prev, &content);
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO audit_log \
-             (event_id, type, source, subject, actor, occurred_at, recorded_at, data, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) \
-             ON CONFLICT ON CONSTRAINT audit_log_event_id_key DO NOTHING RETURNING seq",
-        )
-        .bind(content.event_id)
-        .bind(content.kind)
-        .bind(content.source)
-        .bind(content.subject)
-        .bind(content.actor)
-        .bind(content.occurred_at)
-        .bind(content.recorded_at)
-        .bind(content.data)
-        .bind(prev.as_slice())
-        .bind(hash.as_slice())
-        .fetch_optional(&mut tx)
-        .await?;
-        let Some(seq) = seq else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        sqlx::query(
-            "UPDATE audit_chain_head SET last_seq = $1, last_event_id = $2, hash = $3 WHERE id",
-        )
-        .bind(seq)
-        .bind(content.event_id)
-        .bind(hash.as_slice())
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(seq))
+    /// The log's record at `seq`.
+    pub async fn event_at(&self, seq: i64) -> sqlx::Result<Option<AuditEvent>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_log WHERE seq = $1");
+        let row: Option<EventRow> = sqlx::query_as(&sql)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(AuditEvent::from))
     }
 
     /// Walks the whole chain in `seq` order, `batch` rows per query, and reports the first
@@ -236,4 +190,57 @@ impl Store {
             first_broken,
         })
     }
+}
+
+/// Appends `entry` to the chain inside `tx`; returns its `seq`, or `None` when the event is
+/// already in the log (then `tx` holds nothing worth committing). The chain head stays locked
+/// until `tx` ends, so appends from any number of instances queue up and each links to the one
+/// committed before it.
+pub async fn append(tx: &mut Tx, entry: &NewEntry<'_>) -> sqlx::Result<Option<i64>> {
+    let prev: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_chain_head WHERE id FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await?;
+    // Taken under the lock, so recording times rise with `seq`.
+    let recorded_at = chain::stored_instant(Utc::now());
+    let content = Content {
+        event_id: entry.event_id,
+        kind: entry.kind,
+        source: entry.source,
+        subject: entry.subject,
+        actor: entry.actor,
+        occurred_at: chain::stored_instant(entry.occurred_at),
+        recorded_at,
+        data: entry.data,
+    };
+    let hash = chain::link_hash(&prev, &content);
+    let seq: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO audit_log \
+         (event_id, type, source, subject, actor, occurred_at, recorded_at, data, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) \
+         ON CONFLICT ON CONSTRAINT audit_log_event_id_key DO NOTHING RETURNING seq",
+    )
+    .bind(content.event_id)
+    .bind(content.kind)
+    .bind(content.source)
+    .bind(content.subject)
+    .bind(content.actor)
+    .bind(content.occurred_at)
+    .bind(content.recorded_at)
+    .bind(content.data)
+    .bind(prev.as_slice())
+    .bind(hash.as_slice())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(seq) = seq else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE audit_chain_head SET last_seq = $1, last_event_id = $2, hash = $3 WHERE id",
+    )
+    .bind(seq)
+    .bind(content.event_id)
+    .bind(hash.as_slice())
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some(seq))
 }

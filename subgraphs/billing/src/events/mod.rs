@@ -1,6 +1,7 @@
 //! What billing publishes, on its own topic. Every event's subject is the customer's user id,
 //! so one customer's events stay in order; the actor is the caller, or none when the renewal
-//! job acted. Billing consumes no other service's events.
+//! job acted. Billing consumes no other service's events; its live feed reads its own topic
+//! for `invoiceUpdated`.
 //!
 //! | type                          | when                                              |
 //! |-------------------------------|---------------------------------------------------|
@@ -39,6 +40,20 @@ pub mod types {
     pub const INVOICE_MARKED_UNCOLLECTIBLE: &str = "invoice.marked_uncollectible";
     pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
     pub const PAYMENT_FAILED: &str = "payment.failed";
+}
+
+/// The invoice an event changed: every `invoice.*` event, and `payment.failed` (a declined
+/// charge adds a payment to an invoice that stays open). `payment.succeeded` is left out: it is
+/// always published with `invoice.paid` for the same invoice, which stands for both.
+pub fn invoice_changed(event: &Envelope) -> Option<Uuid> {
+    match event.kind.as_str() {
+        types::INVOICE_ISSUED
+        | types::INVOICE_PAID
+        | types::INVOICE_VOIDED
+        | types::INVOICE_MARKED_UNCOLLECTIBLE
+        | types::PAYMENT_FAILED => event.data.get("invoiceId")?.as_str()?.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The events of one transaction, enqueued together before it commits.
@@ -138,5 +153,36 @@ impl Events {
             outbox.enqueue(tx, event).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, data: Value) -> Envelope {
+        Envelope::new(crate::NAME, kind, Uuid::now_v7().to_string(), None, data)
+    }
+
+    #[test]
+    fn invoice_events_and_declined_charges_name_the_invoice_they_changed() {
+        let invoice = Uuid::now_v7();
+        let data = json!({ "invoiceId": invoice });
+        for kind in [
+            types::INVOICE_ISSUED,
+            types::INVOICE_PAID,
+            types::INVOICE_VOIDED,
+            types::INVOICE_MARKED_UNCOLLECTIBLE,
+            types::PAYMENT_FAILED,
+        ] {
+            assert_eq!(
+                invoice_changed(&event(kind, data.clone())),
+                Some(invoice),
+                "{kind}"
+            );
+        }
+        for kind in [types::PAYMENT_SUCCEEDED, types::SUBSCRIPTION_STARTED] {
+            assert_eq!(invoice_changed(&event(kind, data.clone())), None, "{kind}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`query`]: `plans`, `invoice(id)` and the `User` entity resolver.
 //! - [`mutation`]: `subscribeToPlan`, `payInvoice`, `cancelSubscription`.
+//! - [`subscription`]: `invoiceUpdated`, from the instance's live feed.
 //! - [`user`]: billing's fields on the `User` entity (`subscription`, `invoices`).
 //! - [`types`]: plans, subscriptions, invoices, lines, payments and the mutation payloads.
 //! - [`loaders`]: the dataloaders every entity lookup and per-parent list goes through.
@@ -11,33 +12,39 @@ mod loaders;
 mod money;
 mod mutation;
 mod query;
+mod subscription;
 mod types;
 mod user;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
+use tessera_kit::events::LiveFeed;
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
 use crate::flows::Billing;
 
-pub type BillingSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type BillingSchema = Schema<Query, Mutation, Subscription>;
 
 /// The scope that opens every customer's billing records.
 pub const MANAGE_SCOPE: &str = "billing:manage";
 
-pub fn schema(billing: Billing) -> BillingSchema {
+/// The schema over `billing`'s flows; `live` is the instance's feed of the billing topic.
+pub fn schema(billing: Billing, live: LiveFeed) -> BillingSchema {
     let builder =
-        tessera_kit::server::schema::defaults(Schema::build(Query, Mutation, EmptySubscription));
+        tessera_kit::server::schema::defaults(Schema::build(Query, Mutation, Subscription));
     loaders::register(builder, &billing.store)
         .data(billing)
+        .data(live)
         .finish()
 }
 
 /// The subgraph SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .finish()
         .sdl_with_options(
             async_graphql::SDLExportOptions::new()

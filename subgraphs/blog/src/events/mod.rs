@@ -1,5 +1,6 @@
 //! What the blog publishes (topic `blog`). Every event's subject is the post it is about, so a
-//! post's events stay in order; the actor is the caller. The blog consumes no events.
+//! post's events stay in order; the actor is the caller. The blog consumes no other service's
+//! events; its live feed reads its own topic for `postPublished` and `commentAdded`.
 //!
 //! | type | when | data |
 //! |---|---|---|
@@ -51,6 +52,46 @@ pub fn post_updated(post: &Post, tags: &[String], changed: &[&str], actor: Uuid)
     event
 }
 
+/// What a `post.published` event names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+}
+
+/// The post and author of a `post.published` event; `None` for any other event.
+pub fn published(event: &Envelope) -> Option<Published> {
+    if event.kind != POST_PUBLISHED {
+        return None;
+    }
+    Some(Published {
+        post_id: uuid_at(&event.data, "postId")?,
+        author_id: uuid_at(&event.data, "authorId")?,
+    })
+}
+
+/// What a `comment.added` event names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentAdded {
+    pub post_id: Uuid,
+    pub comment_id: Uuid,
+}
+
+/// The post and comment of a `comment.added` event; `None` for any other event.
+pub fn comment_of(event: &Envelope) -> Option<CommentAdded> {
+    if event.kind != COMMENT_ADDED {
+        return None;
+    }
+    Some(CommentAdded {
+        post_id: uuid_at(&event.data, "postId")?,
+        comment_id: uuid_at(&event.data, "commentId")?,
+    })
+}
+
+fn uuid_at(data: &Value, key: &str) -> Option<Uuid> {
+    data.get(key)?.as_str()?.parse().ok()
+}
+
 /// `comment.added` on `post`.
 pub fn comment_added(post: &Post, comment: &Comment) -> Envelope {
     Envelope::new(
@@ -66,4 +107,58 @@ pub fn comment_added(post: &Post, comment: &Comment) -> Envelope {
             "postAuthorId": post.author_id,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::PostStatus;
+
+    #[test]
+    fn published_and_comment_events_read_back_what_they_name() {
+        let post = Post {
+            id: Uuid::now_v7(),
+            author_id: Uuid::now_v7(),
+            title: "t".into(),
+            slug: "t".into(),
+            body: "b".into(),
+            status: PostStatus::Published,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            published_at: Some(Utc::now()),
+        };
+        let event = post_event(POST_PUBLISHED, &post, &[], post.author_id);
+        assert_eq!(
+            published(&event),
+            Some(Published {
+                post_id: post.id,
+                author_id: post.author_id
+            })
+        );
+        assert_eq!(comment_of(&event), None);
+        assert_eq!(
+            published(&post_event(POST_CREATED, &post, &[], post.author_id)),
+            None
+        );
+
+        let comment = Comment {
+            id: Uuid::now_v7(),
+            post_id: post.id,
+            author_id: Uuid::now_v7(),
+            parent_id: None,
+            body: "c".into(),
+            created_at: Utc::now(),
+        };
+        let event = comment_added(&post, &comment);
+        assert_eq!(
+            comment_of(&event),
+            Some(CommentAdded {
+                post_id: post.id,
+                comment_id: comment.id
+            })
+        );
+        assert_eq!(published(&event), None);
+    }
 }

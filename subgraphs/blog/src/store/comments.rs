@@ -1,4 +1,5 @@
-//! Comments: a page of top-level comments per post, the replies of many comments, new comments.
+//! Comments: by id, a page of top-level comments per post, the replies of many comments, new
+//! comments.
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -35,6 +36,16 @@ const COLUMNS: &str = "id, post_id, author_id, parent_id, body, created_at";
 const C_COLUMNS: &str = "c.id, c.post_id, c.author_id, c.parent_id, c.body, c.created_at";
 
 impl Store {
+    /// Comments by id, in one statement.
+    pub async fn comments_by_ids(&self, ids: &[Uuid]) -> sqlx::Result<Vec<Comment>> {
+        let sql = format!("SELECT {COLUMNS} FROM comments WHERE id = ANY($1)");
+        let rows: Vec<CommentRow> = sqlx::query_as(&sql)
+            .bind(ids)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(Comment::from).collect())
+    }
+
     /// Pages of several posts' top-level comments, oldest first, in one statement.
     pub async fn comment_pages(&self, pages: &[Page<Uuid>]) -> sqlx::Result<Vec<Vec<Comment>>> {
         let sql = format!(

@@ -26,7 +26,7 @@ pub struct Delivery {
 }
 
 /// Publishes events to topics and hands them to consumer groups: every group sees every event
-/// of its topics at least once, in order per partition.
+/// of its topics at least once, in order per partition. Tails follow topics outside any group.
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {
     /// Publishes and waits until the broker has it.
@@ -37,6 +37,11 @@ pub trait EventBus: Send + Sync + 'static {
         topics: &[String],
         group: &str,
     ) -> Result<Box<dyn Subscription>, BusError>;
+    /// Follows `topics` from their current end: once this returns, the tail receives every
+    /// event published to them afterwards. It joins no consumer group and stores no progress,
+    /// so it takes nothing from any group and holds none of them back. Missing topics are
+    /// created, as [`EventBus::subscribe`] creates them.
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn Tail>, BusError>;
     /// Whether the broker answers.
     async fn ready(&self) -> Result<(), BusError>;
 }
@@ -50,9 +55,17 @@ pub trait Subscription: Send {
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError>;
 }
 
+/// A reader of topics from a point on, outside any consumer group; nothing to acknowledge.
+#[async_trait]
+pub trait Tail: Send {
+    /// Waits for the next event.
+    async fn next(&mut self) -> Result<Delivery, BusError>;
+}
+
 /// The in-process engine: a log per topic and a committed offset per group, shared by every
 /// service of one process (clones share one log). Used when no broker is configured. An event
-/// is kept until every group that has joined its topic has acknowledged it.
+/// is kept until every group that has joined its topic has acknowledged it; tails hold back at
+/// most the newest [`TAIL_RETENTION`] events for themselves.
 #[derive(Clone, Default)]
 pub struct MemoryBus {
     inner: Arc<MemoryInner>,
@@ -68,10 +81,18 @@ struct MemoryInner {
 struct MemoryState {
     topics: HashMap<String, TopicLog>,
     committed: HashMap<(String, String), usize>,
+    /// Where each open tail reads, by (tail, topic).
+    tails: HashMap<(u64, String), usize>,
+    next_tail: u64,
 }
 
 /// Events kept on a topic that no consumer group has joined yet.
 const UNCONSUMED_RETENTION: usize = 10_000;
+
+/// The most events a tail that has not read them keeps from being trimmed: a reader who falls
+/// further behind loses the oldest, as on a broker whose retention ran out, and never holds a
+/// log's memory.
+pub const TAIL_RETENTION: usize = 1_000;
 
 /// Events of one topic; `base` is the offset of the first one still kept.
 #[derive(Default)]
@@ -89,7 +110,8 @@ impl TopicLog {
 
 impl MemoryState {
     /// Drops the events of `topic` that every joined group has acknowledged; on a topic no group
-    /// has joined, keeps the newest [`UNCONSUMED_RETENTION`] for a group that joins later.
+    /// has joined, keeps the newest [`UNCONSUMED_RETENTION`] for a group that joins later. Events
+    /// an open tail has not read yet stay too, the newest [`TAIL_RETENTION`] at most.
     fn trim(&mut self, topic: &str) {
         let low = self
             .committed
@@ -97,10 +119,18 @@ impl MemoryState {
             .filter(|((_, t), _)| t == topic)
             .map(|(_, at)| *at)
             .min();
+        let tail_low = self
+            .tails
+            .iter()
+            .filter(|((_, t), _)| t == topic)
+            .map(|(_, at)| *at)
+            .min();
         if let Some(log) = self.topics.get_mut(topic) {
-            let keep_from = low.unwrap_or_else(|| {
-                (log.base + log.events.len()).saturating_sub(UNCONSUMED_RETENTION)
-            });
+            let end = log.base + log.events.len();
+            let mut keep_from = low.unwrap_or_else(|| end.saturating_sub(UNCONSUMED_RETENTION));
+            if let Some(tail_low) = tail_low {
+                keep_from = keep_from.min(tail_low.max(end.saturating_sub(TAIL_RETENTION)));
+            }
             while log.base < keep_from && log.events.pop_front().is_some() {
                 log.base += 1;
             }
@@ -157,9 +187,33 @@ impl EventBus for MemoryBus {
             })
             .collect();
         Ok(Box::new(MemorySubscription {
-            bus: self.clone(),
+            reader: Reader {
+                bus: self.clone(),
+                cursors,
+                tail: None,
+            },
             group: group.to_owned(),
+        }))
+    }
+
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn Tail>, BusError> {
+        let mut state = self.lock();
+        let id = state.next_tail;
+        state.next_tail += 1;
+        let cursors: Vec<(String, usize)> = topics
+            .iter()
+            .map(|t| {
+                let log = state.topics.entry(t.clone()).or_default();
+                (t.clone(), log.base + log.events.len())
+            })
+            .collect();
+        for (topic, at) in &cursors {
+            state.tails.insert((id, topic.clone()), *at);
+        }
+        Ok(Box::new(Reader {
+            bus: self.clone(),
             cursors,
+            tail: Some(id),
         }))
     }
 
@@ -168,51 +222,82 @@ impl EventBus for MemoryBus {
     }
 }
 
-struct MemorySubscription {
+/// Reads topics from per-topic cursors; a tail's cursors are also kept in the shared state, so
+/// trimming spares what it has not read yet.
+struct Reader {
     bus: MemoryBus,
-    group: String,
     cursors: Vec<(String, usize)>,
+    /// The tail's id, for a tail.
+    tail: Option<u64>,
 }
 
-impl MemorySubscription {
+impl Reader {
     fn poll(&mut self) -> Option<Delivery> {
-        let state = self.bus.lock();
+        let mut state = self.bus.lock();
         for (topic, cursor) in &mut self.cursors {
             if let Some((at, event)) = state
                 .topics
                 .get(topic.as_str())
                 .and_then(|log| log.get(*cursor))
             {
-                let offset = i64::try_from(at).unwrap_or(i64::MAX);
-                *cursor = at + 1;
-                return Some(Delivery {
+                let delivery = Delivery {
                     envelope: event.clone(),
                     topic: topic.clone(),
                     partition: 0,
-                    offset,
-                });
+                    offset: i64::try_from(at).unwrap_or(i64::MAX),
+                };
+                *cursor = at + 1;
+                if let Some(id) = self.tail {
+                    state.tails.insert((id, topic.clone()), *cursor);
+                }
+                return Some(delivery);
             }
         }
         None
     }
+
+    async fn next(&mut self) -> Delivery {
+        loop {
+            let inner = Arc::clone(&self.bus.inner);
+            let notified = inner.notify.notified();
+            if let Some(delivery) = self.poll() {
+                return delivery;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(id) = self.tail {
+            let mut state = self.bus.lock();
+            state.tails.retain(|(tail, _), _| *tail != id);
+        }
+    }
+}
+
+#[async_trait]
+impl Tail for Reader {
+    async fn next(&mut self) -> Result<Delivery, BusError> {
+        Ok(Reader::next(self).await)
+    }
+}
+
+struct MemorySubscription {
+    reader: Reader,
+    group: String,
 }
 
 #[async_trait]
 impl Subscription for MemorySubscription {
     async fn next(&mut self) -> Result<Delivery, BusError> {
-        loop {
-            let inner = Arc::clone(&self.bus.inner);
-            let notified = inner.notify.notified();
-            if let Some(delivery) = self.poll() {
-                return Ok(delivery);
-            }
-            notified.await;
-        }
+        Ok(self.reader.next().await)
     }
 
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
         let next = usize::try_from(delivery.offset).unwrap_or(0) + 1;
-        let mut state = self.bus.lock();
+        let mut state = self.reader.bus.lock();
         let slot = state
             .committed
             .entry((self.group.clone(), delivery.topic.clone()))
@@ -294,5 +379,57 @@ mod tests {
         tokio::task::yield_now().await;
         bus.publish("t", &event(7)).await.expect("publish");
         assert_eq!(waiter.await.expect("join").expect("next"), "7");
+    }
+
+    #[tokio::test]
+    async fn a_tail_reads_only_what_is_published_after_it_started() {
+        let bus = MemoryBus::new();
+        bus.publish("t", &event(1)).await.expect("publish");
+        let mut tail = bus.tail(&["t".to_owned()]).await.expect("tail");
+        bus.publish("t", &event(2)).await.expect("publish");
+        bus.publish("t", &event(3)).await.expect("publish");
+        assert_eq!(tail.next().await.expect("next").envelope.subject, "2");
+        assert_eq!(tail.next().await.expect("next").envelope.subject, "3");
+    }
+
+    #[tokio::test]
+    async fn a_tail_is_no_consumer_group() {
+        let bus = MemoryBus::new();
+        let topics = vec!["t".to_owned()];
+        let mut group = bus.subscribe(&topics, "g").await.expect("subscribe");
+        let mut tail = bus.tail(&topics).await.expect("tail");
+        for n in 1..=3 {
+            bus.publish("t", &event(n)).await.expect("publish");
+        }
+        // The tail takes nothing from the group.
+        assert_eq!(tail.next().await.expect("next").envelope.subject, "1");
+        for n in 1..=3 {
+            let d = group.next().await.expect("next");
+            assert_eq!(d.envelope.subject, n.to_string());
+            group.ack(&d).expect("ack");
+        }
+        // What the group acknowledged and the tail has read goes; the tail's unread rest stays.
+        assert_eq!(bus.lock().topics["t"].events.len(), 2);
+        assert_eq!(tail.next().await.expect("next").envelope.subject, "2");
+        drop(tail);
+        bus.publish("t", &event(4)).await.expect("publish");
+        let d = group.next().await.expect("next");
+        group.ack(&d).expect("ack");
+        assert!(bus.lock().topics["t"].events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_tail_that_stops_reading_holds_back_a_bounded_window() {
+        let bus = MemoryBus::new();
+        let topics = vec!["t".to_owned()];
+        let mut group = bus.subscribe(&topics, "g").await.expect("subscribe");
+        let _stalled = bus.tail(&topics).await.expect("tail");
+        let total = u32::try_from(TAIL_RETENTION).expect("small") + 10;
+        for n in 0..total {
+            bus.publish("t", &event(n)).await.expect("publish");
+            let d = group.next().await.expect("next");
+            group.ack(&d).expect("ack");
+        }
+        assert_eq!(bus.lock().topics["t"].events.len(), TAIL_RETENTION);
     }
 }

@@ -1,6 +1,6 @@
-//! The Kafka engine: an idempotent producer keyed by subject, and consumer groups that store an
+//! The Kafka engine: an idempotent producer keyed by subject, consumer groups that store an
 //! offset only after the handler succeeded (at-least-once; the inbox makes it exactly-once in
-//! effect).
+//! effect), and tails that assign every partition at its high watermark.
 
 use std::time::Duration;
 
@@ -10,11 +10,13 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
 
-use super::{BusError, Delivery, Envelope, EventBus, Subscription};
+use super::{BusError, Delivery, Envelope, EventBus, Subscription, Tail};
 use crate::config::KafkaConfig;
 
 /// Kafka through rdkafka.
@@ -200,7 +202,40 @@ impl EventBus for KafkaBus {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names).map_err(unavailable)?;
         Ok(Box::new(KafkaSubscription {
-            consumer: Some(consumer),
+            consumer: Closing(Some(consumer)),
+        }))
+    }
+
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn Tail>, BusError> {
+        if let Err(err) = self.ensure_topics(topics).await {
+            tracing::debug!(error = %err, "cannot create topics; tailing anyway");
+        }
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            // librdkafka assigns partitions only to a consumer with a group id. This one is
+            // never joined (no subscribe) and never committed to, so it is a name and nothing
+            // more; unique, so no group's progress is ever touched.
+            .set("group.id", format!("tail-{}", uuid::Uuid::now_v7()))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // Where a partition's position no longer exists (a broker that lost its data),
+            // start again at its end.
+            .set("auto.offset.reset", "latest")
+            .create()
+            .map_err(unavailable)?;
+        let topics = topics.to_vec();
+        let timeout = self.publish_timeout.min(Duration::from_secs(5));
+        // Metadata and watermark requests block, and so does dropping the consumer when they
+        // fail: keep both off the async workers.
+        let consumer = tokio::task::spawn_blocking(move || {
+            let positions = high_watermarks(&consumer, &topics, timeout)?;
+            consumer.assign(&positions).map_err(unavailable)?;
+            Ok::<_, BusError>(consumer)
+        })
+        .await
+        .map_err(unavailable)??;
+        Ok(Box::new(KafkaTail {
+            consumer: Closing(Some(consumer)),
         }))
     }
 
@@ -217,25 +252,103 @@ impl EventBus for KafkaBus {
     }
 }
 
-/// Dropping it closes the consumer, which commits the stored offsets (auto-commit is on, and an
-/// offset is stored only after its event was handled). The close blocks, so it runs on the
-/// blocking pool.
-struct KafkaSubscription {
-    consumer: Option<StreamConsumer>,
+/// Every partition of `topics` at its high watermark: the offset the next event published to it
+/// gets. A topic that has no partitions (yet) is an error, so the caller retries.
+fn high_watermarks(
+    consumer: &StreamConsumer,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<TopicPartitionList, BusError> {
+    let mut list = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(unavailable)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(BusError::Unavailable(format!(
+                "topic {topic} has no partitions yet"
+            )));
+        }
+        for partition in partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, timeout)
+                .map_err(unavailable)?;
+            list.add_partition_offset(topic, partition, Offset::Offset(high))
+                .map_err(unavailable)?;
+        }
+    }
+    Ok(list)
 }
 
-impl KafkaSubscription {
-    fn consumer(&self) -> Result<&StreamConsumer, BusError> {
-        self.consumer
+/// A consumer that is closed on the blocking pool when dropped: closing waits for librdkafka
+/// (for a group member, it also commits the stored offsets).
+struct Closing(Option<StreamConsumer>);
+
+impl Closing {
+    fn get(&self) -> Result<&StreamConsumer, BusError> {
+        self.0
             .as_ref()
             .ok_or_else(|| BusError::Unavailable("consumer closed".to_owned()))
     }
 }
 
-impl Drop for KafkaSubscription {
+impl Drop for Closing {
     fn drop(&mut self) {
-        if let Some(consumer) = self.consumer.take() {
+        if let Some(consumer) = self.0.take() {
             drop_blocking(consumer);
+        }
+    }
+}
+
+/// The event in `message`, or `None` when it holds none (logged, to be skipped rather than stall
+/// the partition forever).
+fn delivery(message: &BorrowedMessage<'_>) -> Option<Delivery> {
+    let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+    match message.payload().map(serde_json::from_slice::<Envelope>) {
+        Some(Ok(envelope)) => Some(Delivery {
+            envelope,
+            topic: topic.to_owned(),
+            partition,
+            offset,
+        }),
+        other => {
+            tracing::warn!(
+                topic,
+                partition,
+                offset,
+                undecodable = other.is_some(),
+                "skipping a message that is not an event envelope"
+            );
+            None
+        }
+    }
+}
+
+/// A group member. Dropping it closes the consumer, which commits the stored offsets
+/// (auto-commit is on, and an offset is stored only after its event was handled).
+struct KafkaSubscription {
+    consumer: Closing,
+}
+
+/// Partitions assigned at a position, outside any group; nothing is stored or committed.
+struct KafkaTail {
+    consumer: Closing,
+}
+
+#[async_trait]
+impl Tail for KafkaTail {
+    async fn next(&mut self) -> Result<Delivery, BusError> {
+        loop {
+            let message = self.consumer.get()?.recv().await.map_err(unavailable)?;
+            if let Some(delivery) = delivery(&message) {
+                return Ok(delivery);
+            }
         }
     }
 }
@@ -244,40 +357,21 @@ impl Drop for KafkaSubscription {
 impl Subscription for KafkaSubscription {
     async fn next(&mut self) -> Result<Delivery, BusError> {
         loop {
-            let message = self.consumer()?.recv().await.map_err(unavailable)?;
-            let (topic, partition, offset) = (
-                message.topic().to_owned(),
-                message.partition(),
-                message.offset(),
-            );
-            match message.payload().map(serde_json::from_slice::<Envelope>) {
-                Some(Ok(envelope)) => {
-                    return Ok(Delivery {
-                        envelope,
-                        topic,
-                        partition,
-                        offset,
-                    });
-                }
-                // Not ours to interpret: skip it rather than stall the partition forever.
-                other => {
-                    tracing::warn!(
-                        topic,
-                        partition,
-                        offset,
-                        undecodable = other.is_some(),
-                        "skipping a message that is not an event envelope"
-                    );
-                    self.consumer()?
-                        .store_offset(&topic, partition, offset)
-                        .map_err(unavailable)?;
-                }
+            let consumer = self.consumer.get()?;
+            let message = consumer.recv().await.map_err(unavailable)?;
+            match delivery(&message) {
+                Some(delivery) => return Ok(delivery),
+                // Not ours to interpret: acknowledged, so the group moves past it.
+                None => consumer
+                    .store_offset(message.topic(), message.partition(), message.offset())
+                    .map_err(unavailable)?,
             }
         }
     }
 
     fn ack(&mut self, delivery: &Delivery) -> Result<(), BusError> {
-        self.consumer()?
+        self.consumer
+            .get()?
             .store_offset(&delivery.topic, delivery.partition, delivery.offset)
             .map_err(unavailable)
     }
@@ -361,6 +455,44 @@ mod tests {
         .await
         .expect("the event arrives once the topic exists");
         assert_eq!(delivered.envelope.subject, "first");
+    }
+
+    #[tokio::test]
+    async fn a_tail_reads_every_partition_from_its_high_watermark() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t.events", 3, 1).expect("topic");
+        let bus = bus(&cluster);
+        for subject in ["old-1", "old-2", "old-3", "old-4", "old-5"] {
+            bus.publish("t.events", &event(subject))
+                .await
+                .expect("publish");
+        }
+        let mut tail = bus.tail(&["t.events".to_owned()]).await.expect("tail");
+        // Positioned when `tail` returned: what is published now is what it reads, at once and
+        // on every partition, without waiting for a group to form.
+        let fresh = ["new-1", "new-2", "new-3", "new-4", "new-5"];
+        for subject in fresh {
+            bus.publish("t.events", &event(subject))
+                .await
+                .expect("publish");
+        }
+        let mut seen = Vec::new();
+        while seen.len() < fresh.len() {
+            let delivery = tokio::time::timeout(Duration::from_secs(10), tail.next())
+                .await
+                .expect("an event in time")
+                .expect("next");
+            seen.push(delivery.envelope.subject);
+        }
+        seen.sort();
+        assert_eq!(seen, fresh);
+    }
+
+    #[tokio::test]
+    async fn a_tail_of_a_topic_without_partitions_fails_so_it_can_be_retried() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        let bus = bus(&cluster);
+        assert!(bus.tail(&["t.missing".to_owned()]).await.is_err());
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Prometheus metrics: one recorder per process, request counters and latencies per service,
-//! and the service instance's own database statement counters (see [`crate::db::statements`]).
+//! and the service instance's own database statement counters (see [`crate::db::statements`])
+//! and live feed (see [`crate::events::live`]).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -10,6 +11,7 @@ use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::db::Statements;
+use crate::events::LiveFeed;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -27,10 +29,21 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// `GET /metrics`: the process-wide metrics, then this service's statement counters.
-pub async fn render(State(statements): State<Arc<Statements>>) -> String {
+/// What one service instance reports besides the process-wide metrics.
+#[derive(Clone)]
+pub struct Instance {
+    pub statements: Arc<Statements>,
+    pub live: Option<LiveFeed>,
+}
+
+/// `GET /metrics`: the process-wide metrics, then this instance's statement counters and live
+/// feed.
+pub async fn render(State(instance): State<Instance>) -> String {
     let mut out = handle().render();
-    statements.render(&mut out);
+    instance.statements.render(&mut out);
+    if let Some(live) = &instance.live {
+        live.render(&mut out);
+    }
     out
 }
 

@@ -41,6 +41,8 @@ pub struct Subgraph<E> {
     pub max_body_bytes: usize,
     /// Where the client's address is read from.
     pub client_address: crate::config::ClientAddressSource,
+    /// The instance's live feed, when it streams events.
+    pub live: Option<crate::events::LiveFeed>,
 }
 
 /// Builds the service's router: the shared routes plus `extra` (service-specific endpoints).
@@ -54,7 +56,10 @@ where
         verifier: subgraph.verifier,
         client_address: subgraph.client_address,
     };
-    let statements = subgraph.health.database.statements().clone();
+    let instance = metrics::Instance {
+        statements: subgraph.health.database.statements().clone(),
+        live: subgraph.live,
+    };
     Router::new()
         .route("/graphql", get(graphql::get::<E>).post(graphql::post::<E>))
         .with_state(state)
@@ -63,7 +68,7 @@ where
             "/health/ready",
             get(health::ready).with_state(subgraph.health),
         )
-        .route("/metrics", get(metrics::render).with_state(statements))
+        .route("/metrics", get(metrics::render).with_state(instance))
         .merge(extra)
         .layer(axum::middleware::from_fn_with_state(name, metrics::track))
         .layer(

@@ -1,5 +1,5 @@
-//! What every subgraph schema gets: Federation v2, depth and complexity limits, and stable codes
-//! on parse and validation errors.
+//! What every subgraph schema gets: Federation v2 (its subscriptions included in the exported
+//! SDL), depth and complexity limits, and stable codes on parse and validation errors.
 
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub fn defaults<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
     builder
         .enable_federation()
+        .enable_subscription_in_federation()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(64)
