@@ -294,15 +294,22 @@ impl RouterServer {
 }
 
 /// Serves `engine` on `listener` until `shutdown` completes, then drains in-flight requests.
+///
+/// Open subscriptions end with `complete` and WebSockets close (1001) when shutdown begins, so
+/// that long-lived streams do not hold the drain forever.
 pub async fn serve(
     listener: TcpListener,
     engine: SharedEngine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let streams = engine.clone();
     axum::serve(
         listener,
         app(engine).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        streams.load().subscriptions.close();
+    })
     .await
 }

@@ -12,5 +12,6 @@ mod identity;
 mod platform;
 mod router;
 mod schema;
+mod subscriptions;
 mod tokens;
 mod websocket;

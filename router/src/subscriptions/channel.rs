@@ -36,6 +36,7 @@ use crate::server::SharedEngine;
 pub struct Registry {
     channels: Mutex<HashMap<Key, Weak<Channel>>>,
     reloads: watch::Sender<u64>,
+    closing: watch::Sender<bool>,
 }
 
 impl Default for Registry {
@@ -43,7 +44,16 @@ impl Default for Registry {
         Self {
             channels: Mutex::new(HashMap::new()),
             reloads: watch::Sender::new(0),
+            closing: watch::Sender::new(false),
         }
+    }
+}
+
+/// Resolves once the router is shutting down. A registry that is gone (an engine replaced by
+/// one with a registry of its own) never closes.
+pub(crate) async fn closed(closing: &mut watch::Receiver<bool>) {
+    if closing.wait_for(|closing| *closing).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -258,6 +268,17 @@ impl Registry {
         self.reloads.send_modify(|generation| *generation += 1);
     }
 
+    /// Ends every subscription (with `complete`) and every WebSocket: the router is shutting
+    /// down, and open streams would otherwise hold its graceful shutdown forever.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// What [`closed`] waits on.
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Subscribes to the channel for `live`, starting it unless an identical one is open.
     pub fn join(self: &Arc<Self>, source: Source, live: Live) -> Subscription {
         let config = &live.engine.config.subscriptions;
@@ -298,6 +319,7 @@ impl Registry {
             sender.clone(),
             ended.clone(),
             self.reloads.subscribe(),
+            self.closing(),
             source,
             live,
         ));
@@ -385,6 +407,7 @@ async fn run(
     sender: broadcast::Sender<Frame>,
     ended: Arc<AtomicBool>,
     mut reloads: watch::Receiver<u64>,
+    mut closing: watch::Receiver<bool>,
     source: Source,
     mut live: Live,
 ) {
@@ -416,6 +439,7 @@ async fn run(
                 }
                 continue;
             }
+            () = closed(&mut closing) => return finish(Frame::Complete),
         };
         let mut connection = match opened {
             Ok(connection) => connection,
@@ -488,6 +512,10 @@ async fn run(
                             return finish(Frame::Complete);
                         }
                     }
+                }
+                () = closed(&mut closing) => {
+                    connection.close().await;
+                    return finish(Frame::Complete);
                 }
             }
         }

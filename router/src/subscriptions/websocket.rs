@@ -144,6 +144,7 @@ impl Connection {
         );
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut expires: Option<tokio::time::Instant> = None;
+        let mut closing = self.shared.load().subscriptions.closing();
         let close = loop {
             let outcome = tokio::select! {
                 message = self.socket.recv() => match message {
@@ -171,6 +172,9 @@ impl Connection {
                     Err(Close(4408, "Connection initialisation timeout".into()))
                 }
                 () = super::until(expires) => self.on_expired().await,
+                () = super::channel::closed(&mut closing) => {
+                    Err(Close(1001, "the router is shutting down".into()))
+                }
             };
             if let Err(close) = outcome {
                 break close;

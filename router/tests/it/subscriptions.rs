@@ -753,3 +753,32 @@ async fn rate_limits_apply_to_each_subscribe() {
     let sse = Streamed::open(&s.router, "text/event-stream", SUBSCRIPTION, &[]).await;
     assert_eq!(sse.response.status(), 429);
 }
+
+#[tokio::test]
+async fn shutting_down_ends_open_streams_instead_of_waiting_for_them() {
+    let s = setup("").await;
+    let mut ws = Ws::connect(&s.router, "graphql-transport-ws").await;
+    ws.init(json!({})).await;
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }))
+        .await;
+    let mut sse = Streamed::open(&s.router, "text/event-stream", SUBSCRIPTION, &[]).await;
+    let publisher = keep_publishing(&s.posts, "live");
+    assert_eq!(ws.receive().await.expect("next")["type"], "next");
+    sse.until("event: next").await;
+    publisher.abort();
+
+    tokio::time::timeout(Duration::from_secs(10), s.router.shutdown())
+        .await
+        .expect("the router drains although streams were open");
+    sse.until("event: complete").await;
+    let end = loop {
+        match ws.receive().await {
+            Ok(m) if m["type"] == "next" => continue,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&end, Ok(m) if m["type"] == "complete") || end == Err(1001),
+        "{end:?}"
+    );
+}
