@@ -203,8 +203,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut latencies: Vec<u32> = Vec::new();
     let (mut stayed, mut dropped, mut lost, mut delivered, mut duplicates) = (0, 0, 0, 0, 0);
-    for client in clients {
+    for client in &clients {
         client.abort();
+    }
+    // An aborted subscriber hands its record over as it is dropped.
+    for client in clients {
+        let _ = client.await;
     }
     let seen = std::mem::take(&mut *SEEN.lock().expect("lock"));
     for s in seen {

@@ -221,6 +221,9 @@ impl EventBus for KafkaBus {
             // Where a partition's position no longer exists (a broker that lost its data),
             // start again at its end.
             .set("auto.offset.reset", "latest")
+            // A live feed wants each event as soon as the broker has it, not once a fetch has
+            // waited for more (librdkafka's default wait is 500 ms).
+            .set("fetch.wait.max.ms", "20")
             .create()
             .map_err(unavailable)?;
         let topics = topics.to_vec();
