@@ -316,3 +316,34 @@ async fn an_author_filter_keeps_other_authors_posts_out() {
     assert!(!ada_posts.iter().any(|id| post["id"] == json!(id)));
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_routers_check_of_the_token_ends_the_subscription_when_it_expires() {
+    let p = TestPlatform::builder()
+        .access_token_ttl(3)
+        .start()
+        .await
+        .expect("platform");
+    let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
+    let mut socket = ws(
+        &p,
+        "graphql-transport-ws",
+        &ada.access,
+        "subscribe",
+        &json!({}),
+    )
+    .await;
+    let started = Instant::now();
+    let error = next_message(&mut socket).await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "TOKEN_EXPIRED");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let close = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("the connection closes");
+    assert!(
+        matches!(&close, Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4403),
+        "{close:?}"
+    );
+    p.shutdown().await;
+}
