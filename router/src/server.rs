@@ -191,7 +191,8 @@ async fn stream(
     .await
 }
 
-fn encode(response: pipeline::HttpResponse) -> Response {
+/// An encoded pipeline response as an HTTP response.
+pub(crate) fn encode(response: pipeline::HttpResponse) -> Response {
     let mut out = Response::new(Body::from(response.body));
     *out.status_mut() = response.status;
     let headers = out.headers_mut();

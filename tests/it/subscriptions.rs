@@ -5,68 +5,26 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tessera_tests::platform::Session;
-use tessera_tests::{Broker, TestPlatform};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tessera_tests::{Broker, TestPlatform, WsClient};
 
 const PASSWORD: &str = "correct horse battery";
 const SUBSCRIPTION: &str = "subscription($author: ID) { postPublished(authorId: $author) { id title author { displayName roles { name } } } }";
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws(
-    p: &TestPlatform,
-    protocol: &str,
-    token: &str,
-    start: &str,
-    variables: &Value,
-) -> Socket {
-    let mut request = format!("ws://{}/graphql", p.addr("router"))
-        .into_client_request()
-        .expect("request");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocol.parse().expect("header"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("init");
-    let ack = next_message(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    let subscribe = json!({ "id": "s", "type": start, "payload": { "query": SUBSCRIPTION, "variables": variables } });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .expect("subscribe");
-    socket
-}
-
-/// The next message other than keep-alives.
-async fn next_message(socket: &mut Socket) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .expect("a message in time");
-        match frame {
-            Some(Ok(Message::Text(text))) => {
-                let message: Value = serde_json::from_str(&text).expect("JSON");
-                if !matches!(message["type"].as_str(), Some("ping" | "pong" | "ka")) {
-                    return message;
-                }
-            }
-            Some(Ok(Message::Close(frame))) => panic!("closed: {frame:?}"),
-            Some(Ok(_)) => {}
-            other => panic!("the socket ended: {other:?}"),
-        }
-    }
+/// A WebSocket to the router speaking `protocol`, initialised with `token`, with operation `s`
+/// subscribed (`start` in the legacy protocol).
+async fn ws(p: &TestPlatform, protocol: &str, token: &str, variables: &Value) -> WsClient {
+    let mut client = WsClient::open_as(p, "router", protocol, Some(token)).await;
+    let start = if protocol == "graphql-ws" {
+        "start"
+    } else {
+        "subscribe"
+    };
+    client
+        .send(json!({ "id": "s", "type": start, "payload": { "query": SUBSCRIPTION, "variables": variables } }))
+        .await;
+    client
 }
 
 async fn streamed(
@@ -198,15 +156,8 @@ async fn a_published_post_reaches_subscribers_on_every_transport_with_federated_
     }
     let variables = json!({ "author": ada.user_id });
 
-    let mut modern = ws(
-        &p,
-        "graphql-transport-ws",
-        &ada.access,
-        "subscribe",
-        &variables,
-    )
-    .await;
-    let mut legacy = ws(&p, "graphql-ws", &ada.access, "start", &variables).await;
+    let mut modern = ws(&p, "graphql-transport-ws", &ada.access, &variables).await;
+    let mut legacy = ws(&p, "graphql-ws", &ada.access, &variables).await;
     let mut sse = streamed(&p, "text/event-stream", &ada.access, &variables).await;
     let mut multipart = streamed(
         &p,
@@ -256,7 +207,7 @@ async fn a_published_post_reaches_subscribers_on_every_transport_with_federated_
         })
     };
 
-    let next = next_message(&mut modern).await;
+    let next = modern.next_of("s").await;
     assert_eq!(
         (next["type"].as_str(), next["id"].as_str()),
         (Some("next"), Some("s")),
@@ -264,7 +215,7 @@ async fn a_published_post_reaches_subscribers_on_every_transport_with_federated_
     );
     assert!(next["payload"].get("errors").is_none(), "{next}");
     let modern_post = next["payload"]["data"]["postPublished"].clone();
-    let data = next_message(&mut legacy).await;
+    let data = legacy.next_of("s").await;
     assert_eq!(data["type"], "data", "{data}");
     let legacy_post = data["payload"]["data"]["postPublished"].clone();
     let mut buffer = String::new();
@@ -294,7 +245,6 @@ async fn an_author_filter_keeps_other_authors_posts_out() {
         &p,
         "graphql-transport-ws",
         &bob.access,
-        "subscribe",
         &json!({ "author": bob.user_id }),
     )
     .await;
@@ -305,7 +255,7 @@ async fn an_author_filter_keeps_other_authors_posts_out() {
         ada_posts.push(publish(&p, &ada, "Live from Ada").await);
         publish(&p, &bob, "Live from Bob").await;
         if let Ok(message) =
-            tokio::time::timeout(Duration::from_millis(700), next_message(&mut socket)).await
+            tokio::time::timeout(Duration::from_millis(700), socket.next_of("s")).await
         {
             break message["payload"]["data"]["postPublished"].clone();
         }
@@ -325,25 +275,12 @@ async fn the_routers_check_of_the_token_ends_the_subscription_when_it_expires() 
         .await
         .expect("platform");
     let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
-    let mut socket = ws(
-        &p,
-        "graphql-transport-ws",
-        &ada.access,
-        "subscribe",
-        &json!({}),
-    )
-    .await;
+    let mut socket = ws(&p, "graphql-transport-ws", &ada.access, &json!({})).await;
     let started = Instant::now();
-    let error = next_message(&mut socket).await;
+    let error = socket.next_of("s").await;
     assert_eq!(error["type"], "error", "{error}");
     assert_eq!(error["payload"][0]["extensions"]["code"], "TOKEN_EXPIRED");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let close = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .expect("the connection closes");
-    assert!(
-        matches!(&close, Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4403),
-        "{close:?}"
-    );
+    assert_eq!(socket.receive().await, Err(4403), "the connection closes");
     p.shutdown().await;
 }

@@ -14,6 +14,9 @@ use crate::TestPlatform;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The protocol the services and the router speak by default.
+pub const TRANSPORT_WS: &str = "graphql-transport-ws";
+
 /// How long a test waits for any one message.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -27,13 +30,18 @@ pub struct WsClient {
 impl WsClient {
     /// Opens a connection to `service`'s `/graphql`, without `connection_init` yet.
     pub async fn connect(p: &TestPlatform, service: &str) -> Self {
+        Self::connect_as(p, service, TRANSPORT_WS).await
+    }
+
+    /// Opens a connection speaking `protocol` (`graphql-transport-ws` or the legacy
+    /// `graphql-ws`), without `connection_init` yet.
+    pub async fn connect_as(p: &TestPlatform, service: &str, protocol: &str) -> Self {
         let mut request = format!("ws://{}/graphql", p.addr(service))
             .into_client_request()
             .expect("request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().expect("header"));
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket");
@@ -46,7 +54,17 @@ impl WsClient {
     /// Opens a connection to `service` and initialises it with `token`, as the router does
     /// (`{"Authorization": "Bearer …"}`); returns once the service acknowledged it.
     pub async fn open(p: &TestPlatform, service: &str, token: Option<&str>) -> Self {
-        let mut client = Self::connect(p, service).await;
+        Self::open_as(p, service, TRANSPORT_WS, token).await
+    }
+
+    /// [`WsClient::open`] speaking `protocol`.
+    pub async fn open_as(
+        p: &TestPlatform,
+        service: &str,
+        protocol: &str,
+        token: Option<&str>,
+    ) -> Self {
+        let mut client = Self::connect_as(p, service, protocol).await;
         let payload = match token {
             Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
             None => json!({}),

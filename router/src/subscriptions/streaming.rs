@@ -136,7 +136,7 @@ pub async fn respond(
         Err(error) => {
             let mut response = pipeline::encode_error(&error, MediaType::GraphQLResponse);
             response.headers.extend(out_headers);
-            return into_response(response);
+            return crate::server::encode(response);
         }
     };
     let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
@@ -201,15 +201,4 @@ struct Body {
     ticks: tokio::time::Interval,
     done: bool,
     first: Option<Bytes>,
-}
-
-fn into_response(response: pipeline::HttpResponse) -> Response {
-    let mut out = Response::new(axum::body::Body::from(response.body));
-    *out.status_mut() = response.status;
-    out.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response.content_type),
-    );
-    out.headers_mut().extend(response.headers);
-    out
 }
