@@ -7,7 +7,7 @@ use tessera_tests::platform::Session;
 const PASSWORD: &str = "correct horse battery";
 
 fn refresh_query() -> &'static str {
-    "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken expiresIn user { id } } }"
+    "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken expiresIn } }"
 }
 
 #[tokio::test]

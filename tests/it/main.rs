@@ -12,6 +12,7 @@ mod identity;
 mod platform;
 mod router;
 mod schema;
+mod sign_in;
 mod subscriptions;
 mod tokens;
 mod websocket;

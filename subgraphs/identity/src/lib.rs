@@ -36,6 +36,10 @@ pub struct Settings {
     pub verification_ttl_minutes: i64,
     /// Verification mails a user may request per hour.
     pub verification_requests_per_hour: u64,
+    /// How long, after auth issued a sign-up's tokens, the sign-up's `user` waits for the
+    /// user to be projected from `auth.signed_up`, in milliseconds. Beyond it the field fails
+    /// with `REGISTRATION_PENDING`. Keep it below the router's subgraph timeout.
+    pub registration_wait_ms: u64,
 }
 
 impl Default for Settings {
@@ -44,6 +48,7 @@ impl Default for Settings {
             mail: MailConfig::default(),
             verification_ttl_minutes: 24 * 60,
             verification_requests_per_hour: 5,
+            registration_wait_ms: 5000,
         }
     }
 }
@@ -72,6 +77,7 @@ pub async fn start(
         notifier: tessera_kit::mail::notifier(&config.service.mail)?,
         counters: runtime.counters.clone(),
         settings: config.service.clone(),
+        verifier: runtime.verifier.clone(),
     };
     runtime.serve_subgraph(listener, graphql::schema(deps), axum::Router::new())
 }

@@ -42,6 +42,8 @@ pub struct Caller {
     pub user_id: Uuid,
     pub token_id: String,
     pub scopes: Vec<String>,
+    /// When the token was issued (seconds since the epoch).
+    pub issued_at: i64,
     pub expires_at: i64,
     /// The raw token, for calls this service makes on the caller's behalf.
     pub token: crate::config::Secret<String>,
@@ -94,6 +96,14 @@ pub enum TokenError {
     WrongAudience,
     #[error("the signing keys cannot be fetched right now")]
     KeysUnavailable,
+}
+
+impl From<TokenError> for ApiError {
+    /// A token presented in the request's data rather than its `Authorization` header (an
+    /// entity key, an argument) that does not verify: the field fails as unauthenticated.
+    fn from(err: TokenError) -> Self {
+        ApiError::client(crate::error::ErrorCode::Unauthenticated, err.to_string())
+    }
 }
 
 struct VerifyingKey {
@@ -182,6 +192,7 @@ impl TokenVerifier {
             user_id,
             token_id: claims.jti,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            issued_at: claims.iat,
             expires_at: claims.exp,
             token: crate::config::Secret::new(token.to_owned()),
         })

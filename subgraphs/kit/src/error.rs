@@ -48,6 +48,9 @@ pub enum ErrorCode {
     ReplyTooDeep,
     /// A live subscription fell too far behind its events and was ended; subscribe again.
     SubscriberTooSlow,
+    /// The account was created but is not set up in every service yet (its registration
+    /// events are still on their way); the same request succeeds shortly.
+    RegistrationPending,
     /// A dependency (database, broker, another service) is unavailable.
     ServiceUnavailable,
     /// Something went wrong on our side; details are in the logs, not the response.
@@ -76,6 +79,7 @@ impl ErrorCode {
             Self::RateLimited => "RATE_LIMITED",
             Self::ReplyTooDeep => "REPLY_TOO_DEEP",
             Self::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
+            Self::RegistrationPending => "REGISTRATION_PENDING",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -103,7 +107,7 @@ impl ErrorCode {
             Self::Conflict => StatusCode::CONFLICT,
             // The client did not keep up with the rate of events it asked for.
             Self::RateLimited | Self::SubscriberTooSlow => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RegistrationPending | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

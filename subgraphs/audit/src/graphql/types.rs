@@ -22,6 +22,11 @@ pub struct AuditEventNode(pub AuditEvent);
 
 #[Object(name = "AuditEvent")]
 impl AuditEventNode {
+    /// The event's id (the same as `eventId`), by which clients cache the record.
+    async fn id(&self) -> ID {
+        ID(self.0.event_id.to_string())
+    }
+
     /// Position in the log: later records have higher numbers.
     async fn seq(&self) -> i64 {
         self.0.seq

@@ -30,15 +30,12 @@ pub fn sdl() -> String {
         )
 }
 
-/// The identity service's user, referenced by id.
+// Identity answers `user` (ADR 0015): the access token is the key it is looked up by, so
+// identity sees the user as the token's subject, the caller who has just signed in, rather than
+// as the anonymous request that asked for the tokens.
+/// A signed-in session: its tokens, and the user they belong to.
 #[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct User {
-    pub id: ID,
-}
-
-/// A signed-in session.
-#[derive(SimpleObject)]
+#[graphql(unresolvable = "accessToken")]
 pub struct AuthPayload {
     /// A short-lived JWT for the `Authorization: Bearer` header.
     pub access_token: String,
@@ -46,7 +43,6 @@ pub struct AuthPayload {
     pub refresh_token: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    pub user: User,
 }
 
 impl From<Issued> for AuthPayload {
@@ -55,9 +51,6 @@ impl From<Issued> for AuthPayload {
             access_token: issued.access_token,
             refresh_token: issued.refresh_token,
             expires_in: issued.expires_in,
-            user: User {
-                id: ID(issued.user_id.to_string()),
-            },
         }
     }
 }

@@ -19,6 +19,8 @@ use crate::store::Store;
 #[derive(SimpleObject)]
 #[graphql(name = "Permission")]
 pub struct PermissionNode {
+    /// The permission's name, by which clients cache it.
+    pub id: ID,
     /// `resource:action`, as it appears in token scopes.
     pub name: String,
     pub description: String,
@@ -27,6 +29,7 @@ pub struct PermissionNode {
 impl From<Permission> for PermissionNode {
     fn from(p: Permission) -> Self {
         Self {
+            id: ID(p.name.clone()),
             name: p.name,
             description: p.description,
         }

@@ -83,6 +83,11 @@ pub struct TagNode(pub String);
 
 #[Object(name = "Tag")]
 impl TagNode {
+    /// The tag's normalised name, by which clients cache it.
+    async fn id(&self) -> ID {
+        ID(self.0.clone())
+    }
+
     async fn name(&self) -> &str {
         &self.0
     }

@@ -2,6 +2,7 @@
 
 mod mutation;
 mod query;
+mod signed_in;
 mod user;
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, Schema};
 use tessera_kit::cache::Counters;
+use tessera_kit::caller::TokenVerifier;
 use tessera_kit::events::Outbox;
 use tessera_kit::mail::Notifier;
 
@@ -28,6 +30,8 @@ pub struct Deps {
     pub notifier: Arc<dyn Notifier>,
     pub counters: Arc<dyn Counters>,
     pub settings: Settings,
+    /// Verifies the access tokens sign-ins present as `AuthPayload` keys.
+    pub verifier: Arc<TokenVerifier>,
 }
 
 pub fn schema(deps: Deps) -> IdentitySchema {
@@ -39,6 +43,7 @@ pub fn schema(deps: Deps) -> IdentitySchema {
         .data(deps.notifier)
         .data(deps.counters)
         .data(deps.settings)
+        .data(deps.verifier)
         .finish()
 }
 

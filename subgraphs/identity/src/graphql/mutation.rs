@@ -56,7 +56,7 @@ impl Mutation {
             .map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         outbox.wake();
-        Ok(UserNode(user))
+        Ok(UserNode::new(user))
     }
 
     /// Emails the signed-in user a link that verifies their address.
@@ -97,7 +97,7 @@ impl Mutation {
             .map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         outbox.wake();
-        Ok(UserNode(user))
+        Ok(UserNode::new(user))
     }
 }
 

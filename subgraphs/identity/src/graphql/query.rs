@@ -8,6 +8,7 @@ use tessera_kit::page::{Conn, Window};
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
+use super::signed_in::SignedIn;
 use super::user::{UserLoader, UserNode, user_id};
 use crate::store::Store;
 
@@ -19,7 +20,7 @@ async fn load(ctx: &Context<'_>, id: Uuid) -> ApiResult<Option<UserNode>> {
         .load_one(id)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
-    Ok(user.map(UserNode))
+    Ok(user.map(UserNode::new))
 }
 
 #[Object]
@@ -50,7 +51,18 @@ impl Query {
             .list(window.after.as_ref().map(|c| c.0), window.limit())
             .await
             .map_err(ApiError::from)?;
-        Ok(window.connection(users, |u| OpaqueCursor(u.id), UserNode))
+        Ok(window.connection(users, |u| OpaqueCursor(u.id), UserNode::new))
+    }
+
+    /// The tokens of a sign-in, looked up by their access token (which must verify), so that
+    /// their `user` is answered for the token's subject.
+    #[graphql(entity)]
+    async fn find_auth_payload_by_access_token(
+        &self,
+        ctx: &Context<'_>,
+        access_token: String,
+    ) -> async_graphql::Result<SignedIn> {
+        Ok(SignedIn::verify(ctx, access_token).await?)
     }
 
     #[graphql(entity)]

@@ -5,14 +5,43 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
+use tessera_kit::caller::Caller;
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
 use crate::domain::{User, UserStatus};
 use crate::store::Store;
 
-/// A user as the schema shows it.
-pub struct UserNode(pub User);
+/// A user as the schema shows it, and to whom.
+pub struct UserNode(pub User, Viewer);
+
+/// Whose eyes a user's private fields are checked against.
+enum Viewer {
+    /// The caller of the request (its `Authorization` header).
+    Caller,
+    /// The subject of a token this request presented as data: the user of a sign-in's tokens,
+    /// seen by the person who has just signed in, before their request carries the token.
+    Token(Caller),
+}
+
+impl UserNode {
+    /// `user` as the request's caller sees it.
+    pub fn new(user: User) -> Self {
+        Self(user, Viewer::Caller)
+    }
+
+    /// `user` as the holder of `token` sees it.
+    pub fn seen_by(user: User, token: Caller) -> Self {
+        Self(user, Viewer::Token(token))
+    }
+
+    fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Caller> {
+        match &self.1 {
+            Viewer::Caller => Ok(caller::require(ctx)?),
+            Viewer::Token(token) => Ok(token.clone()),
+        }
+    }
+}
 
 #[Object(name = "User")]
 impl UserNode {
@@ -22,7 +51,7 @@ impl UserNode {
 
     /// Visible to the user themselves and to holders of `users:read`.
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let who = caller::require(ctx)?;
+        let who = self.viewer(ctx)?;
         if who.user_id != self.0.id && !who.has_scope("users:read") {
             return Err(ApiError::forbidden(
                 "only the user and holders of users:read see an email",
