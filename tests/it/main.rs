@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod billing;
 mod blog;
+mod clients;
 mod events;
 mod federation;
 mod http;

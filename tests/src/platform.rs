@@ -31,7 +31,12 @@ pub struct Builder {
     login_throttle: Option<tessera_auth::ThrottleConfig>,
     billing_renewal_interval_ms: Option<u64>,
     blog_batch_delay_ms: Option<u64>,
+    dev_gateway: bool,
 }
+
+/// The router configuration `tessera dev` reads, from the workspace root.
+pub const DEV_GATEWAY_CONFIG: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../gateway-config/dev.yaml");
 
 impl Builder {
     /// Use the Redis the suite is pointed at (`TESSERA_TEST_REDIS_URL`, default local).
@@ -78,6 +83,13 @@ impl Builder {
         self
     }
 
+    /// Configures the router from `gateway-config/dev.yaml`, as `tessera dev` does (its
+    /// subgraph URLs give way to the running subgraphs', there as here).
+    pub fn dev_gateway(mut self) -> Self {
+        self.dev_gateway = true;
+        self
+    }
+
     pub async fn start(self) -> anyhow::Result<TestPlatform> {
         // Logs show up in the output of a failing test.
         tessera_kit::telemetry::init(tessera_kit::telemetry::LogFormat::Pretty);
@@ -92,6 +104,11 @@ impl Builder {
         options.login_throttle = self.login_throttle;
         options.billing_renewal_interval_ms = self.billing_renewal_interval_ms;
         options.blog_batch_delay_ms = self.blog_batch_delay_ms;
+        if self.dev_gateway {
+            options.gateway = tessera_router::config::GatewayConfig::load(std::path::Path::new(
+                DEV_GATEWAY_CONFIG,
+            ))?;
+        }
         if self.redis {
             let url = std::env::var("TESSERA_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
