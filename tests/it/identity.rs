@@ -45,12 +45,15 @@ async fn verifies_email_with_a_single_use_mailed_token() {
     assert_eq!(asked.data("requestEmailVerification"), true);
     let token = p.mailed_token("jade@example.com", "Verify").await;
 
-    let verify = "mutation($t: String!) { verifyEmail(token: $t) { id emailVerified } }";
+    // Clicked from the mail, with no session: the link proves the address, so its holder sees it.
+    let verify = "mutation($t: String!) { verifyEmail(token: $t) { id email emailVerified } }";
     let r = p
         .gql("identity", verify, json!({ "t": token }), None)
         .await
         .ok();
     assert_eq!(r.data("verifyEmail.emailVerified"), true);
+    assert_eq!(r.data("verifyEmail.id"), &json!(s.user_id));
+    assert_eq!(r.data("verifyEmail.email"), &json!("jade@example.com"));
     let again = p.gql("identity", verify, json!({ "t": token }), None).await;
     assert_eq!(again.code(), Some("INVALID_TOKEN"));
     let forged = p

@@ -33,11 +33,20 @@ fn reads_the_platform_supergraph() {
             ("identity", "http://127.0.0.1:8082/graphql"),
         ]
     );
-    let user = &joins.types["User"];
+    // A sign-in's tokens are auth's; the user behind them is identity's, looked up by token.
+    let payload = &joins.types["AuthPayload"];
     assert!(
-        user.iter()
-            .any(|j| j.graph == "AUTH" && !j.resolvable && j.key.as_deref() == Some("id"))
+        payload
+            .iter()
+            .any(|j| j.graph == "AUTH" && !j.resolvable && j.key.as_deref() == Some("accessToken"))
     );
+    assert!(
+        payload.iter().any(|j| j.graph == "IDENTITY"
+            && j.resolvable
+            && j.key.as_deref() == Some("accessToken"))
+    );
+    assert_eq!(joins.field_owners("AuthPayload", "user"), ["IDENTITY"]);
+    let user = &joins.types["User"];
     assert!(
         user.iter()
             .any(|j| j.graph == "IDENTITY" && j.resolvable && j.key.as_deref() == Some("id"))
@@ -51,7 +60,7 @@ fn reads_the_platform_supergraph() {
     assert_eq!(joins.field_owners("User", "invoices"), ["BILLING"]);
     assert_eq!(
         joins.field_owners("User", "id").len(),
-        6,
+        5,
         "a key field is resolvable in every subgraph that names the entity"
     );
 }

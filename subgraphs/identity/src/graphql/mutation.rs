@@ -97,7 +97,8 @@ impl Mutation {
             .map_err(ApiError::from)?;
         tx.commit().await.map_err(ApiError::from)?;
         outbox.wake();
-        Ok(UserNode::new(user))
+        // Whoever holds the mailed link controls the address: the user themself.
+        Ok(UserNode::to_owner(user))
     }
 }
 

@@ -68,7 +68,7 @@ impl SignedIn {
                 .await
                 .map_err(ApiError::from)?
             {
-                return Ok(UserNode::seen_by(user, self.holder.clone()));
+                return Ok(UserNode::to_owner(user));
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use tessera_kit::caller::Caller;
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
@@ -19,9 +18,10 @@ pub struct UserNode(pub User, Viewer);
 enum Viewer {
     /// The caller of the request (its `Authorization` header).
     Caller,
-    /// The subject of a token this request presented as data: the user of a sign-in's tokens,
-    /// seen by the person who has just signed in, before their request carries the token.
-    Token(Caller),
+    /// The user themself, proven by something the request presented as data rather than in its
+    /// header: the access token of a sign-in that has just happened, the link of a mailed
+    /// verification.
+    Owner,
 }
 
 impl UserNode {
@@ -30,16 +30,25 @@ impl UserNode {
         Self(user, Viewer::Caller)
     }
 
-    /// `user` as the holder of `token` sees it.
-    pub fn seen_by(user: User, token: Caller) -> Self {
-        Self(user, Viewer::Token(token))
+    /// `user` as they see themselves.
+    pub fn to_owner(user: User) -> Self {
+        Self(user, Viewer::Owner)
     }
 
-    fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Caller> {
-        match &self.1 {
-            Viewer::Caller => Ok(caller::require(ctx)?),
-            Viewer::Token(token) => Ok(token.clone()),
+    /// Whether the viewer may see this user's private fields: the user themself, or a holder of
+    /// `users:read`.
+    fn private_fields_visible(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if let Viewer::Owner = self.1 {
+            return Ok(());
         }
+        let who = caller::require(ctx)?;
+        if who.user_id != self.0.id && !who.has_scope("users:read") {
+            return Err(ApiError::forbidden(
+                "only the user and holders of users:read see an email",
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 
@@ -51,13 +60,7 @@ impl UserNode {
 
     /// Visible to the user themselves and to holders of `users:read`.
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let who = self.viewer(ctx)?;
-        if who.user_id != self.0.id && !who.has_scope("users:read") {
-            return Err(ApiError::forbidden(
-                "only the user and holders of users:read see an email",
-            )
-            .into());
-        }
+        self.private_fields_visible(ctx)?;
         Ok(&self.0.email)
     }
 
