@@ -59,9 +59,8 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
                 RequestError::Parse(to_json(&invalid.errors))
             })
         })?;
-    let document = ast
-        .to_executable_validate(&engine.supergraph.api)
-        .map_err(|invalid| Arc::new(RequestError::Validation(to_json(&invalid.errors))))?;
+    let document = crate::validation::validate(&ast, &engine.supergraph.api)
+        .map_err(|errors| Arc::new(RequestError::Validation(errors)))?;
     let directives = super::limits::count_directives(&document);
     if directives > limits.max_directives {
         return Err(Arc::new(RequestError::MaxDirectives {
@@ -75,11 +74,6 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
 fn to_json(errors: &DiagnosticList) -> Vec<Value> {
     errors
         .iter()
-        .filter_map(|d| serde_json_bytes_value(&d.to_json()))
+        .filter_map(|d| crate::validation::to_json(&d.to_json()))
         .collect()
-}
-
-fn serde_json_bytes_value(error: &apollo_compiler::response::GraphQLError) -> Option<Value> {
-    let text = serde_json::to_vec(error).ok()?;
-    serde_json::from_slice(&text).ok()
 }
