@@ -4,8 +4,8 @@
 //! - [`config`]: gateway configuration types, one file per feature.
 //! - [`supergraph`]: a supergraph SDL read into the model planning uses, and its API schema.
 //! - [`introspection`]: schema introspection, with the fields apollo-compiler does not answer.
-//! - [`validation`]: operations checked against the API schema, with the OneOf input object
-//!   rules.
+//! - [`validation`]: operations checked against the API schema, one error per mistake, with
+//!   the OneOf input object rules.
 //!
 //! The supergraph model, planner, executor and request pipeline join this crate as they land.
 

@@ -1,5 +1,7 @@
 //! Step 1: parse and validate the operation against the API schema, once per distinct
-//! document (cached).
+//! document (cached). A syntax error is reported alone, as graphql-js does: the parser's
+//! recovery makes the errors after the first guesses, often several for one mistake.
+//! Validation reports each mistake once ([`crate::validation`]).
 
 use std::sync::Arc;
 
@@ -56,7 +58,7 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
             Arc::new(if over {
                 RequestError::MaxTokens(limits.max_tokens)
             } else {
-                RequestError::Parse(to_json(&invalid.errors))
+                RequestError::Parse(first_error(&invalid.errors))
             })
         })?;
     let document = crate::validation::validate(&ast, &engine.supergraph.api)
@@ -71,9 +73,12 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
     Ok(Arc::new(document))
 }
 
-fn to_json(errors: &DiagnosticList) -> Vec<Value> {
+/// The first of the parser's errors (in document order).
+fn first_error(errors: &DiagnosticList) -> Vec<Value> {
     errors
         .iter()
-        .filter_map(|d| crate::validation::to_json(&d.to_json()))
+        .next()
+        .and_then(|d| crate::validation::to_json(&d.to_json()))
+        .into_iter()
         .collect()
 }

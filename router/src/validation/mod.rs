@@ -1,9 +1,13 @@
-//! Operations checked against the API schema: apollo-compiler's validation, and the OneOf
-//! input object rules it does not know yet.
+//! Operations checked against the API schema: apollo-compiler's validation, the OneOf input
+//! object rules it does not know yet, and one error per mistake.
 //!
+//! - [`derived`]: recognizes the diagnostics apollo-compiler adds for what it dropped while
+//!   typing the document (a selection set emptied by unknown fields, a variable whose only
+//!   use was in one), so that each mistake is reported once.
 //! - [`one_of`]: the OneOf input object rules of the GraphQL specification (September 2025),
 //!   for literals in the document and for variable values.
 
+pub mod derived;
 pub mod one_of;
 
 use apollo_compiler::ast;
@@ -28,9 +32,11 @@ pub fn validate(
             }
         }
         Err(invalid) => {
+            let causes = derived::Causes::of(document, api);
             let mut errors: Vec<Located> = invalid
                 .errors
                 .iter()
+                .filter(|diagnostic| !causes.derived(diagnostic))
                 .map(|diagnostic| Located {
                     offset: ToCliReport::location(diagnostic.error).map(|span| span.offset()),
                     error: diagnostic.to_json(),

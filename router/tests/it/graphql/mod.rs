@@ -1,9 +1,10 @@
 //! What the router answers to standard GraphQL tooling: the full graphql-js introspection
-//! query and the OneOf input object rules.
+//! query, the OneOf input object rules, and exactly one error per mistake.
 //!
 //! Requests go through the router's request lifecycle in process; the one subgraph is scripted
 //! and counts what reaches it, so a refused request can be shown to have reached nothing.
 
+mod errors;
 mod introspection;
 mod one_of;
 
