@@ -152,8 +152,6 @@ try {
   });
 
   await step('GraphiQL renders', async () => {
-    const notBuilt = await page.getByText('playground was not built').count();
-    if (notBuilt) throw new Failure('the router serves the "not built" page: run scripts/build-playground and rebuild');
     await page.locator('.graphiql-container .graphiql-query-editor .CodeMirror').waitFor();
     await page.locator('.graphiql-execute-button').waitFor();
   });
