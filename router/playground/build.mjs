@@ -55,6 +55,21 @@ async function sourcesDigest() {
   return hash.digest('hex');
 }
 
+// GraphiQL's docs search gets src/docs-search-combobox.jsx for @headlessui/react (see there). The
+// build fails when the search no longer imports it, so an upgrade shows whether it is still needed.
+const searchModule = /[\\/]@graphiql[\\/]plugin-doc-explorer[\\/]dist[\\/]components[\\/]search\.js$/;
+let searchPatched = false;
+const docsSearchCombobox = {
+  name: 'docs-search-combobox',
+  setup(build) {
+    build.onResolve({ filter: /^@headlessui\/react$/ }, ({ importer }) => {
+      if (!searchModule.test(importer)) return undefined;
+      searchPatched = true;
+      return { path: path.join(here, 'src/docs-search-combobox.jsx') };
+    });
+  },
+};
+
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 
@@ -75,7 +90,13 @@ const result = await build({
   legalComments: 'linked',
   metafile: true,
   logLevel: 'warning',
+  plugins: [docsSearchCombobox],
 });
+if (!searchPatched) {
+  throw new Error(
+    "GraphiQL's docs search no longer imports @headlessui/react: check whether src/docs-search-combobox.jsx is still needed",
+  );
+}
 
 const outputs = Object.entries(result.metafile.outputs);
 const [entryFile, entry] = outputs.find(([, output]) => output.entryPoint === 'src/playground.jsx');

@@ -220,9 +220,21 @@ async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
         .await
         .expect("the router starts on the platform supergraph");
 
+    // Planned across four subgraphs (none of which runs: the plan is what this checks), with
+    // subgraph operations longer than the plan pane is wide.
+    let plan_query = "query PlaygroundPlan {\n  me {\n    displayName\n    emailVerified\n    \
+                      roles { name }\n    posts(first: 3) { edges { node { title } } }\n    \
+                      invoices(first: 3) { edges { node { total status } } }\n  }\n}\n";
     let output = browser_test(
         &router.url(),
-        &["--expect-field", "me", "--expect-field", "user"],
+        &[
+            "--expect-field",
+            "me",
+            "--expect-field",
+            "user",
+            "--plan-query",
+            plan_query,
+        ],
     )
     .await;
     router.shutdown().await;
