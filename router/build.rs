@@ -1,9 +1,11 @@
-//! Embeds the playground bundle (`router/playground/dist/`, made by `scripts/build-playground`)
-//! into the crate, so the `tessera` binary serves GraphiQL with no files beside it and no CDN.
+//! Embeds the playground bundle (`router/playground/dist/`, made by `scripts/build-playground`
+//! and committed) into the crate, so the `tessera` binary serves GraphiQL with no files beside
+//! it and no CDN.
 //!
 //! The bundle is a build product of an npm project, and a Rust build must not need Node or the
-//! network, so this script never builds it: it points `include_bytes!` at whatever complete
-//! bundle is there, and when there is none the router serves a page saying how to build it.
+//! network, so the bundle is committed and this script never builds it: it points
+//! `include_bytes!` at the committed files. Without them the build fails, rather than make a
+//! router that silently lacks its playground.
 
 #![allow(
     clippy::print_stdout,
@@ -20,22 +22,18 @@ fn main() {
     let project = manifest_dir.join("playground");
     let dist = project.join("dist");
 
-    // A directory is watched recursively. Without a bundle, watch the npm project instead: a
-    // missing path would make cargo rerun this script, and rebuild the crate, on every build.
-    let built = dist.join("index.html").is_file();
+    // A directory is watched recursively. Without a bundle, watch the npm project instead, so
+    // the build is retried once the bundle is back.
     let watched = if dist.is_dir() { &dist } else { &project };
     println!("cargo:rerun-if-changed={}", watched.display());
 
-    let generated = if built {
-        embed(&dist)
-    } else {
-        println!(
-            "cargo:warning=the GraphQL playground is not built; the router will serve a page \
-             saying so. Run scripts/build-playground, then rebuild."
-        );
-        "pub(super) const BUNDLE: Option<super::Bundle> = None;\n".to_owned()
-    };
-    fs::write(out_dir.join("playground_bundle.rs"), generated)
+    assert!(
+        dist.join("index.html").is_file(),
+        "the GraphQL playground bundle is missing from {}: it is committed to the repository; \
+         restore it (git checkout router/playground/dist) or rebuild it (scripts/build-playground)",
+        dist.display()
+    );
+    fs::write(out_dir.join("playground_bundle.rs"), embed(&dist))
         .expect("OUT_DIR is writable during the build");
 }
 
@@ -56,8 +54,12 @@ fn embed(dist: &Path) -> String {
     // Sorted so that the generated source, and the binary, do not depend on directory order.
     names.sort();
 
-    let mut source =
-        String::from("pub(super) const BUNDLE: Option<super::Bundle> = Some(super::Bundle {\n");
+    assert!(
+        !names.is_empty(),
+        "the GraphQL playground bundle in {} has no assets: rebuild it (scripts/build-playground)",
+        dist.display()
+    );
+    let mut source = String::from("pub(super) const BUNDLE: super::Bundle = super::Bundle {\n");
     writeln!(
         source,
         "    page: include_bytes!({:?}),",
@@ -85,7 +87,7 @@ fn embed(dist: &Path) -> String {
         )
         .expect("writing to a String");
     }
-    source.push_str("    ],\n});\n");
+    source.push_str("    ],\n};\n");
     source
 }
 

@@ -1,6 +1,7 @@
-//! The GraphQL playground: GraphiQL, built from its npm package by `scripts/build-playground`
-//! and embedded at compile time (see `build.rs`), so the router serves it with no files beside
-//! the binary and the browser fetches nothing from anywhere but the router.
+//! The GraphQL playground: GraphiQL, bundled from its npm package by `scripts/build-playground`
+//! into `router/playground/dist/`, which is committed, and embedded at compile time (see
+//! `build.rs`), so every build of the router serves it, with no Node at build time, no files
+//! beside the binary, and nothing the browser fetches from anywhere but the router.
 //!
 //! The page is served on `/` (and, through [`page`], wherever the server decides a browser is
 //! asking, such as `GET /graphql` with [`accepts_html`]); its scripts and styles live under
@@ -19,7 +20,7 @@ use axum::http::header::{
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-/// The page and assets `build.rs` found in `router/playground/dist/`.
+/// The page and assets `build.rs` embeds from `router/playground/dist/`.
 struct Bundle {
     page: &'static [u8],
     assets: &'static [Asset],
@@ -46,22 +47,6 @@ const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'sel
 /// Asset names carry a content hash, so a given URL never changes meaning.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-const NOT_BUILT_PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Tessera playground not built</title></head>
-<body>
-<h1>The GraphQL playground was not built</h1>
-<p>This router was compiled without the playground's assets. The GraphQL endpoint,
-<code>/graphql</code>, works as usual.</p>
-<p>To include the playground, build its assets and then the router again, from the repository root:</p>
-<pre>scripts/build-playground
-cargo build</pre>
-<p>The first run needs Node.js and npm with access to a package registry; later runs work from
-the npm cache.</p>
-</body>
-</html>
-"#;
-
 /// The playground's routes: the page on `/` and its assets under `/playground/`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
@@ -69,14 +54,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/playground/{file}", get(asset))
 }
 
-/// The playground page, or a page explaining how to build it when this binary was compiled
-/// without it.
+/// The playground page.
 pub fn page() -> Response {
-    let body: &'static [u8] = match bundle::BUNDLE {
-        Some(bundle) => bundle.page,
-        None => NOT_BUILT_PAGE.as_bytes(),
-    };
-    let mut response = Body::from(body).into_response();
+    let mut response = Body::from(bundle::BUNDLE.page).into_response();
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -158,8 +138,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 async fn asset(Path(file): Path<String>, request_headers: HeaderMap) -> Response {
-    let found = bundle::BUNDLE.and_then(|bundle| bundle.assets.iter().find(|a| a.name == file));
-    let Some(asset) = found else {
+    let Some(asset) = bundle::BUNDLE.assets.iter().find(|a| a.name == file) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let gzip = asset.gzip.filter(|_| accepts_gzip(&request_headers));

@@ -27,8 +27,8 @@ const defaultQuery = `# Tessera playground
 #
 # Run an operation with Ctrl-Enter. The book icon opens the
 # schema docs; the plan icon shows how the router planned the
-# last operation (while the header X-Tessera-Query-Plan: 1
-# is set in the Headers editor below).
+# last query or mutation (while the header
+# X-Tessera-Query-Plan: 1 is set in the Headers editor below).
 
 query Example {
   __typename

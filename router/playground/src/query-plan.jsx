@@ -1,8 +1,11 @@
 // The "Query plan" pane. The router attaches the plan to `extensions.queryPlan` (and a readable
-// rendering to `extensions.queryPlanText`) when a request carries `X-Tessera-Query-Plan: 1`; the
-// fetcher is wrapped so the pane can show the plan of the last operation without the user
-// digging through the response JSON.
+// rendering to `extensions.queryPlanText`) when a query or mutation carries
+// `X-Tessera-Query-Plan: 1`; the fetcher is wrapped so the pane can show the plan of the last
+// operation without the user digging through the response JSON. Subscriptions run over the
+// WebSocket, whose events carry no plan: the pane says so rather than ask for the header (and
+// shows a plan should an event carry one).
 import { useSyncExternalStore } from 'react';
+import { getOperationAST, parse } from 'graphql';
 
 const INTROSPECTION = 'IntrospectionQuery';
 
@@ -38,11 +41,21 @@ async function* recordingIterator(iterable) {
   }
 }
 
+/** The type of the operation `params` runs, if the document says. */
+function operationType(params, options) {
+  try {
+    const document = options?.documentAST ?? parse(params.query);
+    return getOperationAST(document, params.operationName ?? undefined)?.operation;
+  } catch {
+    return undefined;
+  }
+}
+
 export function recordingQueryPlans(fetcher) {
   return async (params, options) => {
     const result = await fetcher(params, options);
     if (params.operationName === INTROSPECTION) return result;
-    publish({ state: 'missing' });
+    publish({ state: operationType(params, options) === 'subscription' ? 'subscription' : 'missing' });
     if (result && typeof result[Symbol.asyncIterator] === 'function') {
       return recordingIterator(result);
     }
@@ -62,6 +75,30 @@ function QueryPlanIcon() {
   );
 }
 
+/**
+ * Plan text as lines that wrap within the pane, each continuing under its own indentation, so
+ * that a long line (a subgraph operation) is never cut off.
+ */
+function PlanText({ text, testId }) {
+  return (
+    <div className="tessera-query-plan" data-testid={testId}>
+      {text.split('\n').map((line, index) => {
+        const hang = line.length - line.trimStart().length + 2;
+        return (
+          <div
+            // The lines of one text never move: their position is their identity.
+            key={index}
+            className="tessera-query-plan-line"
+            style={{ paddingLeft: `${hang}ch`, textIndent: `-${hang}ch` }}
+          >
+            {line || ' '}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
 function QueryPlanContent() {
   const current = useSyncExternalStore(subscribe, () => lastPlan);
   let body;
@@ -69,11 +106,11 @@ function QueryPlanContent() {
     case 'plan':
       body = (
         <div data-testid="query-plan">
-          {typeof current.text === 'string' && <pre className="tessera-query-plan">{current.text}</pre>}
+          {typeof current.text === 'string' && <PlanText text={current.text} testId="query-plan-text" />}
           {current.plan !== undefined && (
             <details className="tessera-query-plan-json" open={typeof current.text !== 'string'}>
               <summary>As JSON</summary>
-              <pre className="tessera-query-plan">{JSON.stringify(current.plan, null, 2)}</pre>
+              <PlanText text={JSON.stringify(current.plan, null, 2)} testId="query-plan-json" />
             </details>
           )}
         </div>
@@ -84,6 +121,14 @@ function QueryPlanContent() {
         <p className="tessera-query-plan-note" data-testid="query-plan-missing">
           The last response carried no query plan. Send the header{' '}
           <code>X-Tessera-Query-Plan: 1</code> (Headers editor) to get one.
+        </p>
+      );
+      break;
+    case 'subscription':
+      body = (
+        <p className="tessera-query-plan-note" data-testid="query-plan-subscription">
+          Query plans are shown for queries and mutations. A subscription's events arrive over the
+          router's WebSocket without one.
         </p>
       );
       break;

@@ -1,13 +1,16 @@
 // Drives the playground in headless Chromium against a running router:
 //
 //   node tests/playground.e2e.mjs http://127.0.0.1:8080 [--expect-field NAME]...
-//     [--subscription QUERY --expect-event TEXT] [--screenshot FILE]
+//     [--plan-query QUERY] [--subscription QUERY --expect-event TEXT] [--screenshot FILE]
 //
 // It opens the page, waits for GraphiQL, checks that the docs pane shows the Query type's fields
-// (which only works once introspection succeeded), runs an operation, checks the result pane,
-// optionally runs a subscription (over the router's WebSocket) until an event holding TEXT is
-// shown, and checks that the browser never reached beyond the router's origin and hit no CSP
-// violation.
+// (which only works once introspection succeeded) and that its search can be typed into and
+// cleared, runs an operation, checks the result pane and the query plan pane, optionally runs
+// QUERY (named, planned with a line longer than the pane is wide) and checks that its whole plan
+// is shown, wrapped within the pane, optionally runs a subscription (over the router's
+// WebSocket) until an event holding TEXT is shown and checks what the plan pane says of it, and
+// checks that the browser never reached beyond the router's origin, hit no CSP violation and
+// logged no error.
 // The browser is TESSERA_CHROMIUM, or whatever scripts/ensure-browser finds.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -19,7 +22,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 function usage(message) {
   console.error(
-    `${message}\nusage: playground.e2e.mjs BASE_URL [--expect-field NAME]... [--subscription QUERY --expect-event TEXT] [--screenshot FILE]`,
+    `${message}\nusage: playground.e2e.mjs BASE_URL [--expect-field NAME]... [--plan-query QUERY] [--subscription QUERY --expect-event TEXT] [--screenshot FILE]`,
   );
   process.exit(2);
 }
@@ -29,11 +32,15 @@ function parseArgs(argv) {
   let screenshot;
   let subscription;
   let expectEvent;
+  let planQuery;
   const expectFields = [];
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === '--expect-field') {
       if (!argv[i + 1]) usage('--expect-field needs a field name');
       expectFields.push(argv[(i += 1)]);
+    } else if (argv[i] === '--plan-query') {
+      if (!argv[i + 1]) usage('--plan-query needs an operation');
+      planQuery = argv[(i += 1)];
     } else if (argv[i] === '--subscription') {
       if (!argv[i + 1]) usage('--subscription needs an operation');
       subscription = argv[(i += 1)];
@@ -59,7 +66,8 @@ function parseArgs(argv) {
   } catch {
     usage(`not a URL: ${base}`);
   }
-  return { base: base.replace(/\/+$/, ''), origin, expectFields, subscription, expectEvent, screenshot };
+  if (planQuery && !operationName(planQuery)) usage('--plan-query needs a named operation');
+  return { base: base.replace(/\/+$/, ''), origin, expectFields, planQuery, subscription, expectEvent, screenshot };
 }
 
 function browserPath() {
@@ -72,6 +80,10 @@ function browserPath() {
 
 class Failure extends Error {}
 
+function operationName(document) {
+  return /^\s*(?:query|mutation|subscription)\s+(\w+)/.exec(document)?.[1];
+}
+
 async function step(name, action) {
   process.stdout.write(`- ${name} ... `);
   try {
@@ -83,7 +95,7 @@ async function step(name, action) {
   }
 }
 
-const { base, origin, expectFields, subscription, expectEvent, screenshot } = parseArgs(
+const { base, origin, expectFields, planQuery, subscription, expectEvent, screenshot } = parseArgs(
   process.argv.slice(2),
 );
 // data: and blob: URLs are made by the page itself (fonts, icons); they reach no server.
@@ -152,8 +164,6 @@ try {
   });
 
   await step('GraphiQL renders', async () => {
-    const notBuilt = await page.getByText('playground was not built').count();
-    if (notBuilt) throw new Failure('the router serves the "not built" page: run scripts/build-playground and rebuild');
     await page.locator('.graphiql-container .graphiql-query-editor .CodeMirror').waitFor();
     await page.locator('.graphiql-execute-button').waitFor();
   });
@@ -172,6 +182,25 @@ try {
       throw new Failure(`Query lacks ${missing.join(', ')}; the docs show ${fields.join(', ')}`);
     }
     return `Query { ${fields.join(', ')} }`;
+  });
+
+  await step('the docs search can be typed into and cleared', async () => {
+    const errorsBefore = pageErrors.length + consoleErrors.length;
+    const search = page.locator('.graphiql-doc-explorer-search input');
+    await search.click();
+    await search.fill(expectFields[0] ?? 'Query');
+    await page.locator('.graphiql-doc-explorer-search [role="option"]').first().waitFor();
+    // Cleared at once, then by deleting what was typed: each empties the combobox.
+    await search.fill('');
+    await search.pressSequentially('ty');
+    await search.press('Backspace');
+    await search.press('Backspace');
+    await search.press('Escape');
+    // The search reacts after a short debounce; give it time to fail.
+    await page.waitForTimeout(500);
+    const errors = [...pageErrors, ...consoleErrors].slice(errorsBefore);
+    if (errors.length) throw new Failure(`clearing the search logged: ${errors.join('; ')}`);
+    if ((await search.inputValue()) !== '') throw new Failure('the search input was not cleared');
   });
 
   await step('an operation runs and its result is shown', async () => {
@@ -204,30 +233,86 @@ try {
     return 'data.__typename = "Query"';
   });
 
+  // The pane's button toggles it: open it only when it is closed.
+  const showPlanPane = async () => {
+    const show = page.getByRole('button', { name: 'Show Query plan' });
+    if (await show.count()) await show.click();
+  };
+
+  const run = async (operation) => {
+    await page.evaluate((text) => {
+      document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(text);
+    }, operation);
+    const name = operationName(operation);
+    if (name) await page.locator(`.graphiql-tab-active [title="${name}"]`).waitFor();
+    await page.locator('.graphiql-execute-button').click();
+  };
+
   await step('the query plan pane reports on the last operation', async () => {
-    await page.getByRole('button', { name: 'Show Query plan' }).click();
+    await showPlanPane();
     const plan = page.getByTestId('query-plan');
     const missing = page.getByTestId('query-plan-missing');
     await plan.or(missing).first().waitFor();
     return (await plan.count()) ? 'plan shown' : 'the router sent no plan';
   });
 
+  if (planQuery) {
+    await step('a long plan is shown whole, wrapped within the pane', async () => {
+      await run(planQuery);
+      const response = await page.waitForFunction(() => {
+        const text = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() ?? '';
+        try {
+          const parsed = JSON.parse(text);
+          return parsed?.extensions?.queryPlanText?.includes('Fetch') ? parsed : null;
+        } catch {
+          return null;
+        }
+      });
+      const expected = (await response.jsonValue()).extensions.queryPlanText;
+      await showPlanPane();
+      const shown = page.getByTestId('query-plan-text');
+      await page.waitForFunction((text) => {
+        const lines = document.querySelectorAll('[data-testid="query-plan-text"] .tessera-query-plan-line');
+        return [...lines].map((line) => line.textContent).join('\n') === text;
+      }, expected);
+      const layout = await shown.evaluate((element) => {
+        const pane = element.closest('.graphiql-plugin');
+        const lines = [...element.querySelectorAll('.tessera-query-plan-line')];
+        const heights = lines.map((line) => line.getBoundingClientRect().height);
+        const single = Math.min(...heights);
+        return {
+          wrapped: heights.filter((height) => height > single * 1.5).length,
+          cut: [pane, element, ...lines].filter((e) => e.scrollWidth > e.clientWidth + 1).length,
+          paneWidth: pane.clientWidth,
+        };
+      });
+      if (!layout.wrapped) {
+        throw new Failure(`no line of the plan is longer than the pane (${layout.paneWidth}px): use a longer --plan-query`);
+      }
+      if (layout.cut) throw new Failure(`${layout.cut} elements of the plan pane overflow it horizontally`);
+      return `${layout.wrapped} long lines wrapped in ${layout.paneWidth}px`;
+    });
+  }
+
   if (subscription) {
     await step('a subscription runs and its events are shown', async () => {
       const sockets = [];
       page.on('websocket', (socket) => sockets.push(socket.url()));
-      await page.evaluate((query) => {
-        document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(query);
-      }, subscription);
-      const name = /^\s*subscription\s+(\w+)/.exec(subscription)?.[1];
-      if (name) await page.locator(`.graphiql-tab-active [title="${name}"]`).waitFor();
-      await page.locator('.graphiql-execute-button').click();
+      await run(subscription);
       await page.waitForFunction((text) => {
         const editor = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror;
         return (editor?.getValue() ?? '').includes(text);
       }, expectEvent);
       if (!sockets.some((url) => url.startsWith(`${wsOrigin}/graphql`))) {
         throw new Failure(`the subscription did not use the router's WebSocket (saw ${sockets.join(', ')})`);
+      }
+      // The plan pane speaks of the subscription: its events carry no plan (or show it if one
+      // does), and asking for the header, which was sent, would be wrong.
+      await showPlanPane();
+      const note = page.getByTestId('query-plan-subscription').or(page.getByTestId('query-plan'));
+      await note.first().waitFor();
+      if (await page.getByTestId('query-plan-missing').count()) {
+        throw new Failure('the plan pane asks for the plan header during a subscription');
       }
       // Stop it, as a user would, before the page goes on.
       await page.locator('.graphiql-execute-button').click();

@@ -123,10 +123,15 @@ const SECURITY_SPECS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// The GraphQL specification's `@oneOf`, which the library keeps on input objects but does not
+/// declare; parsers that do not build it in (apollo-compiler among them) need the definition.
+const ONE_OF_DEFINITION: &str = "directive @oneOf on INPUT_OBJECT\n";
+
 /// Replaces the library's own declarations of the join elements with the specifications'
 /// (the library leaves out `repeatable` and the link elements, which standard routers check),
-/// and links and declares the authorization directives it uses.
+/// links and declares the authorization directives it uses, and declares `@oneOf` when used.
 fn standardize(rendered: &str) -> String {
+    let one_of = rendered.contains("@oneOf") && !rendered.contains("directive @oneOf");
     let used: Vec<_> = SECURITY_SPECS
         .iter()
         .filter(|(usage, _, _)| rendered.contains(usage))
@@ -161,6 +166,10 @@ fn standardize(rendered: &str) -> String {
             for (_, _, definitions) in &used {
                 out.push('\n');
                 out.push_str(definitions);
+            }
+            if one_of {
+                out.push('\n');
+                out.push_str(ONE_OF_DEFINITION);
             }
             inserted = true;
             in_schema_block = false;

@@ -57,7 +57,7 @@ pub async fn execute(
         }
         apollo_compiler::introspection::check_max_depth(document, operation)
             .map_err(|e| RequestError::Validation(vec![message(&e.message().to_string())]))?;
-        let response = apollo_compiler::introspection::partial_execute(
+        let response = crate::introspection::execute(
             &engine.supergraph.api,
             &engine.implementers,
             document,

@@ -345,17 +345,23 @@ fn select<'d>(
     }
 }
 
+/// Coerces the request's variable values for `operation`, with the OneOf input object rules
+/// apollo-compiler does not apply yet.
 fn coerce(
     engine: &Engine,
     operation: &ExecutableOperation,
     values: JsonMap,
 ) -> Result<apollo_compiler::validation::Valid<JsonMap>, RequestError> {
-    apollo_compiler::request::coerce_variable_values(&engine.supergraph.api, operation, &values)
-        .map_err(|e| {
-            let mut map = JsonMap::new();
-            map.insert("message", Value::String(e.message().to_string().into()));
-            RequestError::Variables(vec![Value::Object(map)])
-        })
+    let refuse = |message: String| {
+        let mut map = JsonMap::new();
+        map.insert("message", Value::String(message.into()));
+        RequestError::Variables(vec![Value::Object(map)])
+    };
+    let api = &engine.supergraph.api;
+    let coerced = apollo_compiler::request::coerce_variable_values(api, operation, &values)
+        .map_err(|e| refuse(e.message().to_string()))?;
+    crate::validation::one_of::check_variables(api, operation, &coerced).map_err(refuse)?;
+    Ok(coerced)
 }
 
 /// The headers every subgraph request carries: the configured client headers, and the

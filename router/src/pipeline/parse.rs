@@ -1,5 +1,7 @@
 //! Step 1: parse and validate the operation against the API schema, once per distinct
-//! document (cached).
+//! document (cached). A syntax error is reported alone, as graphql-js does: the parser's
+//! recovery makes the errors after the first guesses, often several for one mistake.
+//! Validation reports each mistake once ([`crate::validation`]).
 
 use std::sync::Arc;
 
@@ -56,12 +58,11 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
             Arc::new(if over {
                 RequestError::MaxTokens(limits.max_tokens)
             } else {
-                RequestError::Parse(to_json(&invalid.errors))
+                RequestError::Parse(first_error(&invalid.errors))
             })
         })?;
-    let document = ast
-        .to_executable_validate(&engine.supergraph.api)
-        .map_err(|invalid| Arc::new(RequestError::Validation(to_json(&invalid.errors))))?;
+    let document = crate::validation::validate(&ast, &engine.supergraph.api)
+        .map_err(|errors| Arc::new(RequestError::Validation(errors)))?;
     let directives = super::limits::count_directives(&document);
     if directives > limits.max_directives {
         return Err(Arc::new(RequestError::MaxDirectives {
@@ -72,14 +73,12 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
     Ok(Arc::new(document))
 }
 
-fn to_json(errors: &DiagnosticList) -> Vec<Value> {
+/// The first of the parser's errors (in document order).
+fn first_error(errors: &DiagnosticList) -> Vec<Value> {
     errors
         .iter()
-        .filter_map(|d| serde_json_bytes_value(&d.to_json()))
+        .next()
+        .and_then(|d| crate::validation::to_json(&d.to_json()))
+        .into_iter()
         .collect()
-}
-
-fn serde_json_bytes_value(error: &apollo_compiler::response::GraphQLError) -> Option<Value> {
-    let text = serde_json::to_vec(error).ok()?;
-    serde_json::from_slice(&text).ok()
 }

@@ -1,6 +1,7 @@
 //! The API schema: the supergraph without the elements of the linked specifications (join,
 //! link, inaccessible, ...) and without anything marked `@inaccessible`. Clients validate and
-//! introspect against it.
+//! introspect against it. Its `__Type` has the introspection fields the router answers beyond
+//! apollo-compiler's ([`crate::introspection`]).
 
 use apollo_compiler::Schema;
 use apollo_compiler::schema::ExtendedType;
@@ -93,6 +94,7 @@ pub fn derive(supergraph: &Schema, links: &Links) -> Result<Valid<Schema>, Super
             }
         }
     }
+    crate::introspection::declare_fields(&mut schema);
     schema.validate().map_err(|invalid| {
         SupergraphError::Malformed(format!(
             "the API schema (without inaccessible elements) is invalid:\n{}",

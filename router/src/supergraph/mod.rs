@@ -5,13 +5,18 @@
 //! - [`links`]: which specifications the supergraph links, and whether this router supports them.
 //! - [`model`]: the join information, per type and field.
 //! - [`api`]: the API schema (join, link and inaccessible elements removed).
+//!
+//! The GraphQL specification's `@oneOf` (OneOf input objects) is built in, as in graphql-js:
+//! apollo-compiler does not know it yet, so a supergraph that uses it without declaring it
+//! gets its definition here, and every API schema lists it.
 
 pub mod api;
 pub mod links;
 pub mod model;
 
-use apollo_compiler::Schema;
+use apollo_compiler::schema::{DirectiveDefinition, DirectiveLocation};
 use apollo_compiler::validation::Valid;
+use apollo_compiler::{Node, Schema, name};
 
 pub use model::{FieldJoin, Subgraph, TypeJoin};
 
@@ -44,8 +49,13 @@ pub struct Supergraph {
 impl Supergraph {
     /// Parses, validates and reads `sdl`.
     pub fn parse(sdl: &str) -> Result<Self, SupergraphError> {
-        let schema = Schema::parse_and_validate(sdl, "supergraph.graphql")
-            .map_err(|invalid| SupergraphError::Invalid(invalid.errors.to_string()))?;
+        let invalid = |errors: apollo_compiler::validation::DiagnosticList| {
+            SupergraphError::Invalid(errors.to_string())
+        };
+        let mut schema = Schema::parse(sdl, "supergraph.graphql")
+            .map_err(|invalid_sdl| invalid(invalid_sdl.errors))?;
+        declare_one_of(&mut schema);
+        let schema = schema.validate().map_err(|e| invalid(e.errors))?;
         let links = links::read(&schema)?;
         let joins = model::read(&schema, &links)?;
         let api = api::derive(&schema, &links)?;
@@ -56,4 +66,24 @@ impl Supergraph {
             links,
         })
     }
+}
+
+/// Declares `directive @oneOf on INPUT_OBJECT` unless `schema` declares a `@oneOf` itself.
+fn declare_one_of(schema: &mut Schema) {
+    schema
+        .directive_definitions
+        .entry(name!("oneOf"))
+        .or_insert_with(|| {
+            Node::new(DirectiveDefinition {
+                description: Some(
+                    "The input object takes exactly one of its fields, and its value must not \
+                     be null."
+                        .into(),
+                ),
+                name: name!("oneOf"),
+                arguments: Vec::new(),
+                repeatable: false,
+                locations: vec![DirectiveLocation::InputObject],
+            })
+        });
 }

@@ -3,6 +3,7 @@
 mod compose;
 mod edge;
 mod executor;
+mod graphql;
 mod limits;
 mod planner;
 mod playground;

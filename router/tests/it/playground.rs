@@ -1,10 +1,11 @@
-//! The playground: the router serves GraphiQL's page and bundled assets itself, with the right
-//! types, caching and Content-Security-Policy, and in a real headless Chromium the page loads
-//! the schema through introspection, runs an operation and shows its result without reaching
-//! any other origin.
+//! The playground: the committed bundle is the one its sources build (checked without Node),
+//! the router serves GraphiQL's page and bundled assets itself, with the right types, caching
+//! and Content-Security-Policy, and in a real headless Chromium the page loads the schema
+//! through introspection, runs an operation and shows its result without reaching any other
+//! origin.
 //!
-//! These tests need the bundle (`scripts/build-playground`) compiled into the router and a
-//! Chromium (`scripts/ensure-browser`); `scripts/test` provides both. They fail, rather than
+//! The browser tests need Node with the playground's npm packages (`scripts/build-playground
+//! --install`, which they run) and a Chromium (`scripts/ensure-browser`); they fail, rather than
 //! skip, when either is missing.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use sha2::{Digest as _, Sha256};
 use tessera_router::config::GatewayConfig;
 use tessera_router::playground;
 use tessera_router::server::RouterServer;
@@ -36,13 +38,8 @@ async fn embedded_page() -> String {
     String::from_utf8(body.to_vec()).expect("an HTML page")
 }
 
-/// The page's script and stylesheet URLs, failing with the remedy when the router was compiled
-/// without the bundle.
+/// The page's script and stylesheet URLs.
 fn asset_urls(page: &str) -> Vec<String> {
-    assert!(
-        !page.contains("playground was not built"),
-        "the router was compiled without the playground: run scripts/build-playground, then the tests"
-    );
     let urls: Vec<String> = ["src=\"", "href=\""]
         .iter()
         .flat_map(|attribute| page.split(attribute).skip(1))
@@ -63,6 +60,78 @@ async fn serve_playground_alone() -> (String, tokio::task::JoinHandle<()>) {
             .expect("the playground server runs");
     });
     (url, server)
+}
+
+fn playground_dir() -> PathBuf {
+    repo_root().join("router/playground")
+}
+
+/// The digest `build.mjs` records in `dist/sources.sha256`: SHA-256 over every input file, in
+/// byte order of its path relative to `router/playground` ('/'-separated), each as the path, a
+/// NUL byte, its length in decimal, a NUL byte and its bytes.
+fn sources_digest() -> String {
+    fn walk(root: &Path, relative: &str, files: &mut Vec<String>) {
+        let path = root.join(relative);
+        if path.is_dir() {
+            let entries = std::fs::read_dir(&path).expect("a readable playground directory");
+            for entry in entries {
+                let name = entry.expect("a readable entry").file_name();
+                let name = name.to_str().expect("UTF-8 file names");
+                walk(root, &format!("{relative}/{name}"), files);
+            }
+        } else {
+            files.push(relative.to_owned());
+        }
+    }
+    let root = playground_dir();
+    let mut files = Vec::new();
+    for input in ["build.mjs", "package.json", "package-lock.json", "src"] {
+        walk(&root, input, &mut files);
+    }
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in &files {
+        let bytes = std::fs::read(root.join(file)).expect("a readable playground source");
+        hash.update(file.as_bytes());
+        hash.update(b"\0");
+        hash.update(bytes.len().to_string().as_bytes());
+        hash.update(b"\0");
+        hash.update(&bytes);
+    }
+    hash.finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_embedded_bundle_is_the_committed_one_built_from_the_current_sources() {
+    let dist = playground_dir().join("dist");
+    let recorded = std::fs::read_to_string(dist.join("sources.sha256"))
+        .expect("the committed bundle records the digest of its sources");
+    assert_eq!(
+        recorded.trim(),
+        sources_digest(),
+        "router/playground's sources or npm packages changed since router/playground/dist was \
+         built: run scripts/build-playground and commit router/playground/dist"
+    );
+    let committed = std::fs::read_to_string(dist.join("index.html")).expect("dist/index.html");
+    assert_eq!(
+        embedded_page().await,
+        committed,
+        "the router embeds another bundle than router/playground/dist"
+    );
+    for url in asset_urls(&committed) {
+        let name = url.trim_start_matches("/playground/");
+        assert!(
+            dist.join("assets").join(name).is_file(),
+            "{url} is committed"
+        );
+        assert!(
+            dist.join("assets").join(format!("{name}.gz")).is_file(),
+            "{url} has its gzip copy"
+        );
+    }
 }
 
 #[tokio::test]
@@ -123,8 +192,9 @@ async fn serves_the_page_and_hashed_assets_with_types_caching_and_csp() {
 }
 
 /// Runs one of the repository's scripts to completion and returns its stdout.
-async fn run_script(name: &str) -> String {
+async fn run_script(name: &str, args: &[&str]) -> String {
     let output = Command::new(repo_root().join("scripts").join(name))
+        .args(args)
         .current_dir(repo_root())
         .stdin(Stdio::null())
         .output()
@@ -141,17 +211,8 @@ async fn run_script(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
-    // Also installs the npm packages the browser script uses.
-    run_script("build-playground").await;
-    let built = std::fs::read_to_string(repo_root().join("router/playground/dist/index.html"))
-        .expect("scripts/build-playground wrote dist/index.html");
-    let embedded = embedded_page().await;
-    asset_urls(&embedded);
-    assert_eq!(
-        embedded, built,
-        "the router embeds an older playground build than router/playground/dist: rebuild the tests"
-    );
-
+    // The npm packages the browser script uses.
+    run_script("build-playground", &["--install"]).await;
     let supergraph = std::fs::read_to_string(repo_root().join("schema/supergraph.graphql"))
         .expect("the checked-in supergraph");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -159,9 +220,21 @@ async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
         .await
         .expect("the router starts on the platform supergraph");
 
+    // Planned across four subgraphs (none of which runs: the plan is what this checks), with
+    // subgraph operations longer than the plan pane is wide.
+    let plan_query = "query PlaygroundPlan {\n  me {\n    displayName\n    emailVerified\n    \
+                      roles { name }\n    posts(first: 3) { edges { node { title } } }\n    \
+                      invoices(first: 3) { edges { node { total status } } }\n  }\n}\n";
     let output = browser_test(
         &router.url(),
-        &["--expect-field", "me", "--expect-field", "user"],
+        &[
+            "--expect-field",
+            "me",
+            "--expect-field",
+            "user",
+            "--plan-query",
+            plan_query,
+        ],
     )
     .await;
     router.shutdown().await;
@@ -170,8 +243,7 @@ async fn graphiql_loads_the_schema_and_runs_an_operation_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_runs_a_subscription_over_the_routers_websocket_in_chromium() {
-    run_script("build-playground").await;
-    asset_urls(&embedded_page().await);
+    run_script("build-playground", &["--install"]).await;
     let s = crate::subscriptions::setup("").await;
     let publisher = crate::subscriptions::keep_publishing(&s.posts, "From the playground");
     let output = browser_test(
@@ -194,7 +266,7 @@ async fn graphiql_runs_a_subscription_over_the_routers_websocket_in_chromium() {
 async fn browser_test(url: &str, args: &[&str]) -> std::process::Output {
     let chromium = match std::env::var("TESSERA_CHROMIUM") {
         Ok(path) if !path.is_empty() => path,
-        _ => run_script("ensure-browser").await.trim().to_owned(),
+        _ => run_script("ensure-browser", &[]).await.trim().to_owned(),
     };
     let browser_test = Command::new("node")
         .arg("tests/playground.e2e.mjs")
