@@ -17,7 +17,7 @@
 //!   (and for the list and non-null wrappers, whose `name` is null), as graphql-js answers.
 //!
 //! The walk follows the typed selection sets rather than searching the result for marker keys,
-//! so no alias a client chooses can be mistaken for one of ours. See docs/adr/0027.
+//! so no alias a client chooses can be mistaken for one of ours. See docs/adr/0016.
 
 use apollo_compiler::ast::Type;
 use apollo_compiler::collections::{HashMap, IndexMap};
