@@ -6,6 +6,13 @@
 //! - Multipart HTTP (`Accept: multipart/mixed;subscriptionSpec=1.0`): one JSON part per event,
 //!   `{"payload":…}`, heartbeat parts `{}`, and a fatal error as `{"payload":null,"errors":…}`.
 //!
+//! Every multipart part is written together with the delimiter that closes it
+//! (`\r\n--graphql`). Readers (Apollo Client's HTTP link, meros, graphql-js style parsers) hand
+//! a part over only once they see the delimiter after it; a delimiter written at the start of
+//! the *next* part would hold each event back until another event or heartbeat came. What
+//! follows a delimiter tells whether a part comes next (`\r\n` and its headers) or the body
+//! ends (`--`), so the stream opens with a bare delimiter and ends with `--\r\n`.
+//!
 //! A request refused before the stream starts gets an ordinary JSON error response with the
 //! error's HTTP status.
 
@@ -81,27 +88,43 @@ impl Streaming {
             }
             (Streaming::Sse, Frame::Complete) => out.put_slice(b"event: complete\ndata:\n\n"),
             (Streaming::Multipart, Frame::Next(payload)) => {
-                out.put_slice(PART_START);
+                out.put_slice(PART_HEADERS);
                 out.put_slice(b"{\"payload\":");
                 out.put_slice(payload);
-                out.put_slice(b"}\r\n");
+                out.put_slice(b"}");
+                out.put_slice(DELIMITER);
             }
             (Streaming::Multipart, Frame::Error(errors)) => {
-                out.put_slice(PART_START);
+                out.put_slice(PART_HEADERS);
                 out.put_slice(b"{\"payload\":null,\"errors\":");
                 out.put_slice(errors);
-                out.put_slice(b"}\r\n");
+                out.put_slice(b"}");
+                out.put_slice(DELIMITER);
                 out.put_slice(END);
             }
             (Streaming::Multipart, Frame::Complete) => out.put_slice(END),
         }
         out.freeze()
     }
+
+    /// The first bytes of the body: a multipart body opens with its first delimiter and a
+    /// heartbeat part, so clients see at once that the stream has begun.
+    fn opening(self) -> Option<Bytes> {
+        match self {
+            Streaming::Sse => None,
+            Streaming::Multipart => Some(Bytes::from_static(OPENING)),
+        }
+    }
 }
 
-const PART_START: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n";
-const PART_HEARTBEAT: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n";
-const END: &[u8] = b"--graphql--\r\n";
+/// The headers that open every multipart part (after the delimiter before it).
+const PART_HEADERS: &[u8] = b"\r\nContent-Type: application/json\r\n\r\n";
+/// Closes the part before it; `\r\n` (the next part) or `--` (the end) follows.
+const DELIMITER: &[u8] = b"\r\n--graphql";
+const PART_HEARTBEAT: &[u8] = b"\r\nContent-Type: application/json\r\n\r\n{}\r\n--graphql";
+const OPENING: &[u8] = b"\r\n--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n--graphql";
+/// Turns the last delimiter into the close delimiter.
+const END: &[u8] = b"--\r\n";
 
 /// Answers a streaming request: authenticate, read, open, then stream until the subscription
 /// ends, the token expires or the client goes away.
@@ -176,8 +199,7 @@ fn body_stream(
         frames,
         ticks,
         done: false,
-        // A multipart response opens with a heartbeat, so clients see the stream has begun.
-        first: (streaming == Streaming::Multipart).then(|| streaming.keepalive()),
+        first: streaming.opening(),
     };
     futures::stream::unfold(state, move |mut state| async move {
         if let Some(first) = state.first.take() {

@@ -6,5 +6,6 @@ mod executor;
 mod limits;
 mod planner;
 mod playground;
+mod protocols;
 mod subscriptions;
 mod supergraph;

@@ -1,0 +1,6 @@
+//! The client-facing protocols as standard clients read and speak them, through the router
+//! over the scripted subgraphs of [`crate::subscriptions`]: multipart framing as delimiter-
+//! splitting readers see it, the WebSocket close handshake, the token shapes clients put in
+//! `connection_init`, and graphql-sse's single connection mode.
+
+mod multipart;
