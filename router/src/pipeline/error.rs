@@ -55,7 +55,7 @@ pub enum RequestError {
     Cost { found: u64, limit: u64 },
     #[error(
         "this request could have been sent cross-site without a CORS preflight; send it with \
-         Content-Type application/json or one of the headers {0}"
+         Content-Type application/json or one of these headers: {0}"
     )]
     CsrfPrevented(String),
     /// The token was refused; the message says why and never quotes the token.

@@ -243,10 +243,10 @@ pub fn read(
         request::from_post(http.headers, http.body)?
     };
     // After reading: a POST a browser may send cross-site (a form or text body) is already
-    // refused for its media type, so in practice this guards GET.
+    // refused for its media type, so in practice this guards GET (see `edge::csrf`).
     if !engine.edge.csrf.allows(http.headers) {
         return Err(RequestError::CsrfPrevented(
-            engine.config.csrf.required_headers.join(", "),
+            engine.edge.csrf.accepted_headers(),
         ));
     }
     Ok(request)
