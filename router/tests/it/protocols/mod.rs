@@ -4,3 +4,4 @@
 //! `connection_init`, and graphql-sse's single connection mode.
 
 mod multipart;
+mod websocket;
