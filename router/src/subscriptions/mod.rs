@@ -11,6 +11,7 @@
 //! with `SUBSCRIBER_TOO_SLOW` and never holds the others back.
 
 pub mod channel;
+pub mod connection_params;
 pub mod streaming;
 pub mod upstream;
 pub mod websocket;

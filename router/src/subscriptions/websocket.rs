@@ -1,8 +1,9 @@
 //! GraphQL over WebSocket at the router: graphql-transport-ws, and the legacy graphql-ws
 //! (subscriptions-transport-ws) protocol for older clients.
 //!
-//! The caller's token travels in `connection_init` (as `Authorization`, or in a `headers`
-//! object), or in the upgrade request itself; it is verified before `connection_ack`, and when
+//! The caller's token travels in `connection_init` (in any of the shapes
+//! [`connection_params`](super::connection_params) reads), or in the upgrade request itself
+//! (a cookie, say); it is verified before `connection_ack`, and when
 //! it expires every operation of the connection ends with `TOKEN_EXPIRED` and the connection
 //! closes. Each `subscribe` (`start`) is charged against the rate limits like a request.
 //!
@@ -22,11 +23,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt as _};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde_json::Value as Json;
 use tokio_stream::StreamMap;
 
-use super::{Frame, Opened, expired, expiry, open, request_errors};
+use super::{Frame, Opened, connection_params, expired, expiry, open, request_errors};
 use crate::edge::jwt::Identity;
 use crate::pipeline::HttpRequest;
 use crate::pipeline::authenticate::authenticate;
@@ -393,20 +394,8 @@ impl Connection {
         &mut self,
         payload: Option<Json>,
     ) -> Result<Option<Identity>, RequestError> {
-        let mut headers = (*self.headers).clone();
-        if let Some(Json::Object(payload)) = payload {
-            let nested = payload.get("headers").and_then(Json::as_object);
-            let entries = payload.iter().chain(nested.into_iter().flatten());
-            for (name, value) in entries {
-                if let (Ok(name), Some(Ok(value))) = (
-                    HeaderName::try_from(name.as_str()),
-                    value.as_str().map(HeaderValue::try_from),
-                ) {
-                    headers.insert(name, value);
-                }
-            }
-        }
         let engine = self.shared.load_full();
+        let headers = connection_params::headers(&engine.config, &self.headers, payload)?;
         let identity = authenticate(&engine, &headers).await?;
         self.headers = Arc::new(headers);
         Ok(identity)

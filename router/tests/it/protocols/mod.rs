@@ -3,5 +3,6 @@
 //! splitting readers see it, the WebSocket close handshake, the token shapes clients put in
 //! `connection_init`, and graphql-sse's single connection mode.
 
+mod connection_params;
 mod multipart;
 mod websocket;
