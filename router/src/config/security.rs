@@ -80,7 +80,10 @@ impl Default for CorsConfig {
 }
 
 fn default_methods() -> Vec<String> {
-    ["GET", "POST", "OPTIONS"].map(str::to_owned).to_vec()
+    // PUT and DELETE: GraphQL over SSE's single connection mode.
+    ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn default_allow_headers() -> Vec<String> {
@@ -92,6 +95,7 @@ fn default_allow_headers() -> Vec<String> {
         "x-apollo-operation-name",
         "graphql-preflight",
         "x-tessera-query-plan",
+        "x-graphql-event-stream-token",
     ]
     .map(str::to_owned)
     .to_vec()

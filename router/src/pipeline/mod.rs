@@ -60,6 +60,8 @@ pub struct Engine {
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
     /// Open subscription channels; one registry serves every engine a reload brings.
     pub subscriptions: Arc<crate::subscriptions::Registry>,
+    /// GraphQL over SSE single connection mode reservations, shared like `subscriptions`.
+    pub reservations: Arc<crate::subscriptions::Reservations>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -138,6 +140,7 @@ impl Engine {
             documents: Mutex::new(LruCache::new(size)),
             plans: Mutex::new(LruCache::new(size)),
             subscriptions: previous.map_or_else(Default::default, |p| p.subscriptions.clone()),
+            reservations: previous.map_or_else(Default::default, |p| p.reservations.clone()),
             config,
         })
     }

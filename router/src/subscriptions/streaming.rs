@@ -74,37 +74,10 @@ impl Streaming {
 
     /// The bytes for `frame`; a terminal frame ends the body.
     fn encode(self, frame: &Frame) -> Bytes {
-        let mut out = BytesMut::new();
-        match (self, frame) {
-            (Streaming::Sse, Frame::Next(payload)) => {
-                out.put_slice(b"event: next\ndata: ");
-                out.put_slice(payload);
-                out.put_slice(b"\n\n");
-            }
-            (Streaming::Sse, Frame::Error(errors)) => {
-                out.put_slice(b"event: next\ndata: {\"errors\":");
-                out.put_slice(errors);
-                out.put_slice(b"}\n\nevent: complete\ndata:\n\n");
-            }
-            (Streaming::Sse, Frame::Complete) => out.put_slice(b"event: complete\ndata:\n\n"),
-            (Streaming::Multipart, Frame::Next(payload)) => {
-                out.put_slice(PART_HEADERS);
-                out.put_slice(b"{\"payload\":");
-                out.put_slice(payload);
-                out.put_slice(b"}");
-                out.put_slice(DELIMITER);
-            }
-            (Streaming::Multipart, Frame::Error(errors)) => {
-                out.put_slice(PART_HEADERS);
-                out.put_slice(b"{\"payload\":null,\"errors\":");
-                out.put_slice(errors);
-                out.put_slice(b"}");
-                out.put_slice(DELIMITER);
-                out.put_slice(END);
-            }
-            (Streaming::Multipart, Frame::Complete) => out.put_slice(END),
+        match self {
+            Streaming::Sse => sse_event(frame, None),
+            Streaming::Multipart => multipart_part(frame),
         }
-        out.freeze()
     }
 
     /// The first bytes of the body: a multipart body opens with its first delimiter and a
@@ -115,6 +88,74 @@ impl Streaming {
             Streaming::Multipart => Some(Bytes::from_static(OPENING)),
         }
     }
+}
+
+/// The multipart part for `frame`, closed by its delimiter; a terminal frame closes the body.
+fn multipart_part(frame: &Frame) -> Bytes {
+    let mut out = BytesMut::new();
+    match frame {
+        Frame::Next(payload) => {
+            out.put_slice(PART_HEADERS);
+            out.put_slice(b"{\"payload\":");
+            out.put_slice(payload);
+            out.put_slice(b"}");
+            out.put_slice(DELIMITER);
+        }
+        Frame::Error(errors) => {
+            out.put_slice(PART_HEADERS);
+            out.put_slice(b"{\"payload\":null,\"errors\":");
+            out.put_slice(errors);
+            out.put_slice(b"}");
+            out.put_slice(DELIMITER);
+            out.put_slice(END);
+        }
+        Frame::Complete => out.put_slice(END),
+    }
+    out.freeze()
+}
+
+/// The SSE events for `frame`: `next` with the execution result, `complete` after a terminal
+/// frame (`next` with the errors first when it is an error). With an operation `id` (single
+/// connection mode) each event's data names its operation: `{"id":…,"payload":…}` and
+/// `{"id":…}`.
+pub(crate) fn sse_event(frame: &Frame, id: Option<&str>) -> Bytes {
+    let id = id.map(|id| serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into()));
+    let mut out = BytesMut::new();
+    let next = |out: &mut BytesMut, errors: bool, payload: &[u8]| {
+        out.put_slice(b"event: next\ndata: ");
+        if let Some(id) = &id {
+            out.put_slice(b"{\"id\":");
+            out.put_slice(id.as_bytes());
+            out.put_slice(b",\"payload\":");
+        }
+        if errors {
+            out.put_slice(b"{\"errors\":");
+        }
+        out.put_slice(payload);
+        if errors {
+            out.put_slice(b"}");
+        }
+        if id.is_some() {
+            out.put_slice(b"}");
+        }
+        out.put_slice(b"\n\n");
+    };
+    match frame {
+        Frame::Next(payload) => next(&mut out, false, payload),
+        Frame::Error(errors) => next(&mut out, true, errors),
+        Frame::Complete => {}
+    }
+    if frame.is_terminal() {
+        match &id {
+            Some(id) => {
+                out.put_slice(b"event: complete\ndata: {\"id\":");
+                out.put_slice(id.as_bytes());
+                out.put_slice(b"}\n\n");
+            }
+            None => out.put_slice(b"event: complete\ndata:\n\n"),
+        }
+    }
+    out.freeze()
 }
 
 /// The headers that open every multipart part (after the delimiter before it).

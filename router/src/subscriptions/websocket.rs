@@ -416,11 +416,10 @@ impl Connection {
             }
         };
         if self.active.len() >= limit {
-            let frame = Frame::error(
-                &format!("a connection may have at most {limit} operations open"),
-                "TOO_MANY_OPERATIONS",
-            );
-            return self.send_frame(&id, &frame).await;
+            let error = RequestError::TooManyOperations(limit);
+            return self
+                .send_frame(&id, &Frame::Error(request_errors(&error)))
+                .await;
         }
         self.active.insert(id.clone());
         let shared = self.shared.clone();

@@ -242,7 +242,7 @@ async fn answers_preflights_and_marks_responses_for_allowed_origins_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
-    let response = preflight("https://app.example.com", "DELETE")
+    let response = preflight("https://app.example.com", "PATCH")
         .await
         .expect("answer");
     assert_eq!(response.status().as_u16(), 403);

@@ -5,4 +5,5 @@
 
 mod connection_params;
 mod multipart;
+mod single_connection;
 mod websocket;
