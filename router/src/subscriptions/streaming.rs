@@ -14,7 +14,9 @@
 //! ends (`--`), so the stream opens with a bare delimiter and ends with `--\r\n`.
 //!
 //! A request refused before the stream starts gets an ordinary JSON error response with the
-//! error's HTTP status.
+//! error's HTTP status, except that over SSE the errors of a well-formed request (parsing,
+//! validation, variables, limits) come on the accepted stream, as GraphQL over SSE asks: a
+//! `next` event with the errors, then `complete`.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use axum::response::Response;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use futures::{Stream, StreamExt as _};
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::{Frame, Opened, expired, expiry, open};
 use crate::pipeline::request::{MediaType, RequestError};
@@ -196,7 +198,16 @@ pub async fn respond(
     }
     .await;
     let (opened, expires) = match opened {
-        Ok(opened) => opened,
+        Ok((opened, expires)) => (Ok(opened), expires),
+        // GraphQL over SSE reports the errors of a well-formed request (parsing, validation,
+        // variables, limits: those GraphQL over HTTP answers with 200 as `application/json`)
+        // on the accepted stream: clients such as graphql-sse take any other status as a
+        // network failure and retry.
+        Err(error)
+            if streaming == Streaming::Sse && error.status(MediaType::Json) == StatusCode::OK =>
+        {
+            (Err(super::request_errors(&error)), None)
+        }
         Err(error) => {
             let mut response = pipeline::encode_error(&error, MediaType::GraphQLResponse);
             response.headers.extend(out_headers);
@@ -205,11 +216,12 @@ pub async fn respond(
     };
     let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
     let frames: std::pin::Pin<Box<dyn Stream<Item = Frame> + Send>> = match opened {
-        Opened::Once(response) => Box::pin(futures::stream::iter([
+        Ok(Opened::Once(response)) => Box::pin(futures::stream::iter([
             Frame::Next(response),
             Frame::Complete,
         ])),
-        Opened::Stream(subscription) => Box::pin(subscription.into_stream()),
+        Ok(Opened::Stream(subscription)) => Box::pin(subscription.into_stream()),
+        Err(errors) => Box::pin(futures::stream::iter([Frame::Error(errors)])),
     };
     let mut response = Response::new(axum::body::Body::from_stream(body_stream(
         streaming, frames, keepalive, expires,
