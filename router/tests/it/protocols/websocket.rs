@@ -56,7 +56,13 @@ async fn the_routers_own_closes_are_close_frames_and_the_connection_ends_cleanly
         let mut garbage = Ws::connect(&s.router, protocol).await;
         garbage.init(json!({})).await;
         let mut messages = vec![Message::text("not json")];
-        messages.extend((0..50).map(|i| Message::text(format!(r#"{{"type":"ping","n":{i}}}"#))));
+        // Far more than the router reads at once: closing with them unread would reset the
+        // connection.
+        let padding = "p".repeat(100);
+        messages.extend(
+            (0..2000)
+                .map(|i| Message::text(format!(r#"{{"type":"ping","n":{i},"pad":"{padding}"}}"#))),
+        );
         for message in messages {
             garbage.socket.feed(message).await.expect("feed");
         }
