@@ -1,5 +1,6 @@
-//! The router's HTTP server: `/graphql` (GraphQL over HTTP), health endpoints, and the
-//! playground. The engine (supergraph, plans, configuration) sits behind an atomic pointer so
+//! The router's HTTP server: `/graphql` (GraphQL over HTTP; WebSocket, SSE and multipart
+//! streams; `PUT`/`DELETE` for GraphQL over SSE's single connection mode), health endpoints,
+//! and the playground. The engine (supergraph, plans, configuration) sits behind an atomic pointer so
 //! it can be swapped without dropping in-flight requests.
 
 use std::future::Future;
@@ -24,7 +25,7 @@ use crate::pipeline::request::{MediaType, RequestError};
 use crate::pipeline::{self, Engine, HttpRequest};
 use crate::playground;
 use crate::reload;
-use crate::subscriptions::{self, streaming::Streaming};
+use crate::subscriptions::{self, single_connection, streaming::Streaming};
 
 /// The engine currently serving, swappable at runtime.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
@@ -37,7 +38,14 @@ pub fn app(engine: SharedEngine) -> Router {
         playground_on,
     ));
     Router::new()
-        .route("/graphql", get(graphql).post(graphql).options(graphql))
+        .route(
+            "/graphql",
+            get(graphql)
+                .post(graphql)
+                .options(graphql)
+                .put(graphql)
+                .delete(graphql),
+        )
         .route("/health", get(live))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
@@ -104,8 +112,10 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
         Some(Preflight::Refused) => return StatusCode::FORBIDDEN.into_response(),
         None => {}
     }
-    let mut response = match Streaming::accepted(&parts.headers) {
-        Some(streaming) if parts.method == Method::GET || parts.method == Method::POST => {
+    let kind = single_connection::Kind::of(&parts.method, &parts.headers, parts.uri.query());
+    let mut response = match (kind, Streaming::accepted(&parts.headers)) {
+        (Some(kind), _) => single_stream(&shared, &engine, kind, &parts, body, remote).await,
+        (None, Some(streaming)) if parts.method == Method::GET || parts.method == Method::POST => {
             stream(&shared, &engine, streaming, &parts, body, remote).await
         }
         _ => respond(&engine, &parts, body, remote).await,
@@ -187,6 +197,34 @@ async fn stream(
         parts.uri.query(),
         &body,
         remote,
+    )
+    .await
+}
+
+/// A request of GraphQL over SSE's single connection mode (a reservation, its stream, or an
+/// operation on it).
+async fn single_stream(
+    shared: &SharedEngine,
+    engine: &Engine,
+    kind: single_connection::Kind,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    remote: Option<std::net::IpAddr>,
+) -> Response {
+    let body = match read_body(engine, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    single_connection::respond(
+        shared,
+        single_connection::Request {
+            kind,
+            method: &parts.method,
+            headers: &parts.headers,
+            query_string: parts.uri.query(),
+            body: &body,
+            remote,
+        },
     )
     .await
 }

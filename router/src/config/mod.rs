@@ -20,7 +20,7 @@ pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
 pub use security::{AuthorizationConfig, AuthorizationMode, CorsConfig, CsrfConfig};
 pub use subgraphs::SubgraphsConfig;
-pub use subscriptions::{OnSubgraphDisconnect, SubscriptionsConfig};
+pub use subscriptions::{OnSubgraphDisconnect, SingleConnectionConfig, SubscriptionsConfig};
 
 /// The router's configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +92,9 @@ impl GatewayConfig {
         }
         if self.subscriptions.buffer == 0 || self.subscriptions.keepalive_ms == 0 {
             anyhow::bail!("subscriptions: buffer and keepalive_ms must be above 0");
+        }
+        if self.subscriptions.single_connection.reservation_timeout_ms == 0 {
+            anyhow::bail!("subscriptions.single_connection.reservation_timeout_ms must be above 0");
         }
         if self.traffic.timeout_ms == 0 {
             anyhow::bail!("traffic.timeout_ms must be above 0");

@@ -80,7 +80,10 @@ impl Default for CorsConfig {
 }
 
 fn default_methods() -> Vec<String> {
-    ["GET", "POST", "OPTIONS"].map(str::to_owned).to_vec()
+    // PUT and DELETE: GraphQL over SSE's single connection mode.
+    ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn default_allow_headers() -> Vec<String> {
@@ -89,7 +92,10 @@ fn default_allow_headers() -> Vec<String> {
         "authorization",
         "x-tessera-csrf",
         "apollo-require-preflight",
+        "x-apollo-operation-name",
+        "graphql-preflight",
         "x-tessera-query-plan",
+        "x-graphql-event-stream-token",
     ]
     .map(str::to_owned)
     .to_vec()
@@ -111,10 +117,12 @@ fn default_max_age_secs() -> u64 {
 }
 
 /// Cross-site request forgery prevention. A browser sends some requests ("simple" ones: GET,
-/// or POST with a form or text content type) to any site without asking first; such a request
-/// is refused with `CSRF_PREVENTED` unless it carries one of `required_headers`, which a page
-/// of another origin cannot add without a CORS preflight. Requests with a JSON content type
-/// are never simple.
+/// or POST with a form or text content type, with no header a page had to add) to any site
+/// without asking first; such a request is refused with `CSRF_PREVENTED`. A request passes when
+/// it has a non-simple `Content-Type` (JSON), or a header a page of another origin cannot add
+/// without a CORS preflight: a token in `Authorization` (not the `Basic`/`Digest`/`Negotiate`/
+/// `NTLM` credentials browsers attach by themselves), the configured token header, or one of
+/// `required_headers`. The rule is in `edge/csrf.rs`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsrfConfig {
@@ -123,6 +131,12 @@ pub struct CsrfConfig {
     /// Header names (case-insensitive) that mark a request as not simple.
     #[serde(default = "default_csrf_headers")]
     pub required_headers: Vec<String>,
+    /// Whether a token in `Authorization` (or in the header `authentication.jwt.header` names)
+    /// marks a request as not simple. Turn it off when something in front of the router adds
+    /// that header to requests by itself (a proxy that turns a session cookie into a bearer
+    /// token): then only `required_headers` and the content type count.
+    #[serde(default = "yes")]
+    pub token_headers: bool,
 }
 
 impl Default for CsrfConfig {
@@ -130,14 +144,20 @@ impl Default for CsrfConfig {
         Self {
             enabled: true,
             required_headers: default_csrf_headers(),
+            token_headers: true,
         }
     }
 }
 
 fn default_csrf_headers() -> Vec<String> {
-    ["x-tessera-csrf", "apollo-require-preflight"]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "x-tessera-csrf",
+        "apollo-require-preflight",
+        "x-apollo-operation-name",
+        "graphql-preflight",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn yes() -> bool {

@@ -32,7 +32,8 @@ pub struct SubscriptionsConfig {
     /// `SUBSCRIBER_TOO_SLOW` rather than holding the others back.
     #[serde(default = "default_buffer")]
     pub buffer: usize,
-    /// Operations one WebSocket connection may have open at once.
+    /// Operations one WebSocket connection, or one single connection mode event stream, may
+    /// have open at once.
     #[serde(default = "default_max_per_connection")]
     pub max_per_connection: usize,
     /// Identical subscriptions (same operation, variables and caller) share one subgraph
@@ -47,6 +48,40 @@ pub struct SubscriptionsConfig {
     /// The first wait before subscribing again; it doubles per failed attempt, up to 5 s.
     #[serde(default = "default_backoff_ms")]
     pub resubscribe_backoff_ms: u64,
+    /// GraphQL over SSE's single connection mode: one event stream, reserved with `PUT`, for
+    /// all of a client's operations.
+    #[serde(default)]
+    pub single_connection: SingleConnectionConfig,
+}
+
+/// GraphQL over SSE's single connection mode (the graphql-sse protocol): a `PUT` reserves an
+/// event stream and answers its token; the stream is opened with a `GET`, operations are
+/// started with `POST`s and stopped with `DELETE`s that carry the token. Every request of a
+/// reservation must come from the caller (the same token, or anonymous) that made it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SingleConnectionConfig {
+    /// Accept reservations at all (when subscriptions are enabled).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Reservations whose stream is not open yet that may wait at once, across all callers;
+    /// more are refused with `TOO_MANY_RESERVATIONS` (503).
+    #[serde(default = "default_max_reservations")]
+    pub max_reservations: usize,
+    /// How long a reservation waits for its stream to be opened before it expires, with the
+    /// operations already started on it.
+    #[serde(default = "default_reservation_timeout_ms")]
+    pub reservation_timeout_ms: u64,
+}
+
+impl Default for SingleConnectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_reservations: default_max_reservations(),
+            reservation_timeout_ms: default_reservation_timeout_ms(),
+        }
+    }
 }
 
 impl Default for SubscriptionsConfig {
@@ -61,6 +96,7 @@ impl Default for SubscriptionsConfig {
             on_subgraph_disconnect: default_on_disconnect(),
             resubscribe_attempts: default_attempts(),
             resubscribe_backoff_ms: default_backoff_ms(),
+            single_connection: SingleConnectionConfig::default(),
         }
     }
 }
@@ -95,4 +131,12 @@ fn default_attempts() -> u32 {
 
 fn default_backoff_ms() -> u64 {
     100
+}
+
+fn default_max_reservations() -> usize {
+    1000
+}
+
+fn default_reservation_timeout_ms() -> u64 {
+    10_000
 }

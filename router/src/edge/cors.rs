@@ -1,14 +1,13 @@
-//! CORS: which other origins' pages a browser lets call the router and read its answers, and
-//! CSRF prevention for the requests a browser sends cross-site without asking first.
+//! CORS: which other origins' pages a browser lets call the router and read its answers.
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
-use crate::config::{CorsConfig, CsrfConfig};
+use crate::config::CorsConfig;
 
 /// The CORS policy, with its header values prepared once.
 #[derive(Debug)]
@@ -113,49 +112,5 @@ impl Cors {
             self.origin_headers(origin, response);
             response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers.clone());
         }
-    }
-}
-
-/// The CSRF rule, with its header names parsed once.
-#[derive(Debug)]
-pub struct Csrf {
-    enabled: bool,
-    required: Vec<HeaderName>,
-}
-
-impl Csrf {
-    pub fn new(config: &CsrfConfig) -> anyhow::Result<Self> {
-        Ok(Self {
-            enabled: config.enabled,
-            required: config
-                .required_headers
-                .iter()
-                .map(|h| HeaderName::try_from(h.as_str()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("csrf.required_headers: {e}"))?,
-        })
-    }
-
-    /// Whether a request with `headers` could only have come after a CORS preflight (or from
-    /// something that is not a browser), so it is safe to execute.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        if !self.enabled {
-            return true;
-        }
-        let preflighted_type = headers.get(CONTENT_TYPE).is_some_and(|value| {
-            let essence = value
-                .to_str()
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            !matches!(
-                essence.as_str(),
-                "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
-            )
-        });
-        preflighted_type || self.required.iter().any(|h| headers.contains_key(h))
     }
 }

@@ -1,9 +1,11 @@
 //! What stands between a client and the planner: who the caller is ([`jwt`]), whether they are
 //! within their budget ([`rate_limit`]), what they may see ([`authorization`], with
-//! [`policy`] deciding `@policy`), and which browsers may call ([`cors`]).
+//! [`policy`] deciding `@policy`), which browsers may call ([`cors`]), and which requests a
+//! page of another site could have sent behind the user's back ([`csrf`]).
 
 pub mod authorization;
 pub mod cors;
+pub mod csrf;
 pub mod jwt;
 pub mod policy;
 pub mod rate_limit;
@@ -22,7 +24,7 @@ pub struct Edge {
     pub rules: authorization::Rules,
     pub policy_hook: Option<policy::PolicyHook>,
     pub cors: cors::Cors,
-    pub csrf: cors::Csrf,
+    pub csrf: csrf::Csrf,
 }
 
 impl std::fmt::Debug for Edge {
@@ -72,7 +74,7 @@ impl Edge {
                 .map(policy::PolicyHook::new)
                 .transpose()?,
             cors: cors::Cors::new(&config.cors)?,
-            csrf: cors::Csrf::new(&config.csrf)?,
+            csrf: csrf::Csrf::new(config)?,
         })
     }
 }

@@ -55,7 +55,7 @@ pub enum RequestError {
     Cost { found: u64, limit: u64 },
     #[error(
         "this request could have been sent cross-site without a CORS preflight; send it with \
-         Content-Type application/json or one of the headers {0}"
+         Content-Type application/json or one of these headers: {0}"
     )]
     CsrfPrevented(String),
     /// The token was refused; the message says why and never quotes the token.
@@ -77,6 +77,20 @@ pub enum RequestError {
     },
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
+    #[error("GraphQL over SSE's single connection mode is not enabled")]
+    SingleConnectionDisabled,
+    #[error("no event stream is reserved under this token; it expired or ended")]
+    StreamNotFound,
+    #[error("the event stream was reserved by another caller")]
+    StreamForbidden,
+    #[error("the event stream of this reservation is already open")]
+    StreamAlreadyOpen,
+    #[error("too many event stream reservations are waiting to be opened; try again later")]
+    TooManyReservations,
+    #[error("an operation with this id is already open on the event stream")]
+    OperationIdInUse,
+    #[error("a connection may have at most {0} operations open")]
+    TooManyOperations(usize),
 }
 
 impl RequestError {
@@ -110,6 +124,13 @@ impl RequestError {
             RequestError::RateLimiterUnavailable => "RATE_LIMITER_UNAVAILABLE",
             RequestError::Unauthorized { .. } => "UNAUTHORIZED_FIELD_OR_TYPE",
             RequestError::Timeout(_) => "REQUEST_TIMEOUT",
+            RequestError::SingleConnectionDisabled => "SINGLE_CONNECTION_DISABLED",
+            RequestError::StreamNotFound => "STREAM_NOT_FOUND",
+            RequestError::StreamForbidden => "STREAM_FORBIDDEN",
+            RequestError::StreamAlreadyOpen => "STREAM_ALREADY_OPEN",
+            RequestError::TooManyReservations => "TOO_MANY_RESERVATIONS",
+            RequestError::OperationIdInUse => "OPERATION_ID_IN_USE",
+            RequestError::TooManyOperations(_) => "TOO_MANY_OPERATIONS",
         }
     }
 
@@ -154,6 +175,15 @@ impl RequestError {
                 }
             }
             RequestError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::SingleConnectionDisabled | RequestError::StreamNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            RequestError::StreamForbidden => StatusCode::FORBIDDEN,
+            RequestError::StreamAlreadyOpen | RequestError::OperationIdInUse => {
+                StatusCode::CONFLICT
+            }
+            RequestError::TooManyReservations => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::TooManyOperations(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 

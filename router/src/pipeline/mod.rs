@@ -60,6 +60,8 @@ pub struct Engine {
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
     /// Open subscription channels; one registry serves every engine a reload brings.
     pub subscriptions: Arc<crate::subscriptions::Registry>,
+    /// GraphQL over SSE single connection mode reservations, shared like `subscriptions`.
+    pub reservations: Arc<crate::subscriptions::Reservations>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -138,6 +140,7 @@ impl Engine {
             documents: Mutex::new(LruCache::new(size)),
             plans: Mutex::new(LruCache::new(size)),
             subscriptions: previous.map_or_else(Default::default, |p| p.subscriptions.clone()),
+            reservations: previous.map_or_else(Default::default, |p| p.reservations.clone()),
             config,
         })
     }
@@ -243,10 +246,10 @@ pub fn read(
         request::from_post(http.headers, http.body)?
     };
     // After reading: a POST a browser may send cross-site (a form or text body) is already
-    // refused for its media type, so in practice this guards GET.
+    // refused for its media type, so in practice this guards GET (see `edge::csrf`).
     if !engine.edge.csrf.allows(http.headers) {
         return Err(RequestError::CsrfPrevented(
-            engine.config.csrf.required_headers.join(", "),
+            engine.edge.csrf.accepted_headers(),
         ));
     }
     Ok(request)

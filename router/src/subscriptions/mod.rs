@@ -1,7 +1,8 @@
 //! Live subscriptions.
 //!
-//! Clients subscribe over [`websocket`] (graphql-transport-ws and the legacy graphql-ws) or
-//! [`streaming`] (GraphQL over SSE, distinct connections; multipart HTTP). Every transport comes
+//! Clients subscribe over [`websocket`] (graphql-transport-ws and the legacy graphql-ws),
+//! [`streaming`] (GraphQL over SSE, distinct connections; multipart HTTP) or
+//! [`single_connection`] (GraphQL over SSE, one stream for all operations). Every transport comes
 //! here, to [`open`]: the operation goes through the same lifecycle as a query (rate limits,
 //! validation, limits, planning, authorization), then joins a [`channel`]: the subgraph
 //! subscription ([`upstream`]) that feeds it, whose every event the rest of the plan completes
@@ -11,6 +12,8 @@
 //! with `SUBSCRIBER_TOO_SLOW` and never holds the others back.
 
 pub mod channel;
+pub mod connection_params;
+pub mod single_connection;
 pub mod streaming;
 pub mod upstream;
 pub mod websocket;
@@ -27,6 +30,7 @@ use crate::pipeline::request::{GraphQLRequest, RequestError};
 use crate::pipeline::{self, HttpRequest, admit};
 use crate::server::SharedEngine;
 pub use channel::Registry;
+pub use single_connection::Reservations;
 
 /// What a client subscription receives.
 #[derive(Debug, Clone)]

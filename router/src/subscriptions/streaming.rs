@@ -6,8 +6,17 @@
 //! - Multipart HTTP (`Accept: multipart/mixed;subscriptionSpec=1.0`): one JSON part per event,
 //!   `{"payload":…}`, heartbeat parts `{}`, and a fatal error as `{"payload":null,"errors":…}`.
 //!
+//! Every multipart part is written together with the delimiter that closes it
+//! (`\r\n--graphql`). Readers (Apollo Client's HTTP link, meros, graphql-js style parsers) hand
+//! a part over only once they see the delimiter after it; a delimiter written at the start of
+//! the *next* part would hold each event back until another event or heartbeat came. What
+//! follows a delimiter tells whether a part comes next (`\r\n` and its headers) or the body
+//! ends (`--`), so the stream opens with a bare delimiter and ends with `--\r\n`.
+//!
 //! A request refused before the stream starts gets an ordinary JSON error response with the
-//! error's HTTP status.
+//! error's HTTP status, except that over SSE the errors of a well-formed request (parsing,
+//! validation, variables, limits) come on the accepted stream, as GraphQL over SSE asks: a
+//! `next` event with the errors, then `complete`.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -15,7 +24,7 @@ use std::time::Duration;
 use axum::response::Response;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use futures::{Stream, StreamExt as _};
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::{Frame, Opened, expired, expiry, open};
 use crate::pipeline::request::{MediaType, RequestError};
@@ -67,41 +76,98 @@ impl Streaming {
 
     /// The bytes for `frame`; a terminal frame ends the body.
     fn encode(self, frame: &Frame) -> Bytes {
-        let mut out = BytesMut::new();
-        match (self, frame) {
-            (Streaming::Sse, Frame::Next(payload)) => {
-                out.put_slice(b"event: next\ndata: ");
-                out.put_slice(payload);
-                out.put_slice(b"\n\n");
-            }
-            (Streaming::Sse, Frame::Error(errors)) => {
-                out.put_slice(b"event: next\ndata: {\"errors\":");
-                out.put_slice(errors);
-                out.put_slice(b"}\n\nevent: complete\ndata:\n\n");
-            }
-            (Streaming::Sse, Frame::Complete) => out.put_slice(b"event: complete\ndata:\n\n"),
-            (Streaming::Multipart, Frame::Next(payload)) => {
-                out.put_slice(PART_START);
-                out.put_slice(b"{\"payload\":");
-                out.put_slice(payload);
-                out.put_slice(b"}\r\n");
-            }
-            (Streaming::Multipart, Frame::Error(errors)) => {
-                out.put_slice(PART_START);
-                out.put_slice(b"{\"payload\":null,\"errors\":");
-                out.put_slice(errors);
-                out.put_slice(b"}\r\n");
-                out.put_slice(END);
-            }
-            (Streaming::Multipart, Frame::Complete) => out.put_slice(END),
+        match self {
+            Streaming::Sse => sse_event(frame, None),
+            Streaming::Multipart => multipart_part(frame),
         }
-        out.freeze()
+    }
+
+    /// The first bytes of the body: a multipart body opens with its first delimiter and a
+    /// heartbeat part, so clients see at once that the stream has begun.
+    fn opening(self) -> Option<Bytes> {
+        match self {
+            Streaming::Sse => None,
+            Streaming::Multipart => Some(Bytes::from_static(OPENING)),
+        }
     }
 }
 
-const PART_START: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n";
-const PART_HEARTBEAT: &[u8] = b"--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n";
-const END: &[u8] = b"--graphql--\r\n";
+/// The multipart part for `frame`, closed by its delimiter; a terminal frame closes the body.
+fn multipart_part(frame: &Frame) -> Bytes {
+    let mut out = BytesMut::new();
+    match frame {
+        Frame::Next(payload) => {
+            out.put_slice(PART_HEADERS);
+            out.put_slice(b"{\"payload\":");
+            out.put_slice(payload);
+            out.put_slice(b"}");
+            out.put_slice(DELIMITER);
+        }
+        Frame::Error(errors) => {
+            out.put_slice(PART_HEADERS);
+            out.put_slice(b"{\"payload\":null,\"errors\":");
+            out.put_slice(errors);
+            out.put_slice(b"}");
+            out.put_slice(DELIMITER);
+            out.put_slice(END);
+        }
+        Frame::Complete => out.put_slice(END),
+    }
+    out.freeze()
+}
+
+/// The SSE events for `frame`: `next` with the execution result, `complete` after a terminal
+/// frame (`next` with the errors first when it is an error). With an operation `id` (single
+/// connection mode) each event's data names its operation: `{"id":…,"payload":…}` and
+/// `{"id":…}`.
+pub(crate) fn sse_event(frame: &Frame, id: Option<&str>) -> Bytes {
+    let id = id.map(|id| serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into()));
+    let mut out = BytesMut::new();
+    let next = |out: &mut BytesMut, errors: bool, payload: &[u8]| {
+        out.put_slice(b"event: next\ndata: ");
+        if let Some(id) = &id {
+            out.put_slice(b"{\"id\":");
+            out.put_slice(id.as_bytes());
+            out.put_slice(b",\"payload\":");
+        }
+        if errors {
+            out.put_slice(b"{\"errors\":");
+        }
+        out.put_slice(payload);
+        if errors {
+            out.put_slice(b"}");
+        }
+        if id.is_some() {
+            out.put_slice(b"}");
+        }
+        out.put_slice(b"\n\n");
+    };
+    match frame {
+        Frame::Next(payload) => next(&mut out, false, payload),
+        Frame::Error(errors) => next(&mut out, true, errors),
+        Frame::Complete => {}
+    }
+    if frame.is_terminal() {
+        match &id {
+            Some(id) => {
+                out.put_slice(b"event: complete\ndata: {\"id\":");
+                out.put_slice(id.as_bytes());
+                out.put_slice(b"}\n\n");
+            }
+            None => out.put_slice(b"event: complete\ndata:\n\n"),
+        }
+    }
+    out.freeze()
+}
+
+/// The headers that open every multipart part (after the delimiter before it).
+const PART_HEADERS: &[u8] = b"\r\nContent-Type: application/json\r\n\r\n";
+/// Closes the part before it; `\r\n` (the next part) or `--` (the end) follows.
+const DELIMITER: &[u8] = b"\r\n--graphql";
+const PART_HEARTBEAT: &[u8] = b"\r\nContent-Type: application/json\r\n\r\n{}\r\n--graphql";
+const OPENING: &[u8] = b"\r\n--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n--graphql";
+/// Turns the last delimiter into the close delimiter.
+const END: &[u8] = b"--\r\n";
 
 /// Answers a streaming request: authenticate, read, open, then stream until the subscription
 /// ends, the token expires or the client goes away.
@@ -132,7 +198,16 @@ pub async fn respond(
     }
     .await;
     let (opened, expires) = match opened {
-        Ok(opened) => opened,
+        Ok((opened, expires)) => (Ok(opened), expires),
+        // GraphQL over SSE reports the errors of a well-formed request (parsing, validation,
+        // variables, limits: those GraphQL over HTTP answers with 200 as `application/json`)
+        // on the accepted stream: clients such as graphql-sse take any other status as a
+        // network failure and retry.
+        Err(error)
+            if streaming == Streaming::Sse && error.status(MediaType::Json) == StatusCode::OK =>
+        {
+            (Err(super::request_errors(&error)), None)
+        }
         Err(error) => {
             let mut response = pipeline::encode_error(&error, MediaType::GraphQLResponse);
             response.headers.extend(out_headers);
@@ -141,11 +216,12 @@ pub async fn respond(
     };
     let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
     let frames: std::pin::Pin<Box<dyn Stream<Item = Frame> + Send>> = match opened {
-        Opened::Once(response) => Box::pin(futures::stream::iter([
+        Ok(Opened::Once(response)) => Box::pin(futures::stream::iter([
             Frame::Next(response),
             Frame::Complete,
         ])),
-        Opened::Stream(subscription) => Box::pin(subscription.into_stream()),
+        Ok(Opened::Stream(subscription)) => Box::pin(subscription.into_stream()),
+        Err(errors) => Box::pin(futures::stream::iter([Frame::Error(errors)])),
     };
     let mut response = Response::new(axum::body::Body::from_stream(body_stream(
         streaming, frames, keepalive, expires,
@@ -176,8 +252,7 @@ fn body_stream(
         frames,
         ticks,
         done: false,
-        // A multipart response opens with a heartbeat, so clients see the stream has begun.
-        first: (streaming == Streaming::Multipart).then(|| streaming.keepalive()),
+        first: streaming.opening(),
     };
     futures::stream::unfold(state, move |mut state| async move {
         if let Some(first) = state.first.take() {

@@ -1,10 +1,16 @@
 //! GraphQL over WebSocket at the router: graphql-transport-ws, and the legacy graphql-ws
 //! (subscriptions-transport-ws) protocol for older clients.
 //!
-//! The caller's token travels in `connection_init` (as `Authorization`, or in a `headers`
-//! object), or in the upgrade request itself; it is verified before `connection_ack`, and when
+//! The caller's token travels in `connection_init` (in any of the shapes
+//! [`connection_params`](super::connection_params) reads), or in the upgrade request itself
+//! (a cookie, say); it is verified before `connection_ack`, and when
 //! it expires every operation of the connection ends with `TOKEN_EXPIRED` and the connection
 //! closes. Each `subscribe` (`start`) is charged against the rate limits like a request.
+//!
+//! Closing is the RFC 6455 handshake both ways: a client's Close frame is answered with one
+//! echoing its code before the router closes the TCP connection, and the router's own closes
+//! (4400, 4401, 4403, 4408, 4409, 4429, 1001 at shutdown) send a Close frame, then read until
+//! the client's answer before the connection ends, so clients see the code rather than 1006.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -17,11 +23,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt as _};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde_json::Value as Json;
 use tokio_stream::StreamMap;
 
-use super::{Frame, Opened, expired, expiry, open, request_errors};
+use super::{Frame, Opened, connection_params, expired, expiry, open, request_errors};
 use crate::edge::jwt::Identity;
 use crate::pipeline::HttpRequest;
 use crate::pipeline::authenticate::authenticate;
@@ -133,6 +139,24 @@ struct Connection {
 /// Why the connection ends.
 struct Close(u16, String);
 
+/// How long a closing connection waits for the client to answer its Close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A Close frame's payload is at most 125 bytes, two of them the code: a longer reason (one
+/// quoting a client's operation id, say) would make the frame invalid, so it is cut short at a
+/// character boundary.
+fn close_reason(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
 impl Connection {
     async fn serve(mut self) {
         let config = self.shared.load().config.subscriptions.clone();
@@ -151,7 +175,8 @@ impl Connection {
                     Some(Ok(Message::Text(text))) => self.on_message(&text, &mut expires).await,
                     Some(Ok(Message::Binary(_))) => Err(Close(4400, "binary messages are not part of the protocol".into())),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(Message::Close(_))) => return self.answer_close().await,
+                    Some(Err(_)) | None => return,
                 },
                 Some((id, frame)) = self.streams.next() => self.on_frame(id, frame).await,
                 Some((id, opened)) = self.opening.next(), if !self.opening.is_empty() => {
@@ -180,14 +205,32 @@ impl Connection {
                 break close;
             }
         };
-        let Close(code, reason) = close;
-        let _ = self
-            .socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
+        self.close(close).await;
+    }
+
+    /// Answers the client's Close frame. The WebSocket library queued the answer (a Close
+    /// frame echoing the client's code) when it read the client's; flushing sends it, after
+    /// which the connection is closed, cleanly: the client sees its own code, not 1006.
+    async fn answer_close(&mut self) {
+        let _ = futures::SinkExt::flush(&mut self.socket).await;
+    }
+
+    /// Closes the connection from this side: a Close frame with `code` and its reason, then
+    /// whatever the client still sends is read (and dropped) until its own Close answers, for
+    /// at most [`CLOSE_TIMEOUT`]. Closing the TCP connection with unread data in it would reset
+    /// it, and the client could lose the Close frame and report 1006.
+    async fn close(&mut self, Close(code, reason): Close) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(close_reason(reason)),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
     }
 
     async fn send(&mut self, text: String) -> Result<(), Close> {
@@ -351,20 +394,8 @@ impl Connection {
         &mut self,
         payload: Option<Json>,
     ) -> Result<Option<Identity>, RequestError> {
-        let mut headers = (*self.headers).clone();
-        if let Some(Json::Object(payload)) = payload {
-            let nested = payload.get("headers").and_then(Json::as_object);
-            let entries = payload.iter().chain(nested.into_iter().flatten());
-            for (name, value) in entries {
-                if let (Ok(name), Some(Ok(value))) = (
-                    HeaderName::try_from(name.as_str()),
-                    value.as_str().map(HeaderValue::try_from),
-                ) {
-                    headers.insert(name, value);
-                }
-            }
-        }
         let engine = self.shared.load_full();
+        let headers = connection_params::headers(&engine.config, &self.headers, payload)?;
         let identity = authenticate(&engine, &headers).await?;
         self.headers = Arc::new(headers);
         Ok(identity)
@@ -385,11 +416,10 @@ impl Connection {
             }
         };
         if self.active.len() >= limit {
-            let frame = Frame::error(
-                &format!("a connection may have at most {limit} operations open"),
-                "TOO_MANY_OPERATIONS",
-            );
-            return self.send_frame(&id, &frame).await;
+            let error = RequestError::TooManyOperations(limit);
+            return self
+                .send_frame(&id, &Frame::Error(request_errors(&error)))
+                .await;
         }
         self.active.insert(id.clone());
         let shared = self.shared.clone();

@@ -7,5 +7,6 @@ mod graphql;
 mod limits;
 mod planner;
 mod playground;
+mod protocols;
 mod subscriptions;
 mod supergraph;

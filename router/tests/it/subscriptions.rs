@@ -36,28 +36,28 @@ const USERS: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federa
 type Query { me: User }
 type User @key(fields: "id") { id: ID! name: String! }"#;
 
-const SUBSCRIPTION: &str = "subscription { postAdded { title author { name } } }";
+pub(crate) const SUBSCRIPTION: &str = "subscription { postAdded { title author { name } } }";
 
 /// The scripted `posts` subgraph.
 #[derive(Clone)]
 pub(crate) struct Posts {
     events: broadcast::Sender<Value>,
     /// Drops every open connection without a close frame, as a restart would.
-    kick: broadcast::Sender<()>,
+    pub(crate) kick: broadcast::Sender<()>,
     subscribes: Arc<AtomicUsize>,
-    inits: Arc<Mutex<Vec<Value>>>,
+    pub(crate) inits: Arc<Mutex<Vec<Value>>>,
     queries: Arc<Mutex<Vec<String>>>,
 }
 
 impl Posts {
-    fn publish(&self, id: &str, title: &str) {
+    pub(crate) fn publish(&self, id: &str, title: &str) {
         let _ = self.events.send(json!({
             "__typename": "Post", "id": id, "title": title,
             "author": { "__typename": "User", "id": format!("u-{id}") },
         }));
     }
 
-    fn subscribes(&self) -> usize {
+    pub(crate) fn subscribes(&self) -> usize {
         self.subscribes.load(Ordering::SeqCst)
     }
 }
@@ -193,7 +193,7 @@ pub(crate) async fn setup(config: &str) -> Setup {
 }
 
 /// Polls `check` until it holds, for at most ten seconds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
         assert!(Instant::now() < deadline, "never happened: {what}");
@@ -201,16 +201,16 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A WebSocket client of the router.
-struct Ws {
-    socket: Socket,
+pub(crate) struct Ws {
+    pub(crate) socket: Socket,
 }
 
 impl Ws {
-    async fn connect(router: &RouterServer, protocol: &str) -> Ws {
+    pub(crate) async fn connect(router: &RouterServer, protocol: &str) -> Ws {
         let url = router.url().replace("http://", "ws://") + "/graphql";
         let mut request = url.into_client_request().expect("request");
         request
@@ -227,7 +227,7 @@ impl Ws {
         Ws { socket }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await
@@ -235,7 +235,7 @@ impl Ws {
     }
 
     /// The next protocol message other than keep-alives, or the close frame's code.
-    async fn receive(&mut self) -> Result<Value, u16> {
+    pub(crate) async fn receive(&mut self) -> Result<Value, u16> {
         loop {
             let message = self.receive_any().await?;
             if !matches!(message["type"].as_str(), Some("ping" | "pong" | "ka")) {
@@ -244,7 +244,7 @@ impl Ws {
         }
     }
 
-    async fn receive_any(&mut self) -> Result<Value, u16> {
+    pub(crate) async fn receive_any(&mut self) -> Result<Value, u16> {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -262,7 +262,7 @@ impl Ws {
         }
     }
 
-    async fn init(&mut self, payload: Value) {
+    pub(crate) async fn init(&mut self, payload: Value) {
         self.send(json!({ "type": "connection_init", "payload": payload }))
             .await;
         assert_eq!(self.receive().await.expect("ack")["type"], "connection_ack");
@@ -270,13 +270,13 @@ impl Ws {
 }
 
 /// Reads an SSE or multipart response body chunk by chunk.
-struct Streamed {
-    response: reqwest::Response,
-    buffer: String,
+pub(crate) struct Streamed {
+    pub(crate) response: reqwest::Response,
+    pub(crate) buffer: String,
 }
 
 impl Streamed {
-    async fn open(
+    pub(crate) async fn open(
         router: &RouterServer,
         accept: &str,
         query: &str,
@@ -297,7 +297,7 @@ impl Streamed {
     }
 
     /// Waits until the body so far contains `needle`.
-    async fn until(&mut self, needle: &str) -> &str {
+    pub(crate) async fn until(&mut self, needle: &str) -> &str {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.buffer.contains(needle) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -415,9 +415,11 @@ async fn every_transport_receives_events_completed_by_another_subgraph() {
         "{body}"
     );
     assert!(part["payload"]["data"]["postAdded"]["author"]["name"].is_string());
-    // The multipart stream opened with a heartbeat part.
+    // The multipart stream opened with a heartbeat part, closed by its delimiter.
     assert!(
-        body.starts_with("--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n"),
+        body.starts_with(
+            "\r\n--graphql\r\nContent-Type: application/json\r\n\r\n{}\r\n--graphql\r\n"
+        ),
         "{body:?}"
     );
     publisher.abort();

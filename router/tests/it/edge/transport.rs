@@ -56,6 +56,141 @@ async fn refuses_simple_cross_site_requests_unless_they_carry_a_preflight_header
 }
 
 #[tokio::test]
+async fn a_token_or_a_preflight_header_lets_a_request_through_csrf_prevention() {
+    let (router, subgraph) = router("{}").await;
+    let get = format!("{}/graphql?query=%7Bpublic%7D", router.url());
+    let http = reqwest::Client::new();
+    let status = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.expect("answer");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON");
+        (status, body["errors"][0]["extensions"]["code"].clone())
+    };
+    let refused = (400, Value::from("CSRF_PREVENTED"));
+    let passed = (200, Value::Null);
+
+    // urql's default GET: an Accept of several media types and nothing a preflight needs.
+    let accept = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed";
+    assert_eq!(
+        status(http.get(&get).header("accept", accept)).await,
+        refused
+    );
+    // The same with a bearer token: a page can add Authorization only after a preflight.
+    assert_eq!(
+        status(
+            http.get(&get)
+                .header("accept", accept)
+                .header("authorization", "Bearer abc")
+        )
+        .await,
+        passed
+    );
+    // Credentials a browser attaches by itself prove nothing.
+    assert_eq!(
+        status(http.get(&get).header("authorization", "Basic dXNlcjpwYXNz")).await,
+        refused
+    );
+    // Headers proxies and browsers add to simple requests prove nothing either.
+    assert_eq!(
+        status(
+            http.get(&get)
+                .header("x-forwarded-for", "10.0.0.1")
+                .header("x-request-id", "r1")
+                .header(
+                    "traceparent",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                )
+        )
+        .await,
+        refused
+    );
+    // The preflight headers Apollo's and other clients send.
+    for header in [
+        "apollo-require-preflight",
+        "x-apollo-operation-name",
+        "graphql-preflight",
+        "x-tessera-csrf",
+    ] {
+        assert_eq!(
+            status(http.get(&get).header(header, "1")).await,
+            passed,
+            "{header}"
+        );
+    }
+
+    // POST: a JSON body passes with or without a token; a simple content type is refused,
+    // also when it carries a token (for its media type, before anything runs).
+    let post = format!("{}/graphql", router.url());
+    let body = r#"{"query":"{ public }"}"#;
+    for token in [None, Some("Bearer abc")] {
+        let mut json = http
+            .post(&post)
+            .header("content-type", "application/json")
+            .body(body);
+        let mut text = http
+            .post(&post)
+            .header("content-type", "text/plain")
+            .body(body);
+        if let Some(token) = token {
+            json = json.header("authorization", token);
+            text = text.header("authorization", token);
+        }
+        assert_eq!(status(json).await, passed, "{token:?}");
+        assert_eq!(
+            status(text).await,
+            (415, Value::from("UNSUPPORTED_MEDIA_TYPE")),
+            "{token:?}"
+        );
+    }
+    assert_eq!(
+        subgraph.count(),
+        1 + 4 + 2,
+        "only what passed reached the subgraph"
+    );
+}
+
+#[tokio::test]
+async fn csrf_prevention_can_count_only_the_configured_headers() {
+    // A proxy that adds Authorization from a cookie: tokens prove nothing then.
+    let (router, _) =
+        router("csrf:\n  token_headers: false\n  required_headers: [x-my-app]\n").await;
+    let get = format!("{}/graphql?query=%7Bpublic%7D", router.url());
+    let http = reqwest::Client::new();
+    let response = http
+        .get(&get)
+        .header("authorization", "Bearer abc")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.ends_with("x-my-app"), "{message}");
+    let response = http
+        .get(&get)
+        .header("x-my-app", "1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_configured_token_header_counts_as_a_preflight_header() {
+    let key = super::Key::new("k1", 3);
+    let jwks = super::jwks_file(&[&key]);
+    let config = super::jwt_config(jwks.path(), "    header: { name: x-token, prefix: \"\" }\n");
+    let (router, _) = router(&config).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/graphql?query=%7Bpublic%7D", router.url()))
+        .header("x-token", key.sign(&super::claims("ann", "")))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn answers_preflights_and_marks_responses_for_allowed_origins_only() {
     let (router, _) = router(
         "cors:\n  allow_origins: [\"https://app.example.com\"]\n  allow_credentials: true\n",
@@ -107,7 +242,7 @@ async fn answers_preflights_and_marks_responses_for_allowed_origins_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
-    let response = preflight("https://app.example.com", "DELETE")
+    let response = preflight("https://app.example.com", "PATCH")
         .await
         .expect("answer");
     assert_eq!(response.status().as_u16(), 403);

@@ -1,0 +1,358 @@
+//! GraphQL over SSE's single connection mode, as graphql-sse's client speaks it: a `PUT`
+//! reservation, one event stream, operations started with `POST` and stopped with `DELETE`,
+//! each carrying the reservation's token; the reservation bound to the caller who made it,
+//! bounded, and expiring when never opened.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tessera_router::server::RouterServer;
+
+use crate::edge::{Key, claims, jwks_file, jwt_config};
+use crate::subscriptions::{SUBSCRIPTION, Streamed, eventually, setup};
+
+const TOKEN: &str = "x-graphql-event-stream-token";
+
+/// A client of one router, with the caller's `Authorization` (if any).
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    authorization: Option<String>,
+}
+
+impl Client {
+    fn new(router: &RouterServer, token: Option<&str>) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            url: format!("{}/graphql", router.url()),
+            authorization: token.map(|t| format!("Bearer {t}")),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, url);
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
+        }
+    }
+
+    /// `PUT`: the status and the body (the token when 201).
+    async fn reserve(&self) -> (u16, String) {
+        let response = self
+            .request(reqwest::Method::PUT, &self.url)
+            .send()
+            .await
+            .expect("answer");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// `GET` with `Accept: text/event-stream` and `token` in the header.
+    async fn connect(&self, token: &str) -> Streamed {
+        let response = self
+            .request(reqwest::Method::GET, &self.url)
+            .header("accept", "text/event-stream")
+            .header(TOKEN, token)
+            .send()
+            .await
+            .expect("answer");
+        Streamed {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// `POST` of `query` as operation `id` (none when `None`): the status and error code.
+    async fn execute(&self, token: &str, id: Option<&str>, query: &str) -> (u16, Value) {
+        let mut body = json!({ "query": query });
+        if let Some(id) = id {
+            body["extensions"] = json!({ "operationId": id });
+        }
+        let response = self
+            .request(reqwest::Method::POST, &self.url)
+            .header(TOKEN, token)
+            .json(&body)
+            .send()
+            .await
+            .expect("answer");
+        answer(response).await
+    }
+
+    /// `DELETE ?operationId=id`: the status and error code.
+    async fn stop(&self, token: &str, id: &str) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::DELETE,
+                &format!("{}?operationId={id}", self.url),
+            )
+            .header(TOKEN, token)
+            .send()
+            .await
+            .expect("answer");
+        answer(response).await
+    }
+}
+
+/// The status and the first error's code (null without errors).
+async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["errors"][0]["extensions"]["code"].clone())
+}
+
+/// The data of the stream's next `event` of operation `id`, after the `read` bytes already
+/// looked at.
+async fn event(stream: &mut Streamed, read: &mut usize, event: &str, id: &str) -> Value {
+    let head = format!("event: {event}\ndata: ");
+    let needle = format!("{head}{{\"id\":\"{id}\"");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = stream.buffer[*read..].find(&needle) {
+            let data = &stream.buffer[*read + found + head.len()..];
+            if let Some(end) = data.find("\n\n") {
+                let value = serde_json::from_str(&data[..end]).expect("JSON data");
+                *read += found + head.len() + end;
+                return value;
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in time; got {:?}", stream.buffer))
+            .expect("body")
+            .unwrap_or_else(|| panic!("the stream ended without {needle:?}"));
+        stream.buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn one_stream_carries_subscriptions_and_queries() {
+    let s = setup("").await;
+    let client = Client::new(&s.router, None);
+    let (status, token) = client.reserve().await;
+    assert_eq!(status, 201);
+    assert!(token.len() >= 32, "{token}");
+
+    // An operation may start before the stream opens: its events wait for it.
+    assert_eq!(
+        client.execute(&token, Some("sub"), SUBSCRIPTION).await,
+        (202, Value::Null)
+    );
+    eventually("the router subscribes at the subgraph", || {
+        s.posts.subscribes() == 1
+    })
+    .await;
+    s.posts.publish("early", "early");
+
+    let mut stream = client.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+    assert_eq!(
+        stream.response.headers()["content-type"],
+        "text/event-stream"
+    );
+    // Only one stream per reservation.
+    let again = client.connect(&token).await;
+    assert_eq!(
+        answer(again.response).await,
+        (409, json!("STREAM_ALREADY_OPEN"))
+    );
+
+    let mut read = 0;
+    let next = event(&mut stream, &mut read, "next", "sub").await;
+    assert_eq!(
+        next,
+        json!({ "id": "sub", "payload": { "data": { "postAdded": { "title": "early", "author": { "name": "Name of u-early" } } } } })
+    );
+    s.posts.publish("later", "later");
+    let next = event(&mut stream, &mut read, "next", "sub").await;
+    assert_eq!(next["payload"]["data"]["postAdded"]["title"], "later");
+
+    // A query sends its result and completes, on the same stream.
+    assert_eq!(
+        client.execute(&token, Some("q"), "{ __typename }").await,
+        (202, Value::Null)
+    );
+    let result = event(&mut stream, &mut read, "next", "q").await;
+    assert_eq!(
+        result,
+        json!({ "id": "q", "payload": { "data": { "__typename": "Query" } } })
+    );
+    assert_eq!(
+        event(&mut stream, &mut read, "complete", "q").await,
+        json!({ "id": "q" })
+    );
+
+    // Refusals before anything runs are HTTP errors; nothing goes to the stream.
+    assert_eq!(
+        client.execute(&token, Some("bad"), "{ nope }").await,
+        (400, json!("GRAPHQL_VALIDATION_FAILED"))
+    );
+    assert_eq!(
+        client.execute(&token, None, "{ __typename }").await,
+        (400, json!("BAD_REQUEST"))
+    );
+    assert_eq!(
+        client.execute(&token, Some("sub"), SUBSCRIPTION).await,
+        (409, json!("OPERATION_ID_IN_USE"))
+    );
+    assert_eq!(
+        client.execute("made-up", Some("x"), "{ __typename }").await,
+        (404, json!("STREAM_NOT_FOUND"))
+    );
+
+    // DELETE stops the subscription; the channel to the subgraph closes.
+    assert_eq!(client.stop(&token, "sub").await, (200, Value::Null));
+    eventually("the subscription stops", || {
+        s.router.engine().load().subscriptions.open() == 0
+    })
+    .await;
+
+    // The stream's end ends the reservation.
+    assert_eq!(
+        client.execute(&token, Some("sub2"), SUBSCRIPTION).await,
+        (202, Value::Null)
+    );
+    eventually("the router subscribes again", || s.posts.subscribes() == 2).await;
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while client
+        .execute(&token, Some("after"), "{ __typename }")
+        .await
+        != (404, json!("STREAM_NOT_FOUND"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reservation stays"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually("its operations end", || {
+        s.router.engine().load().subscriptions.open() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_stream_can_be_opened_with_the_token_in_the_url() {
+    let s = setup("").await;
+    let client = Client::new(&s.router, None);
+    let (_, token) = client.reserve().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/graphql?token={token}", s.router.url()))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answer");
+    let mut stream = Streamed {
+        response,
+        buffer: String::new(),
+    };
+    assert_eq!(stream.response.status(), 200);
+    // It opens with a comment, so that browsers see it open.
+    assert_eq!(stream.until(":\n\n").await, ":\n\n");
+    assert_eq!(
+        client.execute(&token, Some("q"), "{ __typename }").await,
+        (202, Value::Null)
+    );
+    let mut read = 0;
+    assert_eq!(
+        event(&mut stream, &mut read, "complete", "q").await,
+        json!({ "id": "q" })
+    );
+}
+
+#[tokio::test]
+async fn a_reservation_serves_only_the_caller_who_made_it() {
+    let key = Key::new("k1", 9);
+    let jwks = jwks_file(&[&key]);
+    let s = setup(&jwt_config(jwks.path(), "")).await;
+    let ann = key.sign(&claims("ann", ""));
+    let bob = key.sign(&claims("bob", ""));
+    let owner = Client::new(&s.router, Some(&ann));
+    let (status, token) = owner.reserve().await;
+    assert_eq!(status, 201);
+
+    for other in [
+        Client::new(&s.router, None),
+        Client::new(&s.router, Some(&bob)),
+    ] {
+        let stream = other.connect(&token).await;
+        assert_eq!(
+            answer(stream.response).await,
+            (403, json!("STREAM_FORBIDDEN"))
+        );
+        assert_eq!(
+            other.execute(&token, Some("1"), "{ __typename }").await,
+            (403, json!("STREAM_FORBIDDEN"))
+        );
+        assert_eq!(
+            other.stop(&token, "1").await,
+            (403, json!("STREAM_FORBIDDEN"))
+        );
+    }
+    // A token that does not verify is refused as anywhere else.
+    let forged = Client::new(&s.router, Some("not-a-token"));
+    assert_eq!(
+        forged.execute(&token, Some("1"), "{ __typename }").await,
+        (401, json!("TOKEN_MALFORMED"))
+    );
+
+    let mut stream = owner.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+    assert_eq!(
+        owner.execute(&token, Some("1"), "{ __typename }").await,
+        (202, Value::Null)
+    );
+    let mut read = 0;
+    assert_eq!(
+        event(&mut stream, &mut read, "next", "1").await["payload"],
+        json!({ "data": { "__typename": "Query" } })
+    );
+}
+
+#[tokio::test]
+async fn reservations_are_bounded_and_expire_when_never_opened() {
+    let s = setup(
+        "subscriptions:\n  max_per_connection: 1\n  single_connection:\n    max_reservations: 2\n    reservation_timeout_ms: 300\n",
+    )
+    .await;
+    let client = Client::new(&s.router, None);
+    let (_, first) = client.reserve().await;
+    let (_, second) = client.reserve().await;
+    assert_eq!(
+        client.reserve().await.0,
+        503,
+        "the third waiting reservation is refused"
+    );
+
+    // Operations per stream are bounded too.
+    assert_eq!(
+        client.execute(&first, Some("a"), SUBSCRIPTION).await,
+        (202, Value::Null)
+    );
+    assert_eq!(
+        client.execute(&first, Some("b"), SUBSCRIPTION).await,
+        (429, json!("TOO_MANY_OPERATIONS"))
+    );
+    eventually("the subscription is open", || {
+        s.router.engine().load().subscriptions.open() == 1
+    })
+    .await;
+
+    // Never opened: both expire, with the operation started on the first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for token in [&first, &second] {
+        let stream = client.connect(token).await;
+        assert_eq!(
+            answer(stream.response).await,
+            (404, json!("STREAM_NOT_FOUND"))
+        );
+    }
+    eventually("the expired reservation's operation ends", || {
+        s.router.engine().load().subscriptions.open() == 0
+    })
+    .await;
+    // Their places are free again.
+    assert_eq!(client.reserve().await.0, 201);
+    assert_eq!(client.reserve().await.0, 201);
+}
