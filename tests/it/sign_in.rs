@@ -84,6 +84,17 @@ async fn sign_up_through_the_router_waits_for_the_projection_over_a_broker() {
     for (email, name) in [("bo@example.com", "Bo"), ("cy@example.com", "Cy")] {
         sign_up_through_the_router(&p, email, name).await;
     }
+    // Signed up at auth itself, then asked at once who they are: `me` waits for the projection
+    // too, rather than answering null.
+    let dee = p.sign_up("dee@example.com", PASSWORD, "Dee").await;
+    let me = p
+        .query("identity", "{ me { id displayName } }", Some(&dee.access))
+        .await
+        .ok();
+    assert_eq!(
+        me.data("me"),
+        &json!({ "id": dee.user_id, "displayName": "Dee" })
+    );
     p.shutdown().await;
 }
 
@@ -144,6 +155,8 @@ async fn a_token_whose_user_never_arrives_fails_with_registration_pending() {
         )
         .await;
     assert_eq!(r.code(), Some("REGISTRATION_PENDING"), "{}", r.body);
+    let me = p.query("identity", "{ me { id } }", Some(&stranger)).await;
+    assert_eq!(me.code(), Some("REGISTRATION_PENDING"), "{}", me.body);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "an old token does not wait out the 5 s window: {:?}",

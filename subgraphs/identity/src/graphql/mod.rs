@@ -2,6 +2,7 @@
 
 mod mutation;
 mod query;
+mod registration;
 mod signed_in;
 mod user;
 

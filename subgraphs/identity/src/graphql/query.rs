@@ -8,6 +8,7 @@ use tessera_kit::page::{Conn, Window};
 use tessera_kit::{ApiError, caller};
 use uuid::Uuid;
 
+use super::registration;
 use super::signed_in::SignedIn;
 use super::user::{UserLoader, UserNode, user_id};
 use crate::store::Store;
@@ -28,7 +29,13 @@ impl Query {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let who = caller::require(ctx)?;
-        Ok(load(ctx, who.user_id).await?)
+        if let Some(user) = load(ctx, who.user_id).await? {
+            return Ok(Some(user));
+        }
+        // A token auth issued names an account; identity may not have it yet.
+        Ok(Some(UserNode::new(
+            registration::projected(ctx, &who).await?,
+        )))
     }
 
     /// A user by id.
