@@ -7,16 +7,12 @@
 //!
 //! A sign-up's user may not be projected yet; `user` waits for it ([`registration`]).
 
-use std::time::Duration;
-
 use async_graphql::{Context, Object};
-use tessera_kit::ApiError;
 use tessera_kit::caller::{Caller, TokenVerifier};
-use tessera_kit::error::{ApiResult, ErrorCode};
+use tessera_kit::error::ApiResult;
 
+use super::registration;
 use super::user::UserNode;
-use crate::Settings;
-use crate::store::Store;
 
 /// A sign-in's tokens, with the caller their access token names.
 pub struct SignedIn {
