@@ -363,7 +363,9 @@ fn coerce(
     let api = &engine.supergraph.api;
     let coerced = apollo_compiler::request::coerce_variable_values(api, operation, &values)
         .map_err(|e| refuse(e.message().to_string()))?;
-    crate::validation::one_of::check_variables(api, operation, &coerced).map_err(refuse)?;
+    if engine.supergraph.has_one_of {
+        crate::validation::one_of::check_variables(api, operation, &coerced).map_err(refuse)?;
+    }
     Ok(coerced)
 }
 

@@ -44,6 +44,9 @@ pub struct Supergraph {
     pub joins: model::Joins,
     /// The specifications it links.
     pub links: links::Links,
+    /// Whether the API schema has a OneOf input object: only then do variable values need
+    /// walking for the OneOf rules, so requests to any other supergraph skip the walk.
+    pub has_one_of: bool,
 }
 
 impl Supergraph {
@@ -59,11 +62,16 @@ impl Supergraph {
         let links = links::read(&schema)?;
         let joins = model::read(&schema, &links)?;
         let api = api::derive(&schema, &links)?;
+        let has_one_of = api.types.values().any(|ty| {
+            matches!(ty, apollo_compiler::schema::ExtendedType::InputObject(input)
+                if crate::validation::one_of::is_one_of(input))
+        });
         Ok(Self {
             schema,
             api,
             joins,
             links,
+            has_one_of,
         })
     }
 }

@@ -10,6 +10,7 @@
 //!   it is not null.
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use apollo_compiler::ast::{Type, Value};
 use apollo_compiler::executable::{
@@ -82,7 +83,8 @@ fn check_value(
         JsonValue::Array(items) if ty.is_list() => {
             let depth = path.len();
             for (index, item) in items.iter().enumerate() {
-                path.push_str(&format!("[{index}]"));
+                // Writing to a String cannot fail.
+                let _ = write!(path, "[{index}]");
                 check_value(schema, ty.item_type(), item, path)?;
                 path.truncate(depth);
             }

@@ -102,7 +102,19 @@ impl From<TokenError> for ApiError {
     /// A token presented in the request's data rather than its `Authorization` header (an
     /// entity key, an argument) that does not verify: the field fails as unauthenticated.
     fn from(err: TokenError) -> Self {
-        ApiError::client(crate::error::ErrorCode::Unauthenticated, err.to_string())
+        let code = match err {
+            // Not the token's fault: the keys to check it cannot be had right now.
+            TokenError::KeysUnavailable => crate::error::ErrorCode::ServiceUnavailable,
+            TokenError::Malformed
+            | TokenError::UnsupportedAlgorithm
+            | TokenError::UnknownKey
+            | TokenError::Expired
+            | TokenError::NotYetValid
+            | TokenError::BadSignature
+            | TokenError::WrongIssuer
+            | TokenError::WrongAudience => crate::error::ErrorCode::Unauthenticated,
+        };
+        ApiError::client(code, err.to_string())
     }
 }
 
