@@ -164,3 +164,36 @@ async fn a_token_whose_user_never_arrives_fails_with_registration_pending() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn callers_waiting_for_one_user_share_one_look_for_it() {
+    let p = TestPlatform::start().await.expect("platform");
+    let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
+    let auth = p.db.pool("auth").await.expect("pool");
+    // A fresh token for a user identity never gets: every `me` in the query waits the whole
+    // window for it.
+    let mut claims = tokens::claims(&ada.access);
+    claims["sub"] = json!(uuid::Uuid::now_v7().to_string());
+    claims["iat"] = json!(chrono::Utc::now().timestamp());
+    let pending = tokens::sign(&auth, &claims).await.expect("sign");
+    let series = "tessera_db_statements_total{service=\"identity\",origin=\"request\"}";
+    let before = p.metric("identity", series).await.unwrap_or(0);
+    let aliases: String = (0..10).map(|i| format!("m{i}: me {{ id }} ")).collect();
+    let r = p
+        .query("identity", &format!("{{ {aliases} }}"), Some(&pending))
+        .await;
+    let errors = r.body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 10, "{}", r.body);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "REGISTRATION_PENDING"),
+        "{}",
+        r.body
+    );
+    // One wait looks about 60 times in its window (pauses doubling from 5 ms to 100 ms); ten
+    // waits of their own would look about 600 times.
+    let looks = p.metric("identity", series).await.unwrap_or(0) - before;
+    assert!(looks < 150, "identity looked {looks} times for one user");
+    p.shutdown().await;
+}

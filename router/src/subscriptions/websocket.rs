@@ -220,6 +220,10 @@ impl Connection {
     /// at most [`CLOSE_TIMEOUT`]. Closing the TCP connection with unread data in it would reset
     /// it, and the client could lose the Close frame and report 1006.
     async fn close(&mut self, Close(code, reason): Close) {
+        // The operations end now, not when the client gets round to answering: their
+        // subgraph subscriptions and channels are released before the wait below.
+        self.streams.clear();
+        self.opening.clear();
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from(close_reason(reason)),

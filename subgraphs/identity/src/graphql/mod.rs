@@ -45,6 +45,7 @@ pub fn schema(deps: Deps) -> IdentitySchema {
         .data(deps.counters)
         .data(deps.settings)
         .data(deps.verifier)
+        .data(registration::Waits::default())
         .finish()
 }
 

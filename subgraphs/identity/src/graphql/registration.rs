@@ -6,12 +6,18 @@
 //! after) waits for the projection, up to `registration_wait_ms` after the token was issued,
 //! and then gets `REGISTRATION_PENDING`: never a missing user.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Context;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
 use tessera_kit::ApiError;
 use tessera_kit::caller::Caller;
 use tessera_kit::error::{ApiResult, ErrorCode};
+use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::Settings;
 use crate::domain::User;
@@ -21,31 +27,85 @@ use crate::store::Store;
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LONGEST_POLL: Duration = Duration::from_millis(100);
 
-/// The user `token` names, once identity has it.
-pub async fn projected(ctx: &Context<'_>, token: &Caller) -> ApiResult<User> {
-    let store = ctx.data_unchecked::<Store>();
-    let settings = ctx.data_unchecked::<Settings>();
-    let wait = window(
-        token.issued_at,
-        chrono::Utc::now().timestamp_millis(),
-        settings.registration_wait_ms,
-    );
-    let deadline = tokio::time::Instant::now() + wait;
+/// What one wait for a user ends with: the user, or nothing by the deadline.
+type Outcome = Result<Option<User>, Arc<sqlx::Error>>;
+
+/// The waits in progress, one per user: however many fields of however many requests wait
+/// for the same user (aliased `me`s, a batch of sign-ins), this instance looks for it once
+/// per pause.
+#[derive(Clone, Default)]
+pub struct Waits(Arc<Mutex<HashMap<Uuid, Shared<BoxFuture<'static, Outcome>>>>>);
+
+impl Waits {
+    /// The wait for `id` until `deadline`, joined if one is already running.
+    fn join(
+        &self,
+        store: &Store,
+        id: Uuid,
+        deadline: Instant,
+    ) -> Shared<BoxFuture<'static, Outcome>> {
+        let mut waits = self.0.lock().expect("the waits map is never poisoned");
+        if let Some(wait) = waits.get(&id) {
+            return wait.clone();
+        }
+        let (store, registry) = (store.clone(), self.clone());
+        let wait = async move {
+            let outcome = poll(&store, id, deadline).await;
+            registry
+                .0
+                .lock()
+                .expect("the waits map is never poisoned")
+                .remove(&id);
+            outcome
+        }
+        .boxed()
+        .shared();
+        waits.insert(id, wait.clone());
+        wait
+    }
+}
+
+/// Looks for `id` with growing pauses until it is there or `deadline` has passed.
+async fn poll(store: &Store, id: Uuid, deadline: Instant) -> Outcome {
     let mut pause = FIRST_POLL;
     loop {
-        if let Some(user) = store.user(token.user_id).await? {
-            return Ok(user);
+        if let Some(user) = store.user(id).await.map_err(Arc::new)? {
+            return Ok(Some(user));
         }
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         if now >= deadline {
-            return Err(ApiError::client(
-                ErrorCode::RegistrationPending,
-                "the account exists but is still being set up; try again in a moment",
-            ));
+            return Ok(None);
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(LONGEST_POLL);
     }
+}
+
+/// The user `token` names, once identity has it.
+pub async fn projected(ctx: &Context<'_>, token: &Caller) -> ApiResult<User> {
+    let store = ctx.data_unchecked::<Store>();
+    if let Some(user) = store.user(token.user_id).await? {
+        return Ok(user);
+    }
+    let settings = ctx.data_unchecked::<Settings>();
+    let deadline = Instant::now()
+        + window(
+            token.issued_at,
+            chrono::Utc::now().timestamp_millis(),
+            settings.registration_wait_ms,
+        );
+    let waits = ctx.data_unchecked::<Waits>();
+    // A wait another caller started may end before this caller's window does.
+    while Instant::now() < deadline {
+        let outcome = waits.join(store, token.user_id, deadline).await;
+        if let Some(user) = outcome.map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))? {
+            return Ok(user);
+        }
+    }
+    Err(ApiError::client(
+        ErrorCode::RegistrationPending,
+        "the account exists but is still being set up; try again in a moment",
+    ))
 }
 
 /// How long a caller may still wait for the projection of a token issued at `issued_at`
