@@ -13,6 +13,17 @@ const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken 
 const REFRESH: &str =
     "mutation($t: String!) { refreshToken(token: $t) { accessToken user { id email } } }";
 
+/// A token with auth's genuine signature, issued `age_secs` ago, for a subject identity never
+/// hears of (a registration whose projection never arrives).
+async fn token_of_a_user_identity_never_gets(p: &TestPlatform, age_secs: i64) -> String {
+    let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
+    let auth = p.db.pool("auth").await.expect("pool");
+    let mut claims = tokens::claims(&ada.access);
+    claims["sub"] = json!(uuid::Uuid::now_v7().to_string());
+    claims["iat"] = json!(chrono::Utc::now().timestamp() - age_secs);
+    tokens::sign(&auth, &claims).await.expect("sign")
+}
+
 /// Signs `email` up through the router and checks the whole answer; returns the payload.
 async fn sign_up_through_the_router(p: &TestPlatform, email: &str, name: &str) -> Value {
     let r = p
@@ -136,15 +147,8 @@ async fn the_private_fields_are_the_token_subjects_only() {
 #[tokio::test]
 async fn a_token_whose_user_never_arrives_fails_with_registration_pending() {
     let p = TestPlatform::start().await.expect("platform");
-    let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
-    let auth = p.db.pool("auth").await.expect("pool");
-    // A genuine signature over a subject identity has never heard of, issued long enough ago
-    // that no projection is still on its way: the answer comes at once.
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = tokens::claims(&ada.access);
-    claims["sub"] = json!(uuid::Uuid::now_v7().to_string());
-    claims["iat"] = json!(now - 120);
-    let stranger = tokens::sign(&auth, &claims).await.expect("sign");
+    // Issued long enough ago that no projection is still on its way: the answer comes at once.
+    let stranger = token_of_a_user_identity_never_gets(&p, 120).await;
     let started = std::time::Instant::now();
     let r = p
         .gql(
@@ -168,14 +172,8 @@ async fn a_token_whose_user_never_arrives_fails_with_registration_pending() {
 #[tokio::test]
 async fn callers_waiting_for_one_user_share_one_look_for_it() {
     let p = TestPlatform::start().await.expect("platform");
-    let ada = p.registered("ada@example.com", PASSWORD, "Ada").await;
-    let auth = p.db.pool("auth").await.expect("pool");
-    // A fresh token for a user identity never gets: every `me` in the query waits the whole
-    // window for it.
-    let mut claims = tokens::claims(&ada.access);
-    claims["sub"] = json!(uuid::Uuid::now_v7().to_string());
-    claims["iat"] = json!(chrono::Utc::now().timestamp());
-    let pending = tokens::sign(&auth, &claims).await.expect("sign");
+    // Fresh: every `me` in the query waits the whole window for its user.
+    let pending = token_of_a_user_identity_never_gets(&p, 0).await;
     let series = "tessera_db_statements_total{service=\"identity\",origin=\"request\"}";
     let before = p.metric("identity", series).await.unwrap_or(0);
     let aliases: String = (0..10).map(|i| format!("m{i}: me {{ id }} ")).collect();
