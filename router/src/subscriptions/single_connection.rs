@@ -84,6 +84,32 @@ pub struct Reservations {
     by_token: Mutex<HashMap<String, Arc<Reservation>>>,
     /// Reservations whose stream is not open yet.
     waiting: AtomicUsize,
+    /// Those by client, so that one client cannot take every place.
+    waiting_by: Mutex<HashMap<Client, usize>>,
+}
+
+/// Whom a waiting reservation is counted against: the caller's token digest, else (for an
+/// anonymous caller) its address as the router sees it, an IPv6 address by its `/64` (what
+/// one site usually holds). Callers of unknown address share one count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Client {
+    Token([u8; 32]),
+    Address(IpAddr),
+    Unknown,
+}
+
+impl Client {
+    fn of(owner: Option<[u8; 32]>, remote: Option<IpAddr>) -> Client {
+        match (owner, remote) {
+            (Some(digest), _) => Client::Token(digest),
+            (None, Some(IpAddr::V6(v6))) => match v6.to_ipv4_mapped() {
+                Some(v4) => Client::Address(IpAddr::V4(v4)),
+                None => Client::Address(IpAddr::V6((u128::from(v6) & !(u128::MAX >> 64)).into())),
+            },
+            (None, Some(v4)) => Client::Address(v4),
+            (None, None) => Client::Unknown,
+        }
+    }
 }
 
 impl std::fmt::Debug for Reservations {
@@ -100,6 +126,8 @@ struct Reservation {
     token: String,
     /// Who made it: a digest of the caller's token, `None` for an anonymous caller.
     owner: Option<[u8; 32]>,
+    /// Whom it is counted against while it waits.
+    client: Client,
     state: Mutex<State>,
 }
 
@@ -223,6 +251,40 @@ impl Reservations {
         }
     }
 
+    /// Takes a place among the waiting reservations for `client`, unless it holds
+    /// `per_client` already or all `total` are taken.
+    fn start_waiting(
+        &self,
+        client: Client,
+        per_client: usize,
+        total: usize,
+    ) -> Result<(), RequestError> {
+        let mut by = self.waiting_by.lock().unwrap_or_else(|p| p.into_inner());
+        let held = by.get(&client).copied().unwrap_or(0);
+        if held >= per_client {
+            return Err(RequestError::TooManyReservations);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= total {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(RequestError::TooManyReservations);
+        }
+        by.insert(client, held + 1);
+        Ok(())
+    }
+
+    /// Gives back the place `reservation` took while it waited (its stream opened, or it
+    /// expired).
+    fn stopped_waiting(&self, reservation: &Reservation) {
+        let mut by = self.waiting_by.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if let Some(held) = by.get_mut(&reservation.client) {
+            *held -= 1;
+            if *held == 0 {
+                by.remove(&reservation.client);
+            }
+        }
+    }
+
     /// Removes the reservation under `token` if its stream was never opened.
     fn expire(&self, token: &str) {
         let Some(reservation) = self.lock().get(token).cloned() else {
@@ -230,7 +292,7 @@ impl Reservations {
         };
         let unopened = reservation.lock().events.take().is_some();
         if unopened {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.stopped_waiting(&reservation);
             self.remove(&reservation);
             reservation.lock().end();
         }
@@ -332,17 +394,18 @@ async fn reserve(
     admit::admit(engine, identity.as_ref(), &http(request), None, out_headers).await?;
     let config = &engine.config.subscriptions;
     let reservations = &engine.reservations;
-    if reservations.waiting.fetch_add(1, Ordering::SeqCst)
-        >= config.single_connection.max_reservations
-    {
-        reservations.waiting.fetch_sub(1, Ordering::SeqCst);
-        return Err(RequestError::TooManyReservations);
-    }
+    let client = Client::of(owner, request.remote);
+    reservations.start_waiting(
+        client,
+        config.single_connection.max_reservations_per_client,
+        config.single_connection.max_reservations,
+    )?;
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let (sender, events) = mpsc::channel(config.buffer);
     let reservation = Arc::new(Reservation {
         token: token.clone(),
         owner,
+        client,
         state: Mutex::new(State {
             events: Some(events),
             sender,
@@ -456,7 +519,7 @@ async fn connect(engine: &Engine, request: &Request<'_>) -> Result<Response, Req
             _ => RequestError::StreamNotFound,
         });
     };
-    engine.reservations.waiting.fetch_sub(1, Ordering::SeqCst);
+    engine.reservations.stopped_waiting(&reservation);
     let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

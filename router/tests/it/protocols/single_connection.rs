@@ -356,3 +356,31 @@ async fn reservations_are_bounded_and_expire_when_never_opened() {
     assert_eq!(client.reserve().await.0, 201);
     assert_eq!(client.reserve().await.0, 201);
 }
+
+#[tokio::test]
+async fn one_client_cannot_take_every_waiting_reservation() {
+    let key = Key::new("k1", 9);
+    let jwks = jwks_file(&[&key]);
+    let s = setup(&jwt_config(
+        jwks.path(),
+        "subscriptions:\n  single_connection:\n    max_reservations: 10\n    max_reservations_per_client: 2\n",
+    ))
+    .await;
+    let anonymous = Client::new(&s.router, None);
+    let (_, first) = anonymous.reserve().await;
+    assert_eq!(anonymous.reserve().await.0, 201);
+    let refused = anonymous.reserve().await;
+    assert_eq!(refused.0, 503, "{}", refused.1);
+
+    // Another caller still gets its places, and their own cap.
+    let ann = Client::new(&s.router, Some(&key.sign(&claims("ann", ""))));
+    assert_eq!(ann.reserve().await.0, 201);
+    assert_eq!(ann.reserve().await.0, 201);
+    assert_eq!(ann.reserve().await.0, 503);
+
+    // A stream that opens gives its place back.
+    let stream = anonymous.connect(&first).await;
+    assert_eq!(stream.response.status(), 200);
+    assert_eq!(anonymous.reserve().await.0, 201);
+    assert_eq!(anonymous.reserve().await.0, 503);
+}
