@@ -486,17 +486,21 @@ async fn execute(
             .insert(id.clone(), Operation::Opening(serial));
         serial
     };
-    let frames: Frames = match open(shared, identity, graphql, &http, out_headers).await {
-        Ok(Opened::Stream(subscription)) => Box::pin(subscription.into_stream()),
-        Ok(Opened::Once(response)) => Box::pin(futures::stream::iter([
+    // Released if the operation does not run: it was refused, or the request was cancelled
+    // (the client went away) while it was being prepared.
+    let slot = Slot {
+        reservation: &reservation,
+        id: &id,
+        serial,
+    };
+    let frames: Frames = match open(shared, identity, graphql, &http, out_headers).await? {
+        Opened::Stream(subscription) => Box::pin(subscription.into_stream()),
+        Opened::Once(response) => Box::pin(futures::stream::iter([
             Frame::Next(response),
             Frame::Complete,
         ])),
-        Err(error) => {
-            reservation.finished(&id, serial);
-            return Err(error);
-        }
     };
+    std::mem::forget(slot);
     let status = if reservation.run(&id, serial, frames) {
         StatusCode::ACCEPTED
     } else {
@@ -506,6 +510,20 @@ async fn execute(
     let mut response = Response::new(axum::body::Body::empty());
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// An operation's place on its reservation while it is being prepared; dropping it frees
+/// the place (its id, and its share of `max_per_connection`).
+struct Slot<'a> {
+    reservation: &'a Reservation,
+    id: &'a str,
+    serial: u64,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.reservation.finished(self.id, self.serial);
+    }
 }
 
 /// The event stream of a reservation.

@@ -384,3 +384,46 @@ async fn one_client_cannot_take_every_waiting_reservation() {
     assert_eq!(anonymous.reserve().await.0, 201);
     assert_eq!(anonymous.reserve().await.0, 503);
 }
+
+#[tokio::test]
+async fn an_operation_whose_request_is_cancelled_frees_its_place() {
+    let (router, subgraph) = crate::edge::router("subscriptions:\n  max_per_connection: 1\n").await;
+    let client = Client::new(&router, None);
+    let (_, token) = client.reserve().await;
+    let mut stream = client.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+
+    // The client gives up while the subgraph is still answering.
+    *subgraph.delay.lock().expect("lock") = Duration::from_secs(5);
+    // Over HTTP/2, where giving up resets the request's stream and the router drops it.
+    let http2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let cancelled = http2
+        .post(&client.url)
+        .header(TOKEN, &token)
+        .json(&json!({ "query": "{ public }", "extensions": { "operationId": "1" } }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    assert_eq!(subgraph.count(), 1, "the operation was being prepared");
+    *subgraph.delay.lock().expect("lock") = Duration::ZERO;
+
+    // Its id and its place are free again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = client.execute(&token, Some("1"), "{ __typename }").await;
+        if answer == (202, Value::Null) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut read = 0;
+    assert_eq!(
+        event(&mut stream, &mut read, "next", "1").await["payload"]["data"]["__typename"],
+        "Query"
+    );
+}
