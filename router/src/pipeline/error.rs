@@ -91,6 +91,8 @@ pub enum RequestError {
     OperationIdInUse,
     #[error("a connection may have at most {0} operations open")]
     TooManyOperations(usize),
+    #[error("at most {0} operations may start before the event stream is opened; open it first")]
+    StreamNotOpen(usize),
 }
 
 impl RequestError {
@@ -131,6 +133,7 @@ impl RequestError {
             RequestError::TooManyReservations => "TOO_MANY_RESERVATIONS",
             RequestError::OperationIdInUse => "OPERATION_ID_IN_USE",
             RequestError::TooManyOperations(_) => "TOO_MANY_OPERATIONS",
+            RequestError::StreamNotOpen(_) => "STREAM_NOT_OPEN",
         }
     }
 
@@ -179,9 +182,9 @@ impl RequestError {
                 StatusCode::NOT_FOUND
             }
             RequestError::StreamForbidden => StatusCode::FORBIDDEN,
-            RequestError::StreamAlreadyOpen | RequestError::OperationIdInUse => {
-                StatusCode::CONFLICT
-            }
+            RequestError::StreamAlreadyOpen
+            | RequestError::OperationIdInUse
+            | RequestError::StreamNotOpen(_) => StatusCode::CONFLICT,
             RequestError::TooManyReservations => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::TooManyOperations(_) => StatusCode::TOO_MANY_REQUESTS,
         }

@@ -16,7 +16,8 @@
 //!
 //! Every request after the `PUT` is authenticated again and must come from the same caller,
 //! so a token that leaked (in a URL, say) does not hand the stream to someone else. Events of
-//! operations started before the stream opens wait in its buffer. The stream's end (the
+//! operations started before the stream opens (at most [`UNOPENED_OPERATIONS`], then
+//! `STREAM_NOT_OPEN`) wait in its buffer. The stream's end (the
 //! client going away, its token expiring, the router shutting down) ends its operations and
 //! the reservation.
 
@@ -138,7 +139,14 @@ struct State {
     operations: HashMap<String, Operation>,
     /// Numbers operations, so that one that ends does not remove a later one with its id.
     serial: u64,
+    /// Operations started while the stream is not open: their results wait in memory, so
+    /// there are at most [`UNOPENED_OPERATIONS`].
+    started_unopened: usize,
 }
+
+/// Operations that may start on a reservation before its stream opens. graphql-sse's client
+/// opens the stream before it starts any; a few leave room for clients that do not wait.
+pub const UNOPENED_OPERATIONS: usize = 4;
 
 enum Operation {
     /// Its request is being prepared.
@@ -411,6 +419,7 @@ async fn reserve(
             sender,
             operations: HashMap::new(),
             serial: 0,
+            started_unopened: 0,
         }),
     });
     reservations.lock().insert(token.clone(), reservation);
@@ -478,6 +487,12 @@ async fn execute(
         }
         if state.operations.len() >= limit {
             return Err(RequestError::TooManyOperations(limit));
+        }
+        if state.events.is_some() {
+            if state.started_unopened >= UNOPENED_OPERATIONS {
+                return Err(RequestError::StreamNotOpen(UNOPENED_OPERATIONS));
+            }
+            state.started_unopened += 1;
         }
         state.serial += 1;
         let serial = state.serial;

@@ -427,3 +427,39 @@ async fn an_operation_whose_request_is_cancelled_frees_its_place() {
         "Query"
     );
 }
+
+#[tokio::test]
+async fn only_a_few_operations_start_before_the_stream_opens() {
+    let s = setup("").await;
+    let client = Client::new(&s.router, None);
+    let (_, token) = client.reserve().await;
+    for id in ["1", "2", "3", "4"] {
+        assert_eq!(
+            client.execute(&token, Some(id), "{ __typename }").await,
+            (202, Value::Null),
+            "{id}"
+        );
+    }
+    // Their results wait for the stream, so no more start until it opens.
+    assert_eq!(
+        client.execute(&token, Some("5"), "{ __typename }").await,
+        (409, json!("STREAM_NOT_OPEN"))
+    );
+    let mut stream = client.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+    for id in ["1", "2", "3", "4"] {
+        // In whatever order they arrive.
+        let mut read = 0;
+        assert_eq!(
+            event(&mut stream, &mut read, "complete", id).await,
+            json!({ "id": id })
+        );
+    }
+    for id in ["5", "6", "7", "8", "9"] {
+        assert_eq!(
+            client.execute(&token, Some(id), "{ __typename }").await,
+            (202, Value::Null),
+            "{id}"
+        );
+    }
+}
