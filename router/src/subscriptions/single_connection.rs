@@ -5,8 +5,9 @@
 //! 1. `PUT /graphql` reserves a stream and answers `201` with its token (plain text). The
 //!    reservation belongs to the caller: the JWT that authenticated the `PUT`, or nobody.
 //! 2. `GET /graphql` with `Accept: text/event-stream` and the token (the
-//!    `X-GraphQL-Event-Stream-Token` header, or `?token=`) opens the stream; a reservation has
-//!    one stream at most, and one not opened within `reservation_timeout_ms` expires.
+//!    `X-GraphQL-Event-Stream-Token` header, or `?token=`, which counts only there) opens the
+//!    stream; a reservation has one stream at most, and one not opened within
+//!    `reservation_timeout_ms` expires.
 //! 3. `POST /graphql` with the token and `{query, variables, extensions: {operationId}}`
 //!    starts an operation through the same [`open`] as every transport and answers `202`; its
 //!    results go to the stream as `next` events with data `{"id", "payload"}`, then a
@@ -63,17 +64,18 @@ pub enum Kind {
 
 impl Kind {
     /// The single connection mode request `method` and `headers` make, if any: a `PUT` or
-    /// `DELETE`, or a `GET`/`POST` that carries a reservation token.
+    /// `DELETE`, or a `GET`/`POST` that carries a reservation token in its header. The
+    /// `token` query parameter counts only on a `GET` for the event stream (all an
+    /// `EventSource` can send), so that an ordinary request with such a parameter stays one.
     pub fn of(method: &Method, headers: &HeaderMap, query: Option<&str>) -> Option<Kind> {
+        let sse = Streaming::accepted(headers) == Some(Streaming::Sse);
         match *method {
             Method::PUT => Some(Kind::Reserve),
             Method::DELETE => Some(Kind::Stop),
-            Method::GET | Method::POST if token(headers, query).is_some() => {
-                Some(match Streaming::accepted(headers) {
-                    Some(Streaming::Sse) => Kind::Connect,
-                    _ => Kind::Execute,
-                })
+            Method::GET | Method::POST if headers.contains_key(TOKEN_HEADER) => {
+                Some(if sse { Kind::Connect } else { Kind::Execute })
             }
+            Method::GET if sse && query_token(query).is_some() => Some(Kind::Connect),
             _ => None,
         }
     }
@@ -307,11 +309,19 @@ impl Reservations {
     }
 }
 
-/// The reservation token a request carries: the header, or the `token` query parameter.
-fn token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(TOKEN_HEADER) {
+/// The reservation token a request carries: the header, or the `token` query parameter of
+/// a `GET` for the event stream.
+fn token(request: &Request<'_>) -> Option<String> {
+    if let Some(value) = request.headers.get(TOKEN_HEADER) {
         return value.to_str().ok().map(str::to_owned);
     }
+    if request.kind == Kind::Connect && *request.method == Method::GET {
+        return query_token(request.query_string);
+    }
+    None
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "token")
         .map(|(_, value)| value.into_owned())
@@ -342,6 +352,9 @@ pub async fn respond(shared: &SharedEngine, request: Request<'_>) -> Response {
             Kind::Execute => execute(shared, &engine, &request, &mut out_headers).await,
             Kind::Stop => stop(&engine, &request).await,
         }
+    } else if matches!(request.kind, Kind::Reserve | Kind::Stop) {
+        // Without the mode, `/graphql` takes GET and POST only.
+        Err(RequestError::GetOrPost)
     } else {
         Err(RequestError::SingleConnectionDisabled)
     };
@@ -372,9 +385,7 @@ async fn owned(
     engine: &Engine,
     request: &Request<'_>,
 ) -> Result<(Arc<Reservation>, Option<Identity>), RequestError> {
-    let reservation = engine
-        .reservations
-        .find(token(request.headers, request.query_string).as_deref())?;
+    let reservation = engine.reservations.find(token(request).as_deref())?;
     let (identity, owner) = caller(engine, request.headers).await?;
     if owner != reservation.owner {
         return Err(RequestError::StreamForbidden);

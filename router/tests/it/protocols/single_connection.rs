@@ -463,3 +463,69 @@ async fn only_a_few_operations_start_before_the_stream_opens() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_token_parameter_makes_only_an_event_stream_get_single_connection() {
+    let s = setup("").await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/graphql", s.router.url());
+
+    // An ordinary GET or POST that happens to have a `token` parameter stays one.
+    let response = http
+        .get(format!("{base}?query=%7B__typename%7D&token=x"))
+        .header("x-tessera-csrf", "1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["data"]["__typename"], "Query");
+    let response = http
+        .post(format!("{base}?token=x"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["data"]["__typename"], "Query");
+    // A browser's GET keeps the playground.
+    let response = http
+        .get(format!("{base}?token=x"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("text/html")
+    );
+    // The event stream's GET with it is the single connection mode's.
+    let response = http
+        .get(format!("{base}?token=x"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer(response).await, (404, json!("STREAM_NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn without_the_mode_put_and_delete_are_methods_graphql_does_not_take() {
+    let s = setup("subscriptions:\n  single_connection:\n    enabled: false\n").await;
+    let client = Client::new(&s.router, None);
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = client
+            .request(method.clone(), &format!("{}?operationId=1", client.url))
+            .header(TOKEN, "x")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status().as_u16(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "GET, POST", "{method}");
+        assert_eq!(answer(response).await.1, json!("METHOD_NOT_ALLOWED"));
+    }
+}
