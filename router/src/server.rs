@@ -142,7 +142,7 @@ async fn respond(
     }
     if parts.method != Method::GET && parts.method != Method::POST {
         return encode(pipeline::encode_error(
-            &RequestError::BadParameter("use GET or POST".into()),
+            &RequestError::GetOrPost,
             MediaType::Json,
         ));
     }

@@ -68,6 +68,12 @@ pub struct SingleConnectionConfig {
     /// more are refused with `TOO_MANY_RESERVATIONS` (503).
     #[serde(default = "default_max_reservations")]
     pub max_reservations: usize,
+    /// Reservations not open yet that one client may hold at once: an authenticated
+    /// caller by its token, an anonymous one by its address (an IPv6 address by its `/64`);
+    /// more are refused with `TOO_MANY_RESERVATIONS` (503), so that one client cannot take
+    /// every place of `max_reservations`.
+    #[serde(default = "default_max_reservations_per_client")]
+    pub max_reservations_per_client: usize,
     /// How long a reservation waits for its stream to be opened before it expires, with the
     /// operations already started on it.
     #[serde(default = "default_reservation_timeout_ms")]
@@ -79,6 +85,7 @@ impl Default for SingleConnectionConfig {
         Self {
             enabled: true,
             max_reservations: default_max_reservations(),
+            max_reservations_per_client: default_max_reservations_per_client(),
             reservation_timeout_ms: default_reservation_timeout_ms(),
         }
     }
@@ -135,6 +142,10 @@ fn default_backoff_ms() -> u64 {
 
 fn default_max_reservations() -> usize {
     1000
+}
+
+fn default_max_reservations_per_client() -> usize {
+    8
 }
 
 fn default_reservation_timeout_ms() -> u64 {

@@ -91,22 +91,46 @@ impl Csrf {
     }
 }
 
-/// A `Content-Type` a page cannot send without a preflight.
+/// A `Content-Type` a page cannot send without a preflight: a media type that parses and is
+/// none of the three simple ones. Its bytes are read as they are (a browser sends bytes
+/// 0x80-0xFF in a safelisted value, `text/plain;charset=\xE9` say), and one whose type does
+/// not parse counts as simple, so that what the router cannot read is never let through.
 fn preflighted_content_type(headers: &HeaderMap) -> bool {
     headers.get(CONTENT_TYPE).is_some_and(|value| {
         let essence = value
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
+            .as_bytes()
+            .split(|&b| b == b';')
             .next()
             .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        !matches!(
-            essence.as_str(),
-            "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
-        )
+            .trim_ascii();
+        let Some((kind, subtype)) = media_type(essence) else {
+            return false;
+        };
+        let simple = matches!(
+            (kind.as_str(), subtype.as_str()),
+            ("application", "x-www-form-urlencoded")
+                | ("multipart", "form-data")
+                | ("text", "plain")
+        );
+        !simple
     })
+}
+
+/// `type/subtype`, lowercased, when both are HTTP tokens.
+fn media_type(essence: &[u8]) -> Option<(String, String)> {
+    let slash = essence.iter().position(|&b| b == b'/')?;
+    let (kind, subtype) = (&essence[..slash], &essence[slash + 1..]);
+    let token = |part: &[u8]| {
+        !part.is_empty()
+            && part
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if !token(kind) || !token(subtype) {
+        return None;
+    }
+    let lower = |part: &[u8]| String::from_utf8_lossy(part).to_ascii_lowercase();
+    Some((lower(kind), lower(subtype)))
 }
 
 /// An `Authorization` header that the page itself set: any scheme but the browser-managed ones.

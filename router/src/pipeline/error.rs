@@ -25,6 +25,8 @@ pub enum RequestError {
     PayloadTooLarge(usize),
     #[error("{0} operations are not allowed over GET; use POST")]
     MethodNotAllowed(&'static str),
+    #[error("use GET or POST")]
+    GetOrPost,
     #[error("the document does not parse")]
     Parse(Vec<Value>),
     #[error("the document is not valid for this schema")]
@@ -91,6 +93,8 @@ pub enum RequestError {
     OperationIdInUse,
     #[error("a connection may have at most {0} operations open")]
     TooManyOperations(usize),
+    #[error("at most {0} operations may start before the event stream is opened; open it first")]
+    StreamNotOpen(usize),
 }
 
 impl RequestError {
@@ -103,7 +107,7 @@ impl RequestError {
             RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             RequestError::NotAcceptable => "NOT_ACCEPTABLE",
             RequestError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            RequestError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => "METHOD_NOT_ALLOWED",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::OperationNameRequired => "OPERATION_NAME_REQUIRED",
@@ -131,6 +135,7 @@ impl RequestError {
             RequestError::TooManyReservations => "TOO_MANY_RESERVATIONS",
             RequestError::OperationIdInUse => "OPERATION_ID_IN_USE",
             RequestError::TooManyOperations(_) => "TOO_MANY_OPERATIONS",
+            RequestError::StreamNotOpen(_) => "STREAM_NOT_OPEN",
         }
     }
 
@@ -148,7 +153,9 @@ impl RequestError {
             RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             RequestError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            RequestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             RequestError::Parse(_)
             | RequestError::Validation(_)
             | RequestError::OperationNameRequired
@@ -179,9 +186,9 @@ impl RequestError {
                 StatusCode::NOT_FOUND
             }
             RequestError::StreamForbidden => StatusCode::FORBIDDEN,
-            RequestError::StreamAlreadyOpen | RequestError::OperationIdInUse => {
-                StatusCode::CONFLICT
-            }
+            RequestError::StreamAlreadyOpen
+            | RequestError::OperationIdInUse
+            | RequestError::StreamNotOpen(_) => StatusCode::CONFLICT,
             RequestError::TooManyReservations => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::TooManyOperations(_) => StatusCode::TOO_MANY_REQUESTS,
         }
@@ -205,6 +212,9 @@ impl RequestError {
             RequestError::RateLimited { retry_after } => {
                 let secs = retry_after.as_millis().div_ceil(1000).max(1);
                 out.insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
+            }
+            RequestError::GetOrPost => {
+                out.insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
             }
             _ => {}
         }

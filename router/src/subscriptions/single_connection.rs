@@ -5,8 +5,9 @@
 //! 1. `PUT /graphql` reserves a stream and answers `201` with its token (plain text). The
 //!    reservation belongs to the caller: the JWT that authenticated the `PUT`, or nobody.
 //! 2. `GET /graphql` with `Accept: text/event-stream` and the token (the
-//!    `X-GraphQL-Event-Stream-Token` header, or `?token=`) opens the stream; a reservation has
-//!    one stream at most, and one not opened within `reservation_timeout_ms` expires.
+//!    `X-GraphQL-Event-Stream-Token` header, or `?token=`, which counts only there) opens the
+//!    stream; a reservation has one stream at most, and one not opened within
+//!    `reservation_timeout_ms` expires.
 //! 3. `POST /graphql` with the token and `{query, variables, extensions: {operationId}}`
 //!    starts an operation through the same [`open`] as every transport and answers `202`; its
 //!    results go to the stream as `next` events with data `{"id", "payload"}`, then a
@@ -16,7 +17,8 @@
 //!
 //! Every request after the `PUT` is authenticated again and must come from the same caller,
 //! so a token that leaked (in a URL, say) does not hand the stream to someone else. Events of
-//! operations started before the stream opens wait in its buffer. The stream's end (the
+//! operations started before the stream opens (at most [`UNOPENED_OPERATIONS`], then
+//! `STREAM_NOT_OPEN`) wait in its buffer. The stream's end (the
 //! client going away, its token expiring, the router shutting down) ends its operations and
 //! the reservation.
 
@@ -62,17 +64,18 @@ pub enum Kind {
 
 impl Kind {
     /// The single connection mode request `method` and `headers` make, if any: a `PUT` or
-    /// `DELETE`, or a `GET`/`POST` that carries a reservation token.
+    /// `DELETE`, or a `GET`/`POST` that carries a reservation token in its header. The
+    /// `token` query parameter counts only on a `GET` for the event stream (all an
+    /// `EventSource` can send), so that an ordinary request with such a parameter stays one.
     pub fn of(method: &Method, headers: &HeaderMap, query: Option<&str>) -> Option<Kind> {
+        let sse = Streaming::accepted(headers) == Some(Streaming::Sse);
         match *method {
             Method::PUT => Some(Kind::Reserve),
             Method::DELETE => Some(Kind::Stop),
-            Method::GET | Method::POST if token(headers, query).is_some() => {
-                Some(match Streaming::accepted(headers) {
-                    Some(Streaming::Sse) => Kind::Connect,
-                    _ => Kind::Execute,
-                })
+            Method::GET | Method::POST if headers.contains_key(TOKEN_HEADER) => {
+                Some(if sse { Kind::Connect } else { Kind::Execute })
             }
+            Method::GET if sse && query_token(query).is_some() => Some(Kind::Connect),
             _ => None,
         }
     }
@@ -84,6 +87,32 @@ pub struct Reservations {
     by_token: Mutex<HashMap<String, Arc<Reservation>>>,
     /// Reservations whose stream is not open yet.
     waiting: AtomicUsize,
+    /// Those by client, so that one client cannot take every place.
+    waiting_by: Mutex<HashMap<Client, usize>>,
+}
+
+/// Whom a waiting reservation is counted against: the caller's token digest, else (for an
+/// anonymous caller) its address as the router sees it, an IPv6 address by its `/64` (what
+/// one site usually holds). Callers of unknown address share one count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Client {
+    Token([u8; 32]),
+    Address(IpAddr),
+    Unknown,
+}
+
+impl Client {
+    fn of(owner: Option<[u8; 32]>, remote: Option<IpAddr>) -> Client {
+        match (owner, remote) {
+            (Some(digest), _) => Client::Token(digest),
+            (None, Some(IpAddr::V6(v6))) => match v6.to_ipv4_mapped() {
+                Some(v4) => Client::Address(IpAddr::V4(v4)),
+                None => Client::Address(IpAddr::V6((u128::from(v6) & !(u128::MAX >> 64)).into())),
+            },
+            (None, Some(v4)) => Client::Address(v4),
+            (None, None) => Client::Unknown,
+        }
+    }
 }
 
 impl std::fmt::Debug for Reservations {
@@ -100,6 +129,8 @@ struct Reservation {
     token: String,
     /// Who made it: a digest of the caller's token, `None` for an anonymous caller.
     owner: Option<[u8; 32]>,
+    /// Whom it is counted against while it waits.
+    client: Client,
     state: Mutex<State>,
 }
 
@@ -110,7 +141,14 @@ struct State {
     operations: HashMap<String, Operation>,
     /// Numbers operations, so that one that ends does not remove a later one with its id.
     serial: u64,
+    /// Operations started while the stream is not open: their results wait in memory, so
+    /// there are at most [`UNOPENED_OPERATIONS`].
+    started_unopened: usize,
 }
+
+/// Operations that may start on a reservation before its stream opens. graphql-sse's client
+/// opens the stream before it starts any; a few leave room for clients that do not wait.
+pub const UNOPENED_OPERATIONS: usize = 4;
 
 enum Operation {
     /// Its request is being prepared.
@@ -223,6 +261,40 @@ impl Reservations {
         }
     }
 
+    /// Takes a place among the waiting reservations for `client`, unless it holds
+    /// `per_client` already or all `total` are taken.
+    fn start_waiting(
+        &self,
+        client: Client,
+        per_client: usize,
+        total: usize,
+    ) -> Result<(), RequestError> {
+        let mut by = self.waiting_by.lock().unwrap_or_else(|p| p.into_inner());
+        let held = by.get(&client).copied().unwrap_or(0);
+        if held >= per_client {
+            return Err(RequestError::TooManyReservations);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= total {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(RequestError::TooManyReservations);
+        }
+        by.insert(client, held + 1);
+        Ok(())
+    }
+
+    /// Gives back the place `reservation` took while it waited (its stream opened, or it
+    /// expired).
+    fn stopped_waiting(&self, reservation: &Reservation) {
+        let mut by = self.waiting_by.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if let Some(held) = by.get_mut(&reservation.client) {
+            *held -= 1;
+            if *held == 0 {
+                by.remove(&reservation.client);
+            }
+        }
+    }
+
     /// Removes the reservation under `token` if its stream was never opened.
     fn expire(&self, token: &str) {
         let Some(reservation) = self.lock().get(token).cloned() else {
@@ -230,18 +302,26 @@ impl Reservations {
         };
         let unopened = reservation.lock().events.take().is_some();
         if unopened {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.stopped_waiting(&reservation);
             self.remove(&reservation);
             reservation.lock().end();
         }
     }
 }
 
-/// The reservation token a request carries: the header, or the `token` query parameter.
-fn token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(TOKEN_HEADER) {
+/// The reservation token a request carries: the header, or the `token` query parameter of
+/// a `GET` for the event stream.
+fn token(request: &Request<'_>) -> Option<String> {
+    if let Some(value) = request.headers.get(TOKEN_HEADER) {
         return value.to_str().ok().map(str::to_owned);
     }
+    if request.kind == Kind::Connect && *request.method == Method::GET {
+        return query_token(request.query_string);
+    }
+    None
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "token")
         .map(|(_, value)| value.into_owned())
@@ -272,6 +352,9 @@ pub async fn respond(shared: &SharedEngine, request: Request<'_>) -> Response {
             Kind::Execute => execute(shared, &engine, &request, &mut out_headers).await,
             Kind::Stop => stop(&engine, &request).await,
         }
+    } else if matches!(request.kind, Kind::Reserve | Kind::Stop) {
+        // Without the mode, `/graphql` takes GET and POST only.
+        Err(RequestError::GetOrPost)
     } else {
         Err(RequestError::SingleConnectionDisabled)
     };
@@ -302,9 +385,7 @@ async fn owned(
     engine: &Engine,
     request: &Request<'_>,
 ) -> Result<(Arc<Reservation>, Option<Identity>), RequestError> {
-    let reservation = engine
-        .reservations
-        .find(token(request.headers, request.query_string).as_deref())?;
+    let reservation = engine.reservations.find(token(request).as_deref())?;
     let (identity, owner) = caller(engine, request.headers).await?;
     if owner != reservation.owner {
         return Err(RequestError::StreamForbidden);
@@ -332,22 +413,24 @@ async fn reserve(
     admit::admit(engine, identity.as_ref(), &http(request), None, out_headers).await?;
     let config = &engine.config.subscriptions;
     let reservations = &engine.reservations;
-    if reservations.waiting.fetch_add(1, Ordering::SeqCst)
-        >= config.single_connection.max_reservations
-    {
-        reservations.waiting.fetch_sub(1, Ordering::SeqCst);
-        return Err(RequestError::TooManyReservations);
-    }
+    let client = Client::of(owner, request.remote);
+    reservations.start_waiting(
+        client,
+        config.single_connection.max_reservations_per_client,
+        config.single_connection.max_reservations,
+    )?;
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let (sender, events) = mpsc::channel(config.buffer);
     let reservation = Arc::new(Reservation {
         token: token.clone(),
         owner,
+        client,
         state: Mutex::new(State {
             events: Some(events),
             sender,
             operations: HashMap::new(),
             serial: 0,
+            started_unopened: 0,
         }),
     });
     reservations.lock().insert(token.clone(), reservation);
@@ -416,6 +499,12 @@ async fn execute(
         if state.operations.len() >= limit {
             return Err(RequestError::TooManyOperations(limit));
         }
+        if state.events.is_some() {
+            if state.started_unopened >= UNOPENED_OPERATIONS {
+                return Err(RequestError::StreamNotOpen(UNOPENED_OPERATIONS));
+            }
+            state.started_unopened += 1;
+        }
         state.serial += 1;
         let serial = state.serial;
         state
@@ -423,17 +512,21 @@ async fn execute(
             .insert(id.clone(), Operation::Opening(serial));
         serial
     };
-    let frames: Frames = match open(shared, identity, graphql, &http, out_headers).await {
-        Ok(Opened::Stream(subscription)) => Box::pin(subscription.into_stream()),
-        Ok(Opened::Once(response)) => Box::pin(futures::stream::iter([
+    // Released if the operation does not run: it was refused, or the request was cancelled
+    // (the client went away) while it was being prepared.
+    let slot = Slot {
+        reservation: &reservation,
+        id: &id,
+        serial,
+    };
+    let frames: Frames = match open(shared, identity, graphql, &http, out_headers).await? {
+        Opened::Stream(subscription) => Box::pin(subscription.into_stream()),
+        Opened::Once(response) => Box::pin(futures::stream::iter([
             Frame::Next(response),
             Frame::Complete,
         ])),
-        Err(error) => {
-            reservation.finished(&id, serial);
-            return Err(error);
-        }
     };
+    std::mem::forget(slot);
     let status = if reservation.run(&id, serial, frames) {
         StatusCode::ACCEPTED
     } else {
@@ -443,6 +536,20 @@ async fn execute(
     let mut response = Response::new(axum::body::Body::empty());
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// An operation's place on its reservation while it is being prepared; dropping it frees
+/// the place (its id, and its share of `max_per_connection`).
+struct Slot<'a> {
+    reservation: &'a Reservation,
+    id: &'a str,
+    serial: u64,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.reservation.finished(self.id, self.serial);
+    }
 }
 
 /// The event stream of a reservation.
@@ -456,7 +563,7 @@ async fn connect(engine: &Engine, request: &Request<'_>) -> Result<Response, Req
             _ => RequestError::StreamNotFound,
         });
     };
-    engine.reservations.waiting.fetch_sub(1, Ordering::SeqCst);
+    engine.reservations.stopped_waiting(&reservation);
     let keepalive = Duration::from_millis(engine.config.subscriptions.keepalive_ms);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -324,3 +324,38 @@ fn the_checked_in_configurations_and_the_documented_reference_are_valid() {
     tessera_router::config::GatewayConfig::parse(reference)
         .unwrap_or_else(|e| panic!("the reference in gateway-config/README.md: {e:#}"));
 }
+
+#[tokio::test]
+async fn a_content_type_the_router_cannot_read_counts_as_simple() {
+    let (router, subgraph) = router("{}").await;
+    let url = format!("{}/graphql?query=%7Bpublic%7D", router.url());
+    let http = reqwest::Client::new();
+    let status = |value: &'static [u8]| {
+        let request = http.get(&url).header(
+            "content-type",
+            reqwest::header::HeaderValue::from_bytes(value).expect("header value"),
+        );
+        async move {
+            let response = request.send().await.expect("answer");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("JSON");
+            (status, body["errors"][0]["extensions"]["code"].clone())
+        }
+    };
+    let refused = (400, Value::from("CSRF_PREVENTED"));
+
+    // Browsers send these cross-site without a preflight: bytes 0x80-0xFF are safelisted.
+    assert_eq!(status(b"text/plain;charset=\xE9").await, refused);
+    assert_eq!(status(b"TEXT/PLAIN ; charset=\xE9\xFF").await, refused);
+    // What does not parse is refused too.
+    assert_eq!(status(b"\xE9").await, refused);
+    assert_eq!(status(b"application/json\xE9").await, refused);
+    assert_eq!(status(b"application/").await, refused);
+    assert_eq!(subgraph.count(), 0);
+    // A type only a preflight allows still passes, whatever its parameters hold.
+    assert_eq!(
+        status(b"application/json; charset=\xE9").await,
+        (200, Value::Null)
+    );
+    assert_eq!(subgraph.count(), 1);
+}

@@ -356,3 +356,176 @@ async fn reservations_are_bounded_and_expire_when_never_opened() {
     assert_eq!(client.reserve().await.0, 201);
     assert_eq!(client.reserve().await.0, 201);
 }
+
+#[tokio::test]
+async fn one_client_cannot_take_every_waiting_reservation() {
+    let key = Key::new("k1", 9);
+    let jwks = jwks_file(&[&key]);
+    let s = setup(&jwt_config(
+        jwks.path(),
+        "subscriptions:\n  single_connection:\n    max_reservations: 10\n    max_reservations_per_client: 2\n",
+    ))
+    .await;
+    let anonymous = Client::new(&s.router, None);
+    let (_, first) = anonymous.reserve().await;
+    assert_eq!(anonymous.reserve().await.0, 201);
+    let refused = anonymous.reserve().await;
+    assert_eq!(refused.0, 503, "{}", refused.1);
+
+    // Another caller still gets its places, and their own cap.
+    let ann = Client::new(&s.router, Some(&key.sign(&claims("ann", ""))));
+    assert_eq!(ann.reserve().await.0, 201);
+    assert_eq!(ann.reserve().await.0, 201);
+    assert_eq!(ann.reserve().await.0, 503);
+
+    // A stream that opens gives its place back.
+    let stream = anonymous.connect(&first).await;
+    assert_eq!(stream.response.status(), 200);
+    assert_eq!(anonymous.reserve().await.0, 201);
+    assert_eq!(anonymous.reserve().await.0, 503);
+}
+
+#[tokio::test]
+async fn an_operation_whose_request_is_cancelled_frees_its_place() {
+    let (router, subgraph) = crate::edge::router("subscriptions:\n  max_per_connection: 1\n").await;
+    let client = Client::new(&router, None);
+    let (_, token) = client.reserve().await;
+    let mut stream = client.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+
+    // The client gives up while the subgraph is still answering.
+    *subgraph.delay.lock().expect("lock") = Duration::from_secs(5);
+    // Over HTTP/2, where giving up resets the request's stream and the router drops it.
+    let http2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let cancelled = http2
+        .post(&client.url)
+        .header(TOKEN, &token)
+        .json(&json!({ "query": "{ public }", "extensions": { "operationId": "1" } }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    assert_eq!(subgraph.count(), 1, "the operation was being prepared");
+    *subgraph.delay.lock().expect("lock") = Duration::ZERO;
+
+    // Its id and its place are free again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = client.execute(&token, Some("1"), "{ __typename }").await;
+        if answer == (202, Value::Null) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut read = 0;
+    assert_eq!(
+        event(&mut stream, &mut read, "next", "1").await["payload"]["data"]["__typename"],
+        "Query"
+    );
+}
+
+#[tokio::test]
+async fn only_a_few_operations_start_before_the_stream_opens() {
+    let s = setup("").await;
+    let client = Client::new(&s.router, None);
+    let (_, token) = client.reserve().await;
+    for id in ["1", "2", "3", "4"] {
+        assert_eq!(
+            client.execute(&token, Some(id), "{ __typename }").await,
+            (202, Value::Null),
+            "{id}"
+        );
+    }
+    // Their results wait for the stream, so no more start until it opens.
+    assert_eq!(
+        client.execute(&token, Some("5"), "{ __typename }").await,
+        (409, json!("STREAM_NOT_OPEN"))
+    );
+    let mut stream = client.connect(&token).await;
+    assert_eq!(stream.response.status(), 200);
+    for id in ["1", "2", "3", "4"] {
+        // In whatever order they arrive.
+        let mut read = 0;
+        assert_eq!(
+            event(&mut stream, &mut read, "complete", id).await,
+            json!({ "id": id })
+        );
+    }
+    for id in ["5", "6", "7", "8", "9"] {
+        assert_eq!(
+            client.execute(&token, Some(id), "{ __typename }").await,
+            (202, Value::Null),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_parameter_makes_only_an_event_stream_get_single_connection() {
+    let s = setup("").await;
+    let http = reqwest::Client::new();
+    let base = format!("{}/graphql", s.router.url());
+
+    // An ordinary GET or POST that happens to have a `token` parameter stays one.
+    let response = http
+        .get(format!("{base}?query=%7B__typename%7D&token=x"))
+        .header("x-tessera-csrf", "1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["data"]["__typename"], "Query");
+    let response = http
+        .post(format!("{base}?token=x"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["data"]["__typename"], "Query");
+    // A browser's GET keeps the playground.
+    let response = http
+        .get(format!("{base}?token=x"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("text/html")
+    );
+    // The event stream's GET with it is the single connection mode's.
+    let response = http
+        .get(format!("{base}?token=x"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer(response).await, (404, json!("STREAM_NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn without_the_mode_put_and_delete_are_methods_graphql_does_not_take() {
+    let s = setup("subscriptions:\n  single_connection:\n    enabled: false\n").await;
+    let client = Client::new(&s.router, None);
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = client
+            .request(method.clone(), &format!("{}?operationId=1", client.url))
+            .header(TOKEN, "x")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status().as_u16(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "GET, POST", "{method}");
+        assert_eq!(answer(response).await.1, json!("METHOD_NOT_ALLOWED"));
+    }
+}
