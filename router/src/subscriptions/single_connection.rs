@@ -16,7 +16,8 @@
 //! 4. `DELETE /graphql?operationId=…` with the token stops an operation.
 //!
 //! Every request after the `PUT` is authenticated again and must come from the same caller,
-//! so a token that leaked (in a URL, say) does not hand the stream to someone else. Events of
+//! so a token that leaked (in a URL, say) does not hand a signed-in caller's stream to someone
+//! else (an anonymous reservation is anyone's who holds its token). Events of
 //! operations started before the stream opens (at most [`UNOPENED_OPERATIONS`], then
 //! `STREAM_NOT_OPEN`) wait in its buffer. The stream's end (the
 //! client going away, its token expiring, the router shutting down) ends its operations and
