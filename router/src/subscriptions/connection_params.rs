@@ -62,8 +62,9 @@ pub fn headers(
         .map_err(|_| malformed("the configured token header name is invalid"))?;
 
     let mut token: Option<HeaderValue> = None;
+    let prefix = location.prefix.as_str();
     let mut found = |value: HeaderValue| match &token {
-        Some(seen) if seen != value => Err(malformed(
+        Some(seen) if !same_token(seen, &value, prefix) => Err(malformed(
             "the connection_init payload carries two different tokens",
         )),
         _ => {
@@ -132,6 +133,23 @@ fn with_prefix(token: &str, prefix: &str) -> String {
     }
 }
 
+/// Whether two header values carry one token: the scheme (`prefix`) is compared without
+/// regard to case, as HTTP compares authentication schemes, and the token itself exactly.
+fn same_token(a: &HeaderValue, b: &HeaderValue, prefix: &str) -> bool {
+    let token = |value: &HeaderValue| {
+        let bytes = value.as_bytes();
+        match bytes.get(..prefix.len()) {
+            Some(scheme)
+                if !prefix.is_empty() && scheme.eq_ignore_ascii_case(prefix.as_bytes()) =>
+            {
+                bytes[prefix.len()..].trim_ascii_start().to_vec()
+            }
+            _ => bytes.to_vec(),
+        }
+    };
+    token(a) == token(b)
+}
+
 fn header_value(text: &str) -> Result<HeaderValue, RequestError> {
     HeaderValue::try_from(text).map_err(|_| {
         malformed("a token in the connection_init payload has characters a header cannot carry")
@@ -177,6 +195,9 @@ mod tests {
             json!({ "authToken": "Bearer abc" }),
             json!({ "token": "bearer abc" }),
             json!({ "Authorization": "Bearer abc", "authToken": "abc" }),
+            // One token sent two ways, its scheme in another case.
+            json!({ "Authorization": "bearer abc", "authToken": "abc" }),
+            json!({ "headers": { "authorization": "BEARER abc" }, "token": "Bearer abc" }),
         ] {
             let found = authorization(payload.clone());
             assert!(
