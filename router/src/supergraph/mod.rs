@@ -62,10 +62,7 @@ impl Supergraph {
         let links = links::read(&schema)?;
         let joins = model::read(&schema, &links)?;
         let api = api::derive(&schema, &links)?;
-        let has_one_of = api.types.values().any(|ty| {
-            matches!(ty, apollo_compiler::schema::ExtendedType::InputObject(input)
-                if crate::validation::one_of::is_one_of(input))
-        });
+        let has_one_of = check_one_of_types(&api)?;
         Ok(Self {
             schema,
             api,
@@ -74,6 +71,37 @@ impl Supergraph {
             has_one_of,
         })
     }
+}
+
+/// The type-system rules of OneOf input objects, which apollo-compiler does not check: every
+/// field nullable and without a default (a client gives exactly one, so no field can be
+/// required, and a default would give a second). Returns whether there is any OneOf input.
+fn check_one_of_types(api: &Schema) -> Result<bool, SupergraphError> {
+    let mut any = false;
+    for ty in api.types.values() {
+        let apollo_compiler::schema::ExtendedType::InputObject(input) = ty else {
+            continue;
+        };
+        if !crate::validation::one_of::is_one_of(input) {
+            continue;
+        }
+        any = true;
+        for (name, field) in &input.fields {
+            if field.ty.is_non_null() {
+                return Err(SupergraphError::Malformed(format!(
+                    "the OneOf input {}.{name} must be nullable",
+                    input.name
+                )));
+            }
+            if field.default_value.is_some() {
+                return Err(SupergraphError::Malformed(format!(
+                    "the OneOf input {}.{name} must have no default value",
+                    input.name
+                )));
+            }
+        }
+    }
+    Ok(any)
 }
 
 /// Declares `directive @oneOf on INPUT_OBJECT` unless `schema` declares a `@oneOf` itself.

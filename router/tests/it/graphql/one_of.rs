@@ -49,6 +49,25 @@ fn a_supergraph_using_one_of_without_declaring_it_loads_with_it_built_in() {
     assert_api_has_one_of(&supergraph);
 }
 
+#[test]
+fn a_one_of_input_with_a_required_or_defaulted_field_is_refused_at_load() {
+    for (field, why) in [
+        ("id: ID!", "must be nullable"),
+        ("id: ID = \"1\"", "must have no default value"),
+    ] {
+        let sdl = USERS.replace(
+            "input UserBy @oneOf { id: ID ",
+            &format!("input UserBy @oneOf {{ {field} "),
+        );
+        assert_ne!(sdl, USERS, "the fixture changed");
+        let error = Supergraph::parse(&composed(&sdl)).expect_err("refused");
+        assert!(
+            error.to_string().contains(&format!("UserBy.id {why}")),
+            "{error}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_literal_gives_exactly_one_field_and_not_null() {
     let router = Harness::one_of().await;
