@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tessera_router::compose::{SubgraphSdl, compose};
 use tessera_router::config::GatewayConfig;
 use tessera_router::server::RouterServer;
 
@@ -29,21 +28,11 @@ async fn subgraph(body: &'static str, count: Arc<AtomicUsize>) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/graphql")
+    crate::serve(app).await
 }
 
 async fn router(url: String, config: GatewayConfig) -> RouterServer {
-    let supergraph = compose(&[SubgraphSdl {
-        name: "counter".to_owned(),
-        url,
-        sdl: SDL.to_owned(),
-    }])
-    .expect("composes");
+    let supergraph = crate::compose_one("counter", &url, SDL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -171,13 +160,8 @@ async fn introspection_and_the_playground_can_be_switched_off() {
 
 #[tokio::test]
 async fn refuses_a_supergraph_with_an_unsupported_join_version() {
-    let supergraph = compose(&[SubgraphSdl {
-        name: "counter".to_owned(),
-        url: "http://127.0.0.1:1/graphql".to_owned(),
-        sdl: SDL.to_owned(),
-    }])
-    .expect("composes")
-    .replace("join/v0.3", "join/v0.9");
+    let supergraph = crate::compose_one("counter", "http://127.0.0.1:1/graphql", SDL)
+        .replace("join/v0.3", "join/v0.9");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

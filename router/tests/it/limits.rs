@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tessera_router::compose::{SubgraphSdl, compose};
 use tessera_router::config::GatewayConfig;
 use tessera_router::server::RouterServer;
 
@@ -29,17 +28,8 @@ async fn router(config: GatewayConfig) -> (RouterServer, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/graphql", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let supergraph = compose(&[SubgraphSdl {
-        name: "items".to_owned(),
-        url,
-        sdl: SDL.to_owned(),
-    }])
-    .expect("composes");
+    let url = crate::serve(app).await;
+    let supergraph = crate::compose_one("items", &url, SDL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -143,12 +133,7 @@ async fn the_assumed_list_size_multiplies_what_is_below_a_list() {
 async fn follows_cost_and_list_size_directives_in_the_supergraph() {
     // A supergraph as Apollo composition writes it for `@cost` and `@listSize` (ours does not
     // carry them yet), with the subgraph at a closed port: a refused operation never fetches.
-    let supergraph = compose(&[SubgraphSdl {
-        name: "items".to_owned(),
-        url: "http://127.0.0.1:1/graphql".to_owned(),
-        sdl: SDL.to_owned(),
-    }])
-    .expect("composes");
+    let supergraph = crate::compose_one("items", "http://127.0.0.1:1/graphql", SDL);
     let supergraph = supergraph
         .replacen(
             "@link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)",

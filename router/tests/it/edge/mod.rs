@@ -20,7 +20,6 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tessera_router::compose::{SubgraphSdl, compose};
 use tessera_router::config::GatewayConfig;
 use tessera_router::server::RouterServer;
 
@@ -102,12 +101,7 @@ pub fn supergraph(url: &str) -> String {
 
 /// The supergraph of a subgraph with `sdl` at `url`.
 pub fn supergraph_of(url: &str, sdl: &str) -> String {
-    compose(&[SubgraphSdl {
-        name: "main".to_owned(),
-        url: url.to_owned(),
-        sdl: sdl.to_owned(),
-    }])
-    .expect("composes")
+    crate::compose_one("main", url, sdl)
 }
 
 /// A router over the test subgraph with `config` (YAML, `SUBGRAPH_URL` standing for the

@@ -15,7 +15,6 @@ use axum::Router;
 use axum::routing::post;
 use http::{HeaderMap, HeaderValue, Method, header};
 use serde_json::{Value, json};
-use tessera_router::compose::{SubgraphSdl, compose};
 use tessera_router::config::GatewayConfig;
 use tessera_router::pipeline::{self, Engine, HttpRequest};
 
@@ -57,17 +56,8 @@ impl Harness {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let url = format!("http://{}/graphql", listener.local_addr().expect("bound"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let supergraph = compose(&[SubgraphSdl {
-            name: "users".to_owned(),
-            url,
-            sdl: USERS.to_owned(),
-        }])
-        .expect("composes");
+        let url = crate::serve(app).await;
+        let supergraph = crate::compose_one("users", &url, USERS);
         Self::on(&supergraph, fetches)
     }
 

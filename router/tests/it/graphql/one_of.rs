@@ -3,7 +3,6 @@
 //! variable values before anything reaches a subgraph.
 
 use serde_json::json;
-use tessera_router::compose::{SubgraphSdl, compose};
 use tessera_router::supergraph::Supergraph;
 
 use super::{Harness, USERS, error, errors};
@@ -12,12 +11,7 @@ const INVALID: &str = "GRAPHQL_VALIDATION_FAILED";
 const INPUT: &str = "BAD_USER_INPUT";
 
 fn composed(sdl: &str) -> String {
-    compose(&[SubgraphSdl {
-        name: "users".to_owned(),
-        url: "http://users.invalid/graphql".to_owned(),
-        sdl: sdl.to_owned(),
-    }])
-    .expect("composes")
+    crate::compose_one("users", "http://users.invalid/graphql", sdl)
 }
 
 fn assert_api_has_one_of(supergraph: &str) {
