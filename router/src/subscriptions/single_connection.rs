@@ -69,14 +69,17 @@ impl Kind {
     /// `token` query parameter counts only on a `GET` for the event stream (all an
     /// `EventSource` can send), so that an ordinary request with such a parameter stays one.
     pub fn of(method: &Method, headers: &HeaderMap, query: Option<&str>) -> Option<Kind> {
-        let sse = Streaming::accepted(headers) == Some(Streaming::Sse);
+        // Only requests that can be single connection ones pay for reading `Accept`.
+        let sse = || Streaming::accepted(headers) == Some(Streaming::Sse);
         match *method {
             Method::PUT => Some(Kind::Reserve),
             Method::DELETE => Some(Kind::Stop),
             Method::GET | Method::POST if headers.contains_key(TOKEN_HEADER) => {
-                Some(if sse { Kind::Connect } else { Kind::Execute })
+                Some(if sse() { Kind::Connect } else { Kind::Execute })
             }
-            Method::GET if sse && query_token(query).is_some() => Some(Kind::Connect),
+            Method::GET if query.is_some_and(|q| q.contains("token=")) && sse() => {
+                query_token(query).map(|_| Kind::Connect)
+            }
             _ => None,
         }
     }
