@@ -31,17 +31,27 @@ impl Default for PlaygroundConfig {
     }
 }
 
-/// Query plans in responses: a request with the header `X-Tessera-Query-Plan: 1` gets the plan
-/// in `extensions.queryPlan`.
+/// Planning, and query plans in responses: a request with the header
+/// `X-Tessera-Query-Plan: 1` gets the plan in `extensions.queryPlan`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryPlanConfig {
     /// Honour the header. Plans reveal the subgraph layout, so production may turn this off.
     #[serde(default = "yes")]
     pub expose: bool,
-    /// How many plans (and parsed operations) to keep.
+    /// How many plans to keep.
     #[serde(default = "default_cache_size")]
     pub cache_size: usize,
+    /// How many parsed and validated documents to keep.
+    #[serde(default = "default_cache_size")]
+    pub document_cache_size: usize,
+    /// The most steps planning one operation may take (walk and cost search); beyond it the
+    /// operation is refused with `QUERY_PLANNING_BUDGET_EXCEEDED`.
+    #[serde(default = "default_plan_steps")]
+    pub max_steps: u64,
+    /// The longest planning one operation may take, in milliseconds (the same refusal).
+    #[serde(default = "default_plan_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 impl Default for QueryPlanConfig {
@@ -49,8 +59,19 @@ impl Default for QueryPlanConfig {
         Self {
             expose: true,
             cache_size: default_cache_size(),
+            document_cache_size: default_cache_size(),
+            max_steps: default_plan_steps(),
+            timeout_ms: default_plan_timeout_ms(),
         }
     }
+}
+
+fn default_plan_steps() -> u64 {
+    1_000_000
+}
+
+fn default_plan_timeout_ms() -> u64 {
+    1_000
 }
 
 /// What subgraph requests carry from the client's request.
@@ -97,6 +118,11 @@ pub struct LimitsConfig {
     /// The most root fields in one operation (`MAX_ROOT_FIELDS_EXCEEDED`).
     #[serde(default = "default_max_root_fields")]
     pub max_root_fields: usize,
+    /// The most field selections in one operation, fragments expanded, `__typename` included
+    /// (`MAX_SELECTIONS_EXCEEDED`). Measured without expanding, so fragments that spread each
+    /// other cannot make the router do exponential work before it refuses.
+    #[serde(default = "default_max_selections")]
+    pub max_selections: usize,
     /// The most directive applications in the document (`MAX_DIRECTIVES_EXCEEDED`).
     #[serde(default = "default_max_directives")]
     pub max_directives: usize,
@@ -120,6 +146,7 @@ impl Default for LimitsConfig {
             max_depth: default_max_depth(),
             max_aliases: default_max_aliases(),
             max_root_fields: default_max_root_fields(),
+            max_selections: default_max_selections(),
             max_directives: default_max_directives(),
             max_cost: None,
             list_size: default_list_size(),
@@ -141,6 +168,10 @@ fn default_max_aliases() -> usize {
 
 fn default_max_root_fields() -> usize {
     64
+}
+
+fn default_max_selections() -> usize {
+    5_000
 }
 
 fn default_max_directives() -> usize {

@@ -12,7 +12,7 @@ use crate::config::AuthorizationMode;
 use crate::edge::authorization::{self, Caller};
 use crate::edge::jwt::Identity;
 use crate::json::Value;
-use crate::planner::{self, QueryPlan};
+use crate::planner::QueryPlan;
 
 /// The filtered plans one operation keeps, at most (callers fall into few classes).
 const FILTERED_PLANS: usize = 16;
@@ -78,8 +78,7 @@ fn filtered(
     let plan = if operation.selection.0.is_empty() {
         QueryPlan { root: None }
     } else {
-        planner::plan(&engine.graph, &engine.supergraph.schema, &operation)
-            .map_err(|e| RequestError::Planning(e.to_string()))?
+        super::plan::plan_normalized(engine, &operation)?
     };
     let out = Arc::new(Planned {
         operation: planned.operation.clone(),

@@ -43,6 +43,10 @@ pub enum RequestError {
     SubscriptionUnsupported,
     #[error("the router could not plan this operation: {0}")]
     Planning(String),
+    #[error(
+        "planning this operation needs more work than the router allows (stopped after {steps} steps)"
+    )]
+    PlanningBudget { steps: u64 },
     #[error("the document has more than {0} tokens")]
     MaxTokens(usize),
     #[error("the operation nests {found} fields deep; the limit is {limit}")]
@@ -51,6 +55,8 @@ pub enum RequestError {
     MaxAliases { found: usize, limit: usize },
     #[error("the operation has {found} root fields; the limit is {limit}")]
     MaxRootFields { found: usize, limit: usize },
+    #[error("the operation selects {found} fields, fragments expanded; the limit is {limit}")]
+    MaxSelections { found: usize, limit: usize },
     #[error("the document has {found} directives; the limit is {limit}")]
     MaxDirectives { found: usize, limit: usize },
     #[error("the operation's estimated cost is {found}; the limit is {limit}")]
@@ -116,10 +122,12 @@ impl RequestError {
             RequestError::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             RequestError::SubscriptionUnsupported => "SUBSCRIPTION_NOT_SUPPORTED",
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
+            RequestError::PlanningBudget { .. } => "QUERY_PLANNING_BUDGET_EXCEEDED",
             RequestError::MaxTokens(_) => "MAX_TOKENS_EXCEEDED",
             RequestError::MaxDepth { .. } => "MAX_DEPTH_EXCEEDED",
             RequestError::MaxAliases { .. } => "MAX_ALIASES_EXCEEDED",
             RequestError::MaxRootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
+            RequestError::MaxSelections { .. } => "MAX_SELECTIONS_EXCEEDED",
             RequestError::MaxDirectives { .. } => "MAX_DIRECTIVES_EXCEEDED",
             RequestError::Cost { .. } => "COST_LIMIT_EXCEEDED",
             RequestError::CsrfPrevented(_) => "CSRF_PREVENTED",
@@ -167,6 +175,8 @@ impl RequestError {
             | RequestError::MaxDepth { .. }
             | RequestError::MaxAliases { .. }
             | RequestError::MaxRootFields { .. }
+            | RequestError::MaxSelections { .. }
+            | RequestError::PlanningBudget { .. }
             | RequestError::MaxDirectives { .. }
             | RequestError::Cost { .. } => graphql_error(StatusCode::BAD_REQUEST),
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -56,8 +56,10 @@ pub struct Engine {
     pub edge: Edge,
     propagate: Vec<HeaderName>,
     pub(crate) hasher: ahash::RandomState,
-    pub(crate) documents: Mutex<LruCache<u64, parse::Parsed>>,
+    pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
+    /// Plans being made: concurrent misses of one operation wait for one planning.
+    pub(crate) planning: plan::InFlight,
     /// Open subscription channels; one registry serves every engine a reload brings.
     pub subscriptions: Arc<crate::subscriptions::Registry>,
     /// GraphQL over SSE single connection mode reservations, shared like `subscriptions`.
@@ -127,7 +129,7 @@ impl Engine {
             .map(|h| HeaderName::try_from(h.as_str()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("headers.propagate: {e}"))?;
-        let size = NonZeroUsize::new(config.query_plan.cache_size.max(1)).expect("at least one");
+        let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         Ok(Self {
             edge,
@@ -137,8 +139,9 @@ impl Engine {
             graph,
             propagate,
             hasher: ahash::RandomState::new(),
-            documents: Mutex::new(LruCache::new(size)),
-            plans: Mutex::new(LruCache::new(size)),
+            documents: Mutex::new(LruCache::new(size(config.query_plan.document_cache_size))),
+            plans: Mutex::new(LruCache::new(size(config.query_plan.cache_size))),
+            planning: Default::default(),
             subscriptions: previous.map_or_else(Default::default, |p| p.subscriptions.clone()),
             reservations: previous.map_or_else(Default::default, |p| p.reservations.clone()),
             config,
@@ -300,13 +303,13 @@ pub async fn prepare(
         .filter(|q| !q.trim().is_empty())
         .ok_or(RequestError::MissingQuery)?;
     let key = parse::fingerprint(engine, query);
-    let document = parse::parse(engine, key, query).map_err(|e| (*e).clone())?;
+    let document = parse::parse(engine, &key, query).map_err(|e| (*e).clone())?;
     let operation = select(&document, request.operation_name.as_deref())?.clone();
     if !(streaming && operation.operation_type.is_subscription()) {
         request::allows(http.method, operation.operation_type)?;
     }
     let variables = coerce(engine, &operation, request.variables.unwrap_or_default())?;
-    let planned = plan::plan(engine, key, &document, &operation, &variables)?;
+    let planned = plan::plan(engine, key, &document, &operation, &variables).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
     if let Some(limit) = engine.config.limits.max_cost {

@@ -20,18 +20,43 @@ const RECURSION_LIMIT: usize = 256;
 /// A parsed and validated document, or why it is not one.
 pub type Parsed = Result<Arc<Valid<ExecutableDocument>>, Arc<RequestError>>;
 
+/// The cache key of a document: its text, with the hash computed once. Two keys are equal only
+/// when their texts are, so documents that happen to share a hash never share an entry.
+#[derive(Debug, Clone)]
+pub struct DocumentKey {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl std::hash::Hash for DocumentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialEq for DocumentKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for DocumentKey {}
+
 /// The cache key of a document text.
-pub fn fingerprint(engine: &Engine, query: &str) -> u64 {
-    engine.hasher.hash_one(query)
+pub fn fingerprint(engine: &Engine, query: &str) -> DocumentKey {
+    DocumentKey {
+        hash: engine.hasher.hash_one(query),
+        text: Arc::from(query),
+    }
 }
 
 /// Parses and validates `query`.
-pub fn parse(engine: &Engine, key: u64, query: &str) -> Parsed {
+pub fn parse(engine: &Engine, key: &DocumentKey, query: &str) -> Parsed {
     if let Some(hit) = engine
         .documents
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
+        .get(key)
     {
         return hit.clone();
     }
@@ -40,7 +65,7 @@ pub fn parse(engine: &Engine, key: u64, query: &str) -> Parsed {
         .documents
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .put(key, parsed.clone());
+        .put(key.clone(), parsed.clone());
     parsed
 }
 

@@ -8,6 +8,7 @@ use apollo_compiler::executable::Operation as ExecutableOperation;
 use apollo_compiler::response::{JsonMap, JsonValue as Value};
 
 use super::Engine;
+use super::parse::DocumentKey;
 use super::request::RequestError;
 use crate::edge::authorization::{self, Guard};
 use crate::planner::operation::{self, Operation};
@@ -38,35 +39,79 @@ pub struct Planned {
 /// What the plan cache is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanKey {
-    document: u64,
+    document: super::parse::DocumentKey,
     operation: Option<apollo_compiler::Name>,
     conditions: Vec<bool>,
 }
 
-/// Plans `operation` of `document` for the coerced `variables`.
-pub fn plan(
+/// Plans a normalized operation within the configured budget.
+pub(crate) fn plan_normalized(
     engine: &Engine,
-    document_key: u64,
+    normalized: &Operation,
+) -> Result<QueryPlan, RequestError> {
+    let config = &engine.config.query_plan;
+    let budget = planner::Budget::new(
+        config.max_steps,
+        Some(std::time::Duration::from_millis(config.timeout_ms)),
+    );
+    planner::plan_within(
+        &engine.graph,
+        &engine.supergraph.schema,
+        normalized,
+        &budget,
+    )
+    .map_err(|e| match e {
+        planner::PlanError::BudgetExceeded => RequestError::PlanningBudget {
+            steps: budget.used(),
+        },
+        e => RequestError::Planning(e.to_string()),
+    })
+}
+
+/// Plannings under way, by key; each ends with its result for everyone waiting on it.
+pub type InFlight = std::sync::Mutex<
+    std::collections::HashMap<
+        PlanKey,
+        Arc<tokio::sync::OnceCell<Result<Arc<Planned>, RequestError>>>,
+    >,
+>;
+
+/// Plans `operation` of `document` for the coerced `variables`.
+pub async fn plan(
+    engine: &Engine,
+    document_key: DocumentKey,
     document: &ExecutableDocument,
     operation: &ExecutableOperation,
     variables: &JsonMap,
 ) -> Result<Arc<Planned>, RequestError> {
     let operation_name = operation.name.clone();
     let unconditional = PlanKey {
-        document: document_key,
+        document: document_key.clone(),
         operation: operation_name.clone(),
         conditions: Vec::new(),
     };
     // Most operations have no variable conditions: one lookup, no normalization.
-    if let Some(hit) = engine
+    let marker = engine
         .plans
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(&unconditional)
+        .cloned();
+    if let Some(hit) = &marker
         && !hit.conditional
     {
         return Ok(hit.clone());
     }
+    // Measured on the document before anything is expanded; a conditional operation's marker
+    // entry carries its measure.
+    let measure = match &marker {
+        Some(hit) => hit.measure,
+        None => {
+            let measure = super::limits::measure(document, operation);
+            super::limits::check(&engine.config.limits, &measure)?;
+            measure
+        }
+    };
     let variable = |name: &str| match variables.get(name) {
         Some(Value::Bool(b)) => Some(*b),
         _ => None,
@@ -88,10 +133,69 @@ pub fn plan(
     {
         return Ok(hit.clone());
     }
-    let measure = super::limits::measure(&normalized);
-    super::limits::check(&engine.config.limits, &measure)?;
-    let plan = planner::plan(&engine.graph, &engine.supergraph.schema, &normalized)
-        .map_err(|e| RequestError::Planning(e.to_string()))?;
+    // One planning per key, however many requests miss it at once; a waiter whose request is
+    // cancelled leaves the others waiting on the same cell, and the entry goes with the
+    // last of them.
+    let cell = engine
+        .planning
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key.clone())
+        .or_default()
+        .clone();
+    let _leave = LeaveInFlight {
+        engine,
+        key: &key,
+        cell: &cell,
+    };
+    cell.get_or_init(|| async {
+        build(
+            engine,
+            normalized,
+            conditional,
+            measure,
+            unconditional,
+            key.clone(),
+        )
+    })
+    .await
+    .clone()
+}
+
+/// Takes a planning's entry out of [`Engine::planning`] when the last request holding it
+/// leaves, however it leaves (the result is in the plan cache by then, or was an error).
+struct LeaveInFlight<'a> {
+    engine: &'a Engine,
+    key: &'a PlanKey,
+    cell: &'a Arc<tokio::sync::OnceCell<Result<Arc<Planned>, RequestError>>>,
+}
+
+impl Drop for LeaveInFlight<'_> {
+    fn drop(&mut self) {
+        let mut planning = self
+            .engine
+            .planning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Two references: the map's and this request's. Anyone else still waits on it.
+        if planning
+            .get(self.key)
+            .is_some_and(|entry| Arc::ptr_eq(entry, self.cell) && Arc::strong_count(entry) <= 2)
+        {
+            planning.remove(self.key);
+        }
+    }
+}
+
+fn build(
+    engine: &Engine,
+    normalized: Arc<Operation>,
+    conditional: bool,
+    measure: super::limits::Measure,
+    unconditional: PlanKey,
+    key: PlanKey,
+) -> Result<Arc<Planned>, RequestError> {
+    let plan = plan_normalized(engine, &normalized)?;
     let introspection = normalized.selection.0.iter().any(|s| {
         matches!(s, operation::Selection::Field(f) if f.name == "__schema" || f.name == "__type")
     });

@@ -7,6 +7,7 @@
 //! - [`plan`]: the plan tree, and how it prints.
 
 mod alias;
+pub mod budget;
 mod build;
 pub mod graph;
 pub mod operation;
@@ -17,6 +18,7 @@ use std::collections::BTreeSet;
 use apollo_compiler::ast::OperationType;
 
 pub use alias::rename_back;
+pub use budget::Budget;
 use build::{Builder, GroupId};
 pub use graph::Graph;
 use operation::{Operation, collect_variables, write_selection_set};
@@ -31,16 +33,39 @@ pub enum PlanError {
     Unresolvable(String),
     #[error("the operation needs too many nested entity jumps to plan")]
     TooDeep,
+    #[error("planning the operation needs more work than the router allows")]
+    BudgetExceeded,
 }
 
-/// Plans `operation` against the supergraph described by `graph` and `schema`.
+/// Plans `operation` against the supergraph described by `graph` and `schema`, with no limit
+/// on the work it may take.
 pub fn plan(
     graph: &Graph,
     schema: &apollo_compiler::Schema,
     operation: &Operation,
 ) -> Result<QueryPlan, PlanError> {
-    let mut builder = Builder::new(graph, schema);
-    let roots = builder.plan_root(operation)?;
+    plan_within(graph, schema, operation, &Budget::unlimited())
+}
+
+/// Plans `operation` within `budget`.
+pub fn plan_within(
+    graph: &Graph,
+    schema: &apollo_compiler::Schema,
+    operation: &Operation,
+    budget: &Budget,
+) -> Result<QueryPlan, PlanError> {
+    let mut builder = Builder::new(graph, schema, budget);
+    // A search cut short by the budget looks like an unreachable field: say what happened.
+    let roots = builder.plan_root(operation).map_err(|e| {
+        if budget.spent() {
+            PlanError::BudgetExceeded
+        } else {
+            e
+        }
+    })?;
+    if budget.spent() {
+        return Err(PlanError::BudgetExceeded);
+    }
     let groups = &builder.groups;
     let nodes: Vec<PlanNode> = match operation.kind {
         OperationType::Mutation => roots

@@ -6,6 +6,7 @@ mod executor;
 mod graphql;
 mod limits;
 mod planner;
+mod planning;
 mod playground;
 mod protocols;
 mod subscriptions;

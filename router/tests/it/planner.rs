@@ -151,3 +151,11 @@ fn plans_every_field_of_the_supergraph_to_depth_four() {
         assert!(plan.root.is_some(), "{kind}: a plan with fetches");
     }
 }
+
+#[test]
+fn an_entity_chain_may_return_to_subgraphs_it_has_left() {
+    // identity -> blog -> identity -> billing -> identity -> blog
+    insta::assert_snapshot!(plan(
+        "{ me { posts(first: 1) { nodes { author { invoices(first: 1) { nodes { user { posts(first: 1) { nodes { title } } } } } } } } } }"
+    ));
+}

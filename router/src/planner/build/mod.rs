@@ -11,12 +11,14 @@ mod jump;
 mod reach;
 mod selection;
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use apollo_compiler::Name;
 use apollo_compiler::ast::OperationType;
 
 use super::PlanError;
+use super::budget::Budget;
 use super::graph::{Graph, SubgraphId};
 use super::operation::{Field, Operation, Selection, SelectionSet};
 use super::plan::PathSegment;
@@ -46,9 +48,21 @@ pub(super) enum Step {
     Fragment(Name),
 }
 
+/// What a reach cost depends on when no key walk is under way.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct ReachKey {
+    from: SubgraphId,
+    ty: Name,
+    selection: SelectionSet,
+    provided: Option<SelectionSet>,
+}
+
 pub(super) struct Builder<'a> {
     graph: &'a Graph,
     schema: &'a apollo_compiler::Schema,
+    budget: &'a Budget,
+    /// Costs already worked out: the same sub-selection is costed from the same subgraph once.
+    reach_memo: RefCell<HashMap<ReachKey, Option<u32>, ahash::RandomState>>,
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
@@ -60,10 +74,12 @@ pub(super) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(graph: &'a Graph, schema: &'a apollo_compiler::Schema) -> Self {
+    pub fn new(graph: &'a Graph, schema: &'a apollo_compiler::Schema, budget: &'a Budget) -> Self {
         Self {
             graph,
             schema,
+            budget,
+            reach_memo: RefCell::default(),
             groups: Vec::new(),
             touched: Vec::new(),
             jumping: Vec::new(),
@@ -243,6 +259,9 @@ impl<'a> Builder<'a> {
         selection: &SelectionSet,
         provided: Option<&SelectionSet>,
     ) -> Result<(), PlanError> {
+        if !self.budget.step() {
+            return Err(PlanError::BudgetExceeded);
+        }
         self.depth += 1;
         if self.depth > MAX_WALK_DEPTH {
             self.depth -= 1;
@@ -266,8 +285,21 @@ impl<'a> Builder<'a> {
         if self.graph.is_abstract(ty) && !self.graph.is_interface_object(subgraph, ty) {
             self.add_typename(g, pos);
             let types: Vec<Name> = self.safe_types(subgraph, ty);
+            // Fields this subgraph resolves alike on every member stay on the abstract type,
+            // once; only the rest is planned per member. Without this, nested selections on
+            // an interface with n members would be planned n^depth times.
+            let (uniform, rest) = if provided.is_none()
+                && types.len() == self.graph.possible_types_in(subgraph, ty).len()
+            {
+                self.uniform_fields(subgraph, ty, &types, selection)
+            } else {
+                (Vec::new(), selection.clone())
+            };
+            for field in uniform {
+                self.add_field(g, pos, path, ty, field, None)?;
+            }
             for concrete in types {
-                let fields = flatten_fields(self.graph, &concrete, selection);
+                let fields = flatten_fields(self.graph, &concrete, &rest);
                 if fields.iter().all(|f| f.name == "__typename") {
                     continue;
                 }
@@ -280,6 +312,56 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         self.walk_object(g, pos, path, ty, selection, provided)
+    }
+
+    /// Splits `selection` on the abstract type `ty` into the fields `subgraph` resolves on
+    /// the abstract type itself and alike on each of `members` (no requirements, the same type
+    /// everywhere), and the rest: fields it does not, and fragments on other types.
+    fn uniform_fields<'s>(
+        &self,
+        subgraph: SubgraphId,
+        ty: &Name,
+        members: &[Name],
+        selection: &'s SelectionSet,
+    ) -> (Vec<&'s Field>, SelectionSet) {
+        let mut uniform = Vec::new();
+        let mut rest = Vec::new();
+        let mut stack: Vec<&'s Selection> = selection.0.iter().rev().collect();
+        while let Some(item) = stack.pop() {
+            match item {
+                Selection::Fragment(fragment) if &fragment.on == ty => {
+                    stack.extend(fragment.selection.0.iter().rev());
+                }
+                Selection::Field(field)
+                    if field.name != "__typename" && self.uniform(subgraph, ty, members, field) =>
+                {
+                    uniform.push(field);
+                }
+                // `__typename` is already there.
+                Selection::Field(field) if field.name == "__typename" => {}
+                other => rest.push(other.clone()),
+            }
+        }
+        (uniform, SelectionSet(rest))
+    }
+
+    fn uniform(&self, subgraph: SubgraphId, ty: &Name, members: &[Name], field: &Field) -> bool {
+        let declared = |on: &Name| {
+            self.graph.resolves(subgraph, on, &field.name)
+                && self
+                    .graph
+                    .field_in(subgraph, on, &field.name)
+                    .is_none_or(|f| f.requires.is_none() && f.type_in_graph.is_none())
+        };
+        self.schema.type_field(ty, &field.name).is_ok()
+            && declared(ty)
+            && members.iter().all(|member| {
+                declared(member)
+                    && self
+                        .graph
+                        .field_type_in(subgraph, member, &field.name)
+                        .is_none()
+            })
     }
 
     /// Walks the fields of an object type (or of an interface a subgraph models as an object).

@@ -5,8 +5,13 @@ use apollo_compiler::Name;
 
 use super::super::graph::{Key, SubgraphId};
 use super::super::operation::{Field, Selection, SelectionSet};
-use super::Builder;
 use super::selection::*;
+use super::{Builder, ReachKey};
+
+/// How deeply key and requirement walks may nest inside each other (a key whose fields come
+/// from another subgraph through a key of its own...). The operation's own depth does not
+/// count: it is finite and bounded by the depth limit.
+const MAX_KEY_DEPTH: usize = 32;
 
 impl Builder<'_> {
     /// The cost of resolving `field` (or only entering, without one) of an object of type `ty`
@@ -22,12 +27,19 @@ impl Builder<'_> {
         visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
         depth: usize,
     ) -> Option<(u32, Key)> {
+        if !self.budget.step() {
+            return None;
+        }
+        // The marker guards the key and requirement walks only: they are what can go round in
+        // circles. The field's own selection is a strict part of the operation, so descending
+        // into it may come back to the same subgraph, type and field as often as the
+        // operation does.
         let marker = (rep_ty.clone(), target, field.map(|f| f.name.clone()));
-        if depth > 16 || visiting.contains(&marker) {
+        if depth > MAX_KEY_DEPTH || visiting.contains(&marker) {
             return None;
         }
         visiting.push(marker);
-        let result = (|| {
+        let entry = (|| {
             let mut best: Option<(u32, Key)> = None;
             for key in self.graph.resolvable_keys(target, rep_ty) {
                 if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1)
@@ -38,34 +50,29 @@ impl Builder<'_> {
             }
             let (key_cost, key) = best?;
             let mut cost = 10 + key_cost;
-            if let Some(field) = field {
-                if let Some(requires) = self
+            if let Some(field) = field
+                && let Some(requires) = self
                     .graph
                     .field_in(target, rep_ty, &field.name)
                     .and_then(|f| f.requires.as_ref())
-                {
-                    cost += self.reach(from, ty, requires, None, visiting, depth + 1)?;
-                }
-                if !field.selection.0.is_empty() {
-                    let child = self.child_type(target, rep_ty, field);
-                    let provides = self
-                        .graph
-                        .field_in(target, rep_ty, &field.name)
-                        .and_then(|f| f.provides.as_ref());
-                    cost += self.reach(
-                        target,
-                        &child,
-                        &field.selection,
-                        provides,
-                        visiting,
-                        depth + 1,
-                    )?;
-                }
+            {
+                cost += self.reach(from, ty, requires, None, visiting, depth + 1)?;
             }
             Some((cost, key))
         })();
         visiting.pop();
-        result
+        let (mut cost, key) = entry?;
+        if let Some(field) = field
+            && !field.selection.0.is_empty()
+        {
+            let child = self.child_type(target, rep_ty, field);
+            let provides = self
+                .graph
+                .field_in(target, rep_ty, &field.name)
+                .and_then(|f| f.provides.as_ref());
+            cost += self.reach(target, &child, &field.selection, provides, visiting, depth)?;
+        }
+        Some((cost, key))
     }
 
     /// The cost of making `selection` available on an object of type `ty` resolved in `from`
@@ -79,9 +86,38 @@ impl Builder<'_> {
         visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
         depth: usize,
     ) -> Option<u32> {
-        if depth > 32 {
+        if !self.budget.step() || depth > MAX_KEY_DEPTH {
             return None;
         }
+        // Outside key walks the cost depends on nothing else, so it is worked out once: the
+        // same sub-selection is met once per candidate subgraph and per member of every
+        // abstract type above it, which without this is exponential in the operation's depth.
+        if !visiting.is_empty() || depth > 0 {
+            return self.reach_uncached(from, ty, selection, provided, visiting, depth);
+        }
+        let key = ReachKey {
+            from,
+            ty: ty.clone(),
+            selection: selection.clone(),
+            provided: provided.cloned(),
+        };
+        if let Some(hit) = self.reach_memo.borrow().get(&key) {
+            return *hit;
+        }
+        let cost = self.reach_uncached(from, ty, selection, provided, visiting, depth);
+        self.reach_memo.borrow_mut().insert(key, cost);
+        cost
+    }
+
+    fn reach_uncached(
+        &self,
+        from: SubgraphId,
+        ty: &Name,
+        selection: &SelectionSet,
+        provided: Option<&SelectionSet>,
+        visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
+        depth: usize,
+    ) -> Option<u32> {
         let types: Vec<Name> =
             if self.graph.is_abstract(ty) && !self.graph.is_interface_object(from, ty) {
                 self.graph.possible_types_in(from, ty).to_vec()
@@ -109,14 +145,9 @@ impl Builder<'_> {
                                 .field_in(from, concrete, &field.name)
                                 .and_then(|f| f.provides.as_ref())
                         });
-                        if let Some(cost) = self.reach(
-                            from,
-                            &child,
-                            &field.selection,
-                            provides,
-                            visiting,
-                            depth + 1,
-                        ) {
+                        if let Some(cost) =
+                            self.reach(from, &child, &field.selection, provides, visiting, depth)
+                        {
                             total += cost;
                             continue;
                         }
@@ -126,8 +157,7 @@ impl Builder<'_> {
                         for sub in flatten_fields(self.graph, &child, &field.selection) {
                             let one = SelectionSet(vec![Selection::Field(sub.clone())]);
                             let cost =
-                                match self.reach(from, &child, &one, provides, visiting, depth + 1)
-                                {
+                                match self.reach(from, &child, &one, provides, visiting, depth) {
                                     Some(cost) => cost,
                                     None => {
                                         let remote = Field {
@@ -144,7 +174,7 @@ impl Builder<'_> {
                                                     &rep_ty,
                                                     Some(&remote),
                                                     visiting,
-                                                    depth + 1,
+                                                    depth,
                                                 )
                                                 .map(|(c, _)| c)
                                             })
@@ -157,7 +187,7 @@ impl Builder<'_> {
                     }
                     continue;
                 }
-                total += self.jump_or_split_cost(from, concrete, field, visiting, depth + 1)?;
+                total += self.jump_or_split_cost(from, concrete, field, visiting, depth)?;
             }
         }
         Some(total)
@@ -194,7 +224,7 @@ impl Builder<'_> {
                 selection: SelectionSet(vec![Selection::Field(sub.clone())]),
                 ..field.clone()
             };
-            total += self.jump_or_split_cost(from, ty, &part, visiting, depth + 1)?;
+            total += self.jump_or_split_cost(from, ty, &part, visiting, depth)?;
         }
         Some(total)
     }

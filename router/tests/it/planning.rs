@@ -1,0 +1,207 @@
+//! Planning proportionate to the operation: hostile documents are refused before any work
+//! grows with their expansion, nested selections on abstract types are planned once, entity
+//! chains of any length plan, and the planner stops at its budget with a coded error.
+
+use apollo_compiler::ExecutableDocument;
+use serde_json::{Value, json};
+use tessera_router::config::GatewayConfig;
+use tessera_router::planner::{self, Budget, Graph, PlanError, operation};
+use tessera_router::server::RouterServer;
+use tessera_router::supergraph::Supergraph;
+
+/// An interface with ten implementations, each pointing at another node.
+fn nodes_sdl() -> String {
+    let mut sdl = String::from(
+        "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+         type Query { node: Node }\n\
+         interface Node { id: ID! next: Node }\n",
+    );
+    for i in 0..10 {
+        sdl.push_str(&format!(
+            "type N{i} implements Node {{ id: ID! next: Node label{i}: String }}\n"
+        ));
+    }
+    sdl
+}
+
+fn normalized(supergraph: &Supergraph, query: &str) -> std::sync::Arc<operation::Operation> {
+    let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
+        .unwrap_or_else(|e| panic!("{query}\n{}", e.errors));
+    let op = document.operations.get(None).expect("one operation");
+    operation::normalize(&document, op, &|_| None)
+        .expect("normalizes")
+        .0
+}
+
+fn plan_text(supergraph_sdl: &str, query: &str) -> String {
+    let supergraph = Supergraph::parse(supergraph_sdl).expect("loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let op = normalized(&supergraph, query);
+    planner::plan(&graph, &supergraph.schema, &op)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+        .to_string()
+}
+
+#[test]
+fn nested_interface_selections_one_subgraph_answers_stay_on_the_interface() {
+    let supergraph = crate::compose_one("nodes", "http://127.0.0.1:1/graphql", &nodes_sdl());
+    let plan = plan_text(
+        &supergraph,
+        "{ node { next { next { next { next { next { id } } } } } } }",
+    );
+    insta::assert_snapshot!(plan);
+    // A member's own field is still asked for on that member only.
+    let plan = plan_text(
+        &supergraph,
+        "{ node { id next { ... on N3 { label3 } next { id } } } }",
+    );
+    insta::assert_snapshot!(plan);
+}
+
+/// Two subgraphs that each add a field to the other's entity, so a selection alternating
+/// between them jumps once per level.
+fn ping_pong() -> String {
+    tessera_router::compose::compose(&[
+        tessera_router::compose::SubgraphSdl {
+            name: "a".into(),
+            url: "http://127.0.0.1:1/a".into(),
+            sdl: "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+                  type Query { t: T }\n\
+                  type T @key(fields: \"id\") { id: ID! a: T }"
+                .into(),
+        },
+        tessera_router::compose::SubgraphSdl {
+            name: "b".into(),
+            url: "http://127.0.0.1:1/b".into(),
+            sdl: "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+                  type T @key(fields: \"id\") { id: ID! b: T }"
+                .into(),
+        },
+    ])
+    .expect("composes")
+}
+
+/// `{ t { b { id a { id b { ... } } } } }`, `levels` fields below `t`.
+fn alternating(levels: usize) -> String {
+    let mut inner = String::from("id");
+    for level in (0..levels).rev() {
+        let field = if level % 2 == 0 { "b" } else { "a" };
+        inner = format!("{field} {{ id {inner} }}");
+    }
+    format!("{{ t {{ {inner} }} }}")
+}
+
+#[test]
+fn an_entity_chain_of_any_length_plans() {
+    let supergraph = ping_pong();
+    let plan = plan_text(&supergraph, &alternating(24));
+    // One fetch per jump: the root fetch and 24 entity fetches, each after the previous one.
+    assert_eq!(plan.matches("Fetch(service:").count(), 25, "{plan}");
+    assert_eq!(plan.matches("Fetch(service: \"b\")").count(), 12, "{plan}");
+}
+
+#[test]
+fn planning_stops_at_its_budget() {
+    let supergraph = Supergraph::parse(&ping_pong()).expect("loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let op = normalized(&supergraph, &alternating(24));
+    let small = Budget::new(50, None);
+    let result = planner::plan_within(&graph, &supergraph.schema, &op, &small);
+    assert!(
+        matches!(result, Err(PlanError::BudgetExceeded)),
+        "{result:?}"
+    );
+    let enough = Budget::new(1_000_000, None);
+    planner::plan_within(&graph, &supergraph.schema, &op, &enough).expect("plans");
+    assert!(enough.used() > 50, "it needed more than the small budget");
+}
+
+async fn router(supergraph: &str, config: GatewayConfig) -> RouterServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    RouterServer::start(listener, supergraph, config)
+        .await
+        .expect("router")
+}
+
+async fn post(router: &RouterServer, query: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", router.url()))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+/// `fragments` fragments, each spreading the next twice: 2^fragments selections expanded.
+fn doubling(fragments: usize) -> String {
+    let mut query = String::from("{ node { ...F0 } }\n");
+    for i in 0..fragments {
+        if i + 1 == fragments {
+            query.push_str(&format!("fragment F{i} on Node {{ id }}\n"));
+        } else {
+            query.push_str(&format!(
+                "fragment F{i} on Node {{ ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
+        }
+    }
+    query
+}
+
+#[tokio::test]
+async fn fragments_spreading_each_other_are_refused_before_they_are_expanded() {
+    // The subgraph is never called: a closed port.
+    let supergraph = crate::compose_one("nodes", "http://127.0.0.1:1/graphql", &nodes_sdl());
+    let router = router(&supergraph, GatewayConfig::default()).await;
+    let query = doubling(24);
+    assert!(
+        query.len() < 2048,
+        "a small document: {} bytes",
+        query.len()
+    );
+    let (status, body) = post(&router, &query).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        json!("MAX_SELECTIONS_EXCEEDED"),
+        "{body}"
+    );
+    // `node` and 2^23 `id`s, counted without expanding them.
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("8388609")),
+        "{body}"
+    );
+    // Within the limit, the same shape is fine (and then answered by the subgraph, here a
+    // closed port: a located fetch error, not a planning failure).
+    let (status, body) = post(&router, &doubling(8)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        json!("SUBGRAPH_REQUEST_FAILED"),
+        "{body}"
+    );
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_operation_over_the_planning_budget_gets_a_coded_error() {
+    let mut config = GatewayConfig::default();
+    config.query_plan.max_steps = 50;
+    config.limits.max_depth = 64;
+    let router = router(&ping_pong(), config).await;
+    let (status, body) = post(&router, &alternating(24)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        json!("QUERY_PLANNING_BUDGET_EXCEEDED"),
+        "{body}"
+    );
+    router.shutdown().await;
+}
