@@ -126,11 +126,15 @@ pub struct LimitsConfig {
     /// The most directive applications in the document (`MAX_DIRECTIVES_EXCEEDED`).
     #[serde(default = "default_max_directives")]
     pub max_directives: usize,
-    /// The highest estimated cost (`COST_LIMIT_EXCEEDED`); no limit when absent. Each value a
-    /// field returns costs its `@cost(weight:)` (on the field, else on its type), else 1 for
-    /// an object and 0 for a leaf, plus the cost of its selection; a list counts that once per
-    /// item, for as many items as its `@listSize` says (the largest slicing argument given,
-    /// else the assumed size) or `list_size`.
+    /// The highest estimated cost (`COST_LIMIT_EXCEEDED`), checked before planning; no limit
+    /// when absent. Each value a field returns costs its `@cost(weight:)` (on the field, else
+    /// on its type), else 1 for an object and 0 for a leaf, plus the cost of its selection; a
+    /// list counts that once per item, for as many items as its `@listSize` says (the largest
+    /// slicing argument given, else the assumed size) or `list_size`. A `@listSize` with
+    /// `sizedFields` gives that size to the named fields below instead (a connection's
+    /// `edges`), and one that requires a slicing argument refuses an operation giving none or
+    /// several (`SLICING_ARGUMENT_REQUIRED`). The directives are read under the names the
+    /// supergraph's `@link` to the cost specification gives them.
     #[serde(default)]
     pub max_cost: Option<u64>,
     /// The size assumed for lists without `@listSize`.

@@ -61,6 +61,8 @@ pub enum RequestError {
     MaxDirectives { found: usize, limit: usize },
     #[error("the operation's estimated cost is {found}; the limit is {limit}")]
     Cost { found: u64, limit: u64 },
+    #[error("{field} needs exactly one of its slicing arguments ({arguments}) to be given")]
+    SlicingArgument { field: String, arguments: String },
     #[error(
         "this request could have been sent cross-site without a CORS preflight; send it with \
          Content-Type application/json or one of these headers: {0}"
@@ -130,6 +132,7 @@ impl RequestError {
             RequestError::MaxSelections { .. } => "MAX_SELECTIONS_EXCEEDED",
             RequestError::MaxDirectives { .. } => "MAX_DIRECTIVES_EXCEEDED",
             RequestError::Cost { .. } => "COST_LIMIT_EXCEEDED",
+            RequestError::SlicingArgument { .. } => "SLICING_ARGUMENT_REQUIRED",
             RequestError::CsrfPrevented(_) => "CSRF_PREVENTED",
             RequestError::Token { code, .. } => code,
             RequestError::RateLimited { .. } => "RATE_LIMITED",
@@ -178,7 +181,8 @@ impl RequestError {
             | RequestError::MaxSelections { .. }
             | RequestError::PlanningBudget { .. }
             | RequestError::MaxDirectives { .. }
-            | RequestError::Cost { .. } => graphql_error(StatusCode::BAD_REQUEST),
+            | RequestError::Cost { .. }
+            | RequestError::SlicingArgument { .. } => graphql_error(StatusCode::BAD_REQUEST),
             RequestError::Planning(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RequestError::CsrfPrevented(_) => StatusCode::BAD_REQUEST,
             RequestError::Token { status, .. } => *status,

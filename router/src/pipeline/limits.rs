@@ -3,20 +3,16 @@
 //! fragment is measured once and its sizes added wherever it is spread, so a small document
 //! whose fragments spread each other many times is refused in time linear in its length,
 //! before normalization or planning could do exponential work. Directives and tokens are
-//! counted on the document; the cost estimate follows `@cost` and `@listSize` where the
-//! supergraph has them. A refused operation never reaches a subgraph.
+//! counted on the document; the cost estimate is [`super::cost`]'s. A refused operation never
+//! reaches a subgraph.
 
 use std::collections::HashMap;
 
-use apollo_compiler::ast::{Type, Value as AstValue};
+use apollo_compiler::Name;
 use apollo_compiler::executable::{self, ExecutableDocument};
-use apollo_compiler::response::{JsonMap, JsonValue};
-use apollo_compiler::schema::ExtendedType;
-use apollo_compiler::{Name, Schema};
 
 use super::request::RequestError;
 use crate::config::LimitsConfig;
-use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
 
 /// What the limits look at, measured once per operation (fragments as if expanded).
 #[derive(Debug, Clone, Copy, Default)]
@@ -201,116 +197,4 @@ pub fn count_directives(document: &ExecutableDocument) -> usize {
         .map(|f| f.directives.len() + set(&f.selection_set))
         .sum();
     operations + fragments
-}
-
-/// The estimated cost of `operation` with `variables`, against the supergraph `schema`.
-pub fn cost(schema: &Schema, operation: &Operation, variables: &JsonMap, list_size: u64) -> u64 {
-    let Some(root) = schema.root_operation(operation.kind) else {
-        return 0;
-    };
-    let estimator = Estimator {
-        schema,
-        variables,
-        list_size,
-    };
-    estimator.set(root, &operation.selection)
-}
-
-struct Estimator<'a> {
-    schema: &'a Schema,
-    variables: &'a JsonMap,
-    list_size: u64,
-}
-
-impl Estimator<'_> {
-    fn set(&self, parent: &Name, set: &SelectionSet) -> u64 {
-        set.0
-            .iter()
-            .map(|item| match item {
-                Selection::Field(field) => self.field(parent, field),
-                Selection::Fragment(fragment) => self.set(&fragment.on, &fragment.selection),
-            })
-            .fold(0u64, u64::saturating_add)
-    }
-
-    fn field(&self, parent: &Name, field: &Field) -> u64 {
-        if field.name.starts_with("__") {
-            return 0;
-        }
-        let definition = self.schema.type_field(parent, &field.name).ok();
-        let named = field.ty.inner_named_type();
-        let composite = matches!(
-            self.schema.types.get(named),
-            Some(ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_))
-        );
-        let weight = definition
-            .and_then(|d| d.directives.get("cost").and_then(|c| weight(c)))
-            .or_else(|| {
-                self.schema
-                    .types
-                    .get(named)
-                    .and_then(|t| t.directives().get("cost").and_then(|c| weight(c)))
-            })
-            .unwrap_or(u64::from(composite));
-        let children = self.set(named, &field.selection);
-        let multiplier = if is_list(&field.ty) {
-            definition
-                .and_then(|d| d.directives.get("listSize"))
-                .map_or(self.list_size, |directive| self.list_size(field, directive))
-        } else {
-            1
-        };
-        multiplier.saturating_mul(weight.saturating_add(children))
-    }
-
-    /// A `@listSize`: the largest slicing argument given, else the assumed size.
-    fn list_size(&self, field: &Field, directive: &apollo_compiler::ast::Directive) -> u64 {
-        let sliced = match directive
-            .specified_argument_by_name("slicingArguments")
-            .map(|v| v.as_ref())
-        {
-            Some(AstValue::List(names)) => names
-                .iter()
-                .filter_map(|name| name.as_str())
-                .filter_map(|name| {
-                    field
-                        .arguments
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .and_then(|(_, value)| self.int(value))
-                })
-                .max(),
-            _ => None,
-        };
-        sliced
-            .or_else(|| {
-                directive
-                    .specified_argument_by_name("assumedSize")
-                    .and_then(|v| v.to_i32())
-                    .map(|n| n.max(0) as u64)
-            })
-            .unwrap_or(self.list_size)
-    }
-
-    fn int(&self, value: &AstValue) -> Option<u64> {
-        match value {
-            AstValue::Int(i) => i.try_to_i32().ok().map(|n| n.max(0) as u64),
-            AstValue::Variable(name) => match self.variables.get(name.as_str()) {
-                Some(JsonValue::Number(n)) => n.as_u64(),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
-
-fn weight(directive: &apollo_compiler::ast::Directive) -> Option<u64> {
-    directive
-        .specified_argument_by_name("weight")?
-        .to_i32()
-        .map(|n| n.max(0) as u64)
-}
-
-fn is_list(ty: &Type) -> bool {
-    matches!(ty, Type::List(_) | Type::NonNullList(_))
 }

@@ -5,9 +5,9 @@
 //!    against the rate limits.
 //! 2. [`parse`]: parse and validate against the API schema (cached per document).
 //! 3. operation selection and variable coercion (here), then [`limits`] (depth, aliases,
-//!    root fields, directives, tokens, cost).
-//! 4. [`plan`]: normalize and plan (cached per operation and conditions), then [`authorize`]
-//!    the caller for what the operation touches.
+//!    root fields, selections, directives, tokens), measured before fragments are expanded.
+//! 4. [`plan`]: normalize, check the [`cost`], and plan (cached per operation and
+//!    conditions), then [`authorize`] the caller for what the operation touches.
 //! 5. [`execute`]: run the plan, answer introspection, shape the response.
 //!
 //! The whole lifecycle runs under the overall request timeout; errors are [`error`]s.
@@ -15,6 +15,7 @@
 pub mod admit;
 pub mod authenticate;
 pub mod authorize;
+pub mod cost;
 pub mod error;
 pub mod execute;
 pub mod limits;
@@ -54,6 +55,8 @@ pub struct Engine {
     pub executor: Executor,
     pub config: GatewayConfig,
     pub edge: Edge,
+    /// What `@cost` and `@listSize` are called in the supergraph.
+    pub cost_directives: cost::CostDirectives,
     propagate: Vec<HeaderName>,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
@@ -134,6 +137,7 @@ impl Engine {
         Ok(Self {
             edge,
             implementers: supergraph.api.implementers_map(),
+            cost_directives: cost::CostDirectives::of(&supergraph.links),
             executor: Executor::new(Transport::new()?, endpoints, config.dedupe.subgraph_queries),
             supergraph,
             graph,
@@ -312,17 +316,6 @@ pub async fn prepare(
     let planned = plan::plan(engine, key, &document, &operation, &variables).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
-    if let Some(limit) = engine.config.limits.max_cost {
-        let found = limits::cost(
-            &engine.supergraph.schema,
-            &planned.operation,
-            &variables,
-            engine.config.limits.list_size,
-        );
-        if found > limit {
-            return Err(RequestError::Cost { found, limit });
-        }
-    }
     let (planned, errors) = authorize::authorize(engine, planned, identity).await?;
     let headers = forwarded(engine, http.headers, identity);
     Ok(Prepared {

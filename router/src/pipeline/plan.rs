@@ -100,6 +100,7 @@ pub async fn plan(
     if let Some(hit) = &marker
         && !hit.conditional
     {
+        super::cost::check(engine, &hit.operation, variables)?;
         return Ok(hit.clone());
     }
     // Measured on the document before anything is expanded; a conditional operation's marker
@@ -124,14 +125,18 @@ pub async fn plan(
         operation: operation_name,
         conditions,
     };
+    // The cost depends on the variables, so it is checked on every request; before
+    // planning, on a miss.
+    super::cost::check(engine, &normalized, variables)?;
     if conditional
         && let Some(hit) = engine
             .plans
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
+            .cloned()
     {
-        return Ok(hit.clone());
+        return Ok(hit);
     }
     // One planning per key, however many requests miss it at once; a waiter whose request is
     // cancelled leaves the others waiting on the same cell, and the entry goes with the

@@ -40,7 +40,8 @@ impl Budget {
         }
         let used = self.used.get() + 1;
         self.used.set(used);
-        let late = used % CLOCK_EVERY == 0 && self.deadline.is_some_and(|d| Instant::now() >= d);
+        let late =
+            used.is_multiple_of(CLOCK_EVERY) && self.deadline.is_some_and(|d| Instant::now() >= d);
         if used > self.limit || late {
             self.spent.set(true);
             return false;

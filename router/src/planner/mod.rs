@@ -9,6 +9,7 @@
 mod alias;
 pub mod budget;
 mod build;
+mod everything;
 pub mod graph;
 pub mod operation;
 pub mod plan;
@@ -20,6 +21,7 @@ use apollo_compiler::ast::OperationType;
 pub use alias::rename_back;
 pub use budget::Budget;
 use build::{Builder, GroupId};
+pub use everything::everything;
 pub use graph::Graph;
 use operation::{Operation, collect_variables, write_selection_set};
 pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation};

@@ -140,7 +140,7 @@ async fn follows_cost_and_list_size_directives_in_the_supergraph() {
             "@link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)\n  @link(url: \"https://specs.apollo.dev/cost/v0.1\", import: [\"@cost\", \"@listSize\"])",
             1,
         )
-        .replace("items(first: Int): [Item]", "items(first: Int): [Item] @listSize(slicingArguments: [\"first\"], assumedSize: 50)")
+        .replace("items(first: Int): [Item]", "items(first: Int): [Item] @listSize(slicingArguments: [\"first\"], assumedSize: 50, requireOneSlicingArgument: false)")
         .replace("type Item\n", "type Item @cost(weight: 7)\n")
         + "\ndirective @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR\ndirective @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION\n";
     assert!(
@@ -157,7 +157,8 @@ async fn follows_cost_and_list_size_directives_in_the_supergraph() {
         .expect("router");
 
     // `first: 10` slices the list: 10 × 7 = 70 fits; `first: 20` (140) does not, nor does the
-    // assumed size of 50 (350) when no slicing argument is given. Variables count too.
+    // assumed size of 50 (350) when no slicing argument is given (allowed here by
+    // `requireOneSlicingArgument: false`). Variables count too.
     let (_, body) = post_query(&router, "{ items(first: 10) { id } }").await;
     assert_ne!(code(&body), "COST_LIMIT_EXCEEDED", "{body}");
     let (_, body) = post_query(&router, "{ items(first: 20) { id } }").await;
@@ -174,5 +175,62 @@ async fn follows_cost_and_list_size_directives_in_the_supergraph() {
         .await
         .expect("JSON");
     assert_eq!(code(&response), "COST_LIMIT_EXCEEDED", "{response}");
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn cost_directives_are_read_under_their_linked_names_and_size_the_fields_they_name() {
+    const PAGES: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { page(first: Int, last: Int): Page }
+type Page { nodes: [Item] total: Int }
+type Item { id: ID name: String }"#;
+    // `@cost` imported as `@price`; a bare `@cost` on the type is some other directive.
+    let supergraph = crate::compose_one("pages", "http://127.0.0.1:1/graphql", PAGES)
+        .replacen(
+            "@link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)",
+            "@link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION)\n  @link(url: \"https://specs.apollo.dev/cost/v0.1\", import: [{ name: \"@cost\", as: \"@price\" }, \"@listSize\"])",
+            1,
+        )
+        .replace(
+            "page(first: Int, last: Int): Page",
+            "page(first: Int, last: Int): Page @listSize(slicingArguments: [\"first\", \"last\"], sizedFields: [\"nodes\"])",
+        )
+        .replace("type Item\n", "type Item @price(weight: 3) @cost(weight: 1000)\n")
+        + "\ndirective @price(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR\ndirective @cost(weight: Int!) on OBJECT\ndirective @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION\n";
+    assert!(supergraph.contains("@price(weight: 3)"), "{supergraph}");
+    let mut config = GatewayConfig::default();
+    config.limits.max_cost = Some(20);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let router = RouterServer::start(listener, &supergraph, config)
+        .await
+        .expect("router");
+
+    // page: 1, and its 5 nodes at 3 each: 16 fits; 10 nodes (31) do not.
+    let (_, body) = post_query(&router, "{ page(first: 5) { nodes { id } total } }").await;
+    assert_eq!(
+        code(&body),
+        "SUBGRAPH_REQUEST_FAILED",
+        "planned and sent: {body}"
+    );
+    let (status, body) = post_query(&router, "{ page(first: 10) { nodes { id } } }").await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "COST_LIMIT_EXCEEDED"),
+        "{body}"
+    );
+    // Exactly one slicing argument is required (the default of requireOneSlicingArgument).
+    for query in [
+        "{ page { nodes { id } } }",
+        "{ page(first: 1, last: 1) { nodes { id } } }",
+    ] {
+        let (status, body) = post_query(&router, query).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "SLICING_ARGUMENT_REQUIRED"),
+            "{query}: {body}"
+        );
+    }
     router.shutdown().await;
 }
