@@ -46,7 +46,7 @@ fn walk(set: &SelectionSet, depth: usize, measure: &mut Measure) {
         match item {
             Selection::Field(field) => {
                 measure.depth = measure.depth.max(depth);
-                if field.alias.is_some() {
+                if field.client_alias().is_some() {
                     measure.aliases += 1;
                 }
                 walk(&field.selection, depth + 1, measure);

@@ -20,7 +20,8 @@ fn plan(query: &str) -> String {
     let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
         .expect("a valid operation");
     let op = document.operations.get(None).expect("one operation");
-    let (normalized, _) = operation::normalize(&document, op, &|_| None).expect("normalizes");
+    let (normalized, _) =
+        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
     planner::plan(&graph, &supergraph.schema, &normalized)
         .expect("plans")
         .to_string()
@@ -42,6 +43,25 @@ fn an_entity_field_of_another_subgraph_is_one_flattened_fetch() {
 fn mutations_keep_their_order_across_subgraphs() {
     insta::assert_snapshot!(plan(
         "mutation { updateProfile(input: {displayName: \"A\"}) { id } logoutAll }"
+    ));
+}
+
+#[test]
+fn a_client_alias_named_like_the_key_field_is_selected_under_a_reserved_key() {
+    insta::assert_snapshot!(plan("{ me { id: displayName posts { nodes { title } } } }"));
+}
+
+#[test]
+fn client_aliases_shaped_like_internal_keys_are_selected_under_reserved_keys() {
+    insta::assert_snapshot!(plan(
+        "{ me { __typename: displayName x__tessera_alias_1: id a__req_1234abcd: email _tessera_id: id } }"
+    ));
+}
+
+#[test]
+fn aliases_that_name_no_other_field_are_left_as_written() {
+    insta::assert_snapshot!(plan(
+        "{ viewer: me { name: displayName posts { nodes { heading: title } } } }"
     ));
 }
 
@@ -145,7 +165,8 @@ fn plans_every_field_of_the_supergraph_to_depth_four() {
             ExecutableDocument::parse_and_validate(&supergraph.api, &query, "all.graphql")
                 .unwrap_or_else(|e| panic!("{query}\n{}", e.errors));
         let op = document.operations.get(None).expect("one operation");
-        let (normalized, _) = operation::normalize(&document, op, &|_| None).expect("normalizes");
+        let (normalized, _) =
+            operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
         let plan = planner::plan(&graph, &supergraph.schema, &normalized)
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert!(plan.root.is_some(), "{kind}: a plan with fetches");
