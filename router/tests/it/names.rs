@@ -1,6 +1,7 @@
 //! The client's names and the planner's own never meet: a client alias named like a key field,
-//! like `__typename` or like the planner's aliases gets the data the client asked for and
-//! sends subgraphs the right entity keys, and error paths name only the client's keys.
+//! like `__typename` or like the planner's aliases, and a client variable named
+//! `$representations`, get the data the client asked for, send subgraphs the right entity
+//! keys, and error paths name only the client's keys.
 //!
 //! The subgraphs are scripted: each answers the operation it receives from fixed data, aliases
 //! and fragments included, as a GraphQL server would (and refuses two fields under one
@@ -356,6 +357,27 @@ async fn client_aliases_shaped_like_internal_keys_answer_the_aliased_fields() {
     for client_key in ["x__tessera_alias_1:", "a__req_1234abcd:", "__typename:"] {
         assert!(!sent.contains(client_key), "{sent}");
     }
+    setup.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_variable_named_representations_keeps_its_value() {
+    let setup = setup().await;
+    let query = "query($representations: Int) { me { displayName posts(first: $representations) { title } } }";
+    let response = setup.post(query, json!({ "representations": 1 })).await;
+    assert_eq!(first_titles(&response), [json!("First")], "{response}");
+    assert!(response.get("errors").is_none(), "{response}");
+    let request = &setup.posts.requests()[0];
+    let sent = request["query"].as_str().unwrap_or_default();
+    assert!(
+        sent.contains("$representations: Int") && sent.contains("$representations_1:[_Any!]!"),
+        "{sent}"
+    );
+    assert_eq!(request["variables"]["representations"], json!(1));
+    assert_eq!(
+        request["variables"]["representations_1"],
+        json!([{ "__typename": "User", "id": UUID }])
+    );
     setup.router.shutdown().await;
 }
 

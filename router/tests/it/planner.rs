@@ -66,6 +66,13 @@ fn aliases_that_name_no_other_field_are_left_as_written() {
 }
 
 #[test]
+fn entity_fetches_take_representations_under_a_name_no_client_variable_has() {
+    insta::assert_snapshot!(plan(
+        "query($representations: Int, $representations_1: String) { me { posts(first: $representations, after: $representations_1) { nodes { title } } } }"
+    ));
+}
+
+#[test]
 fn introspection_and_root_typename_need_no_fetch() {
     assert_eq!(
         plan("{ __typename __schema { queryType { name } } }"),
