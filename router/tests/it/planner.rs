@@ -27,6 +27,29 @@ fn plan(query: &str) -> String {
         .to_string()
 }
 
+/// Plans `query` against the supergraph composed from `subgraphs` (name and SDL each).
+fn plan_composed(subgraphs: &[(&str, &str)], query: &str) -> String {
+    let subgraphs: Vec<tessera_router::compose::SubgraphSdl> = subgraphs
+        .iter()
+        .map(|(name, sdl)| tessera_router::compose::SubgraphSdl {
+            name: (*name).to_owned(),
+            url: format!("http://{name}.invalid/graphql"),
+            sdl: (*sdl).to_owned(),
+        })
+        .collect();
+    let sdl = tessera_router::compose::compose(&subgraphs).expect("composes");
+    let supergraph = Supergraph::parse(&sdl).expect("it loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
+        .expect("a valid operation");
+    let op = document.operations.get(None).expect("one operation");
+    let (normalized, _) =
+        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
+    planner::plan(&graph, &supergraph.schema, &normalized)
+        .expect("plans")
+        .to_string()
+}
+
 #[test]
 fn root_fields_of_two_subgraphs_are_fetched_in_parallel() {
     insta::assert_snapshot!(plan("{ me { id displayName } sessions { id lastUsedAt } }"));
@@ -55,6 +78,20 @@ fn a_client_alias_named_like_the_key_field_is_selected_under_a_reserved_key() {
 fn client_aliases_shaped_like_internal_keys_are_selected_under_reserved_keys() {
     insta::assert_snapshot!(plan(
         "{ me { __typename: displayName x__tessera_alias_1: id a__req_1234abcd: email _tessera_id: id } }"
+    ));
+}
+
+#[test]
+fn a_client_alias_on_an_interface_named_like_a_key_of_one_of_its_types_is_reserved() {
+    const SHOP: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { items: [Item!]! }
+interface Item { name: String! }
+type Book implements Item @key(fields: "sku") { sku: ID! name: String! }"#;
+    const STOCK: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Book @key(fields: "sku") { sku: ID! stock: Int! }"#;
+    insta::assert_snapshot!(plan_composed(
+        &[("shop", SHOP), ("stock", STOCK)],
+        "{ items { sku: name ... on Book { stock } } }"
     ));
 }
 
