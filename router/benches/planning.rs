@@ -49,7 +49,9 @@ impl Case {
 
     fn plan(&self, document: &ExecutableDocument) -> planner::QueryPlan {
         let op = document.operations.get(None).expect("one operation");
-        let (normalized, _) = operation::normalize(document, op, &|_| None).expect("normalizes");
+        let (normalized, _) =
+            operation::normalize(&self.supergraph.schema, document, op, &|_| None)
+                .expect("normalizes");
         planner::plan(&self.graph, &self.supergraph.schema, &normalized).expect("plans")
     }
 }

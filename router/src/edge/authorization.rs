@@ -180,7 +180,7 @@ impl Rules {
 pub struct Guard {
     /// Where it is: the index of each selection from the root.
     pub at: Vec<usize>,
-    /// Its response path (response keys; fragments add nothing).
+    /// Its response path (the client's response keys; fragments add nothing).
     pub path: Vec<Name>,
     pub requirement: Requirement,
 }
@@ -228,7 +228,7 @@ impl Walk<'_> {
     }
 
     fn field(&mut self, parent: &Name, field: &Field) {
-        self.path.push(field.key().clone());
+        self.path.push(field.client_key().clone());
         let mut requirement = Requirement::default();
         if let Some(own) = self.rules.fields.get(&(parent.clone(), field.name.clone())) {
             requirement.add(own);
@@ -357,6 +357,7 @@ fn remove_at(set: &mut SelectionSet, at: &[usize]) {
 fn typename() -> Field {
     Field {
         alias: None,
+        client_key: None,
         name: apollo_compiler::name!("__typename"),
         arguments: Vec::new(),
         ty: apollo_compiler::ast::Type::NonNullNamed(apollo_compiler::name!("String")),

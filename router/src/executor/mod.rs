@@ -165,10 +165,11 @@ struct Body<'a> {
     variables: Variables,
 }
 
-/// A fetch's variables: the client's it uses, and the representations of an entity fetch.
+/// A fetch's variables: the client's it uses, and the representations of an entity fetch
+/// under the variable name its operation declares.
 struct Variables {
     client: JsonMap,
-    representations: Option<Vec<Value>>,
+    representations: Option<(apollo_compiler::Name, Vec<Value>)>,
 }
 
 impl Variables {
@@ -184,8 +185,8 @@ impl Serialize for Variables {
         for (k, v) in &self.client {
             map.serialize_entry(k.as_str(), v)?;
         }
-        if let Some(representations) = &self.representations {
-            map.serialize_entry("representations", representations)?;
+        if let Some((name, representations)) = &self.representations {
+            map.serialize_entry(name.as_str(), representations)?;
         }
         map.end()
     }
@@ -347,7 +348,7 @@ impl<'a> Run<'a> {
         }
         let variables = Variables {
             client: self.variables(fetch),
-            representations: Some(representations),
+            representations: Some((fetch.representations_variable.clone(), representations)),
         };
         let response = match self.send(fetch, variables).await {
             Ok(response) => response,

@@ -26,6 +26,7 @@ struct Bubble;
 /// One response key of an object: the fields merged under it, their type on the object's
 /// concrete type, and their sub-selections.
 struct Entry<'a> {
+    /// The client's key (the merged data has the value under `first.key()`).
     key: &'a Name,
     first: &'a Field,
     ty: &'a Type,
@@ -165,7 +166,7 @@ impl<'a> Shaper<'a> {
             let result = self.value(
                 entry.ty,
                 entry.kind,
-                object.get(entry.key.as_str()),
+                object.get(first.key().as_str()),
                 &entry.children,
                 typename,
                 first,
@@ -399,7 +400,7 @@ impl<'a> Shaper<'a> {
         for item in &set.0 {
             match item {
                 Selection::Field(field) => {
-                    let key = field.key();
+                    let key = field.client_key();
                     match out.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, fields)) => fields.push(field),
                         None => out.push((key, vec![field])),

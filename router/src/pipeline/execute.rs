@@ -70,7 +70,7 @@ pub async fn execute(
     } else {
         None
     };
-    let output = engine
+    let mut output = engine
         .executor
         .execute(executor::Request {
             plan: &planned.plan,
@@ -79,6 +79,7 @@ pub async fn execute(
             headers,
         })
         .await;
+    planned.operation.client_error_paths(&mut output.errors);
     errors.extend(output.errors);
     let data = shape::shape(
         &engine.supergraph.api,

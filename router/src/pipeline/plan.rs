@@ -117,8 +117,9 @@ pub async fn plan(
         Some(Value::Bool(b)) => Some(*b),
         _ => None,
     };
-    let (normalized, conditions) = operation::normalize(document, operation, &variable)
-        .map_err(|e| RequestError::BadParameter(e.to_string()))?;
+    let (normalized, conditions) =
+        operation::normalize(&engine.supergraph.schema, document, operation, &variable)
+            .map_err(|e| RequestError::BadParameter(e.to_string()))?;
     let conditional = !conditions.is_empty();
     let key = PlanKey {
         document: document_key,

@@ -1,8 +1,15 @@
-//! Response-key conflicts inside one subgraph operation. Two fields under the same response
-//! key are fine for the client when they sit in fragments on different types, but invalid for
-//! the subgraph when its types for them differ (`id: ID!` on one type, `id: ID` on another).
-//! Such fields get an alias ending in [`RENAME_MARK`], and the executor moves their values back
-//! to the client's key.
+//! Response keys of subgraph operations that are not the client's.
+//!
+//! Conflicts inside one subgraph operation: two fields under the same response key are fine
+//! for the client when they sit in fragments on different types, but invalid for the subgraph
+//! when its types for them differ (`id: ID!` on one type, `id: ID` on another). Such fields get
+//! an alias ending in [`RENAME_MARK`], and the executor moves their values back to the key
+//! they had before.
+//!
+//! Reserved keys: a client field whose response key could meet one the planner adds (a key
+//! field, a required field, `__typename`, or a key shaped like the planner's own aliases) is
+//! selected under [`reserved_key`] in subgraph operations, so the planner's fields and the
+//! client's never share a key. The shaper writes the client's key.
 
 use apollo_compiler::{Name, Schema};
 
@@ -11,6 +18,34 @@ use super::operation::{Selection, SelectionSet};
 
 /// Aliases carrying this mark are renamed back by the executor (`key__tessera_alias_<n>`).
 pub const RENAME_MARK: &str = "__tessera_alias_";
+
+/// Required fields with arguments are aliased `<name>__req_<hash>` (see the graph).
+pub const REQUIRES_MARK: &str = "__req_";
+
+/// Every reserved key starts with this.
+const RESERVED_PREFIX: &str = "_tessera_";
+
+/// Whether `key` has the shape of a key the planner makes itself, so that a client field under
+/// it must be selected under a reserved key instead.
+pub fn is_internal(key: &str) -> bool {
+    key.starts_with(RESERVED_PREFIX) || key.contains(RENAME_MARK) || key.contains(REQUIRES_MARK)
+}
+
+/// The key subgraph operations select a client field under when its own key is `key`:
+/// `_tessera_<key>`, with each `_` of `key` written `_u`. Distinct keys give distinct reserved
+/// keys, no reserved key is a client key that [`is_internal`] lets through, and every `_`
+/// after the prefix is followed by `u`, so neither mark above can appear in one.
+pub fn reserved_key(key: &str) -> Name {
+    let mut out = String::with_capacity(RESERVED_PREFIX.len() + key.len() + 4);
+    out.push_str(RESERVED_PREFIX);
+    for c in key.chars() {
+        out.push(c);
+        if c == '_' {
+            out.push('u');
+        }
+    }
+    Name::new(&out).expect("a GraphQL name with a name-character prefix and suffix")
+}
 
 /// Aliases conflicting fields of `selection`; returns whether any was.
 pub fn dealias(

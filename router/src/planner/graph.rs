@@ -382,8 +382,13 @@ fn alias_arguments(mut set: SelectionSet) -> SelectionSet {
                     let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
                         (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
                     });
-                    field.alias =
-                        Name::new(&format!("{}__req_{:08x}", field.name, hash as u32)).ok();
+                    field.alias = Name::new(&format!(
+                        "{}{}{:08x}",
+                        field.name,
+                        super::alias::REQUIRES_MARK,
+                        hash as u32
+                    ))
+                    .ok();
                 }
                 field.selection = alias_arguments(std::mem::take(&mut field.selection));
             }

@@ -15,6 +15,7 @@ pub mod operation;
 pub mod plan;
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use apollo_compiler::ast::OperationType;
 
@@ -182,6 +183,7 @@ fn fetch_node(
         .filter(|v| variables.contains(&v.name))
         .map(|v| v.text.as_str())
         .collect();
+    let representations = representations_variable(operation);
     let service_name = graph.subgraphs[group.subgraph].name.clone();
     let mut text = String::new();
     let keyword = match (is_entity, operation.kind) {
@@ -198,16 +200,17 @@ fn fetch_node(
     }
     if is_entity || !definitions.is_empty() {
         text.push('(');
+        let declaration = format!("${representations}:[_Any!]!");
         let mut parts: Vec<&str> = Vec::new();
         if is_entity {
-            parts.push("$representations:[_Any!]!");
+            parts.push(&declaration);
         }
         parts.extend(definitions);
         text.push_str(&parts.join(","));
         text.push(')');
     }
     if is_entity {
-        text.push_str("{_entities(representations:$representations)");
+        let _ = write!(text, "{{_entities(representations:${representations})");
         write_selection_set(&mut text, &selection);
         text.push('}');
     } else {
@@ -224,6 +227,7 @@ fn fetch_node(
         variable_usages: variables,
         operation: text,
         renames,
+        representations_variable: representations,
         requires: group
             .reps
             .iter()
@@ -242,6 +246,19 @@ fn fetch_node(
     } else {
         fetch
     }
+}
+
+/// `representations`, or, when the client's operation has a variable of that name,
+/// `representations_<n>` with the first `n` it has none of.
+fn representations_variable(operation: &Operation) -> apollo_compiler::Name {
+    let taken = |name: &str| operation.variables.iter().any(|v| v.name == name);
+    let mut name = String::from("representations");
+    let mut n = 0;
+    while taken(&name) {
+        n += 1;
+        name = format!("representations_{n}");
+    }
+    apollo_compiler::Name::new(&name).expect("a GraphQL name")
 }
 
 /// Subgraph names become part of operation names, which allow only `[_A-Za-z0-9]`.

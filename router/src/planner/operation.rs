@@ -3,12 +3,14 @@
 //! its schema type. Plans are cached per normalized operation, so everything that changes the
 //! plan is part of it.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use apollo_compiler::ast::{OperationType, Type, Value};
 use apollo_compiler::executable::{self, ExecutableDocument};
-use apollo_compiler::{Name, Node};
+use apollo_compiler::schema::ExtendedType;
+use apollo_compiler::{Name, Node, Schema};
 
 /// A selection set: fields and inline fragments, in document order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -23,7 +25,11 @@ pub enum Selection {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Field {
+    /// The alias subgraph operations select the field under.
     pub alias: Option<Name>,
+    /// The client's response key, when subgraph operations use another one (a reserved key:
+    /// the client's could meet a key the planner adds).
+    pub client_key: Option<Name>,
     pub name: Name,
     pub arguments: Vec<(Name, Node<Value>)>,
     /// The field's type as declared on its parent type.
@@ -38,9 +44,22 @@ pub struct Fragment {
 }
 
 impl Field {
-    /// The key of this field in the response object.
+    /// The key of this field in subgraph operations and in the merged data.
     pub fn key(&self) -> &Name {
         self.alias.as_ref().unwrap_or(&self.name)
+    }
+
+    /// The key of this field in the client's response.
+    pub fn client_key(&self) -> &Name {
+        self.client_key.as_ref().unwrap_or_else(|| self.key())
+    }
+
+    /// The alias the client wrote, if any.
+    pub fn client_alias(&self) -> Option<&Name> {
+        match &self.client_key {
+            Some(key) => (*key != self.name).then_some(key),
+            None => self.alias.as_ref(),
+        }
     }
 
     /// Whether `other` selects the same field with the same arguments (so the two merge).
@@ -66,6 +85,63 @@ pub struct Operation {
     pub selection: SelectionSet,
 }
 
+impl Operation {
+    /// A response path of the merged data (subgraph-side keys, as subgraph errors and the
+    /// plan's paths have them) as the client's response has it: reserved keys and the aliases
+    /// of conflicting fields become the client's keys. A key no client field has (a field the
+    /// planner added) ends the path at its parent.
+    pub fn client_path(&self, path: &[crate::json::Value]) -> Vec<crate::json::Value> {
+        use crate::json::Value;
+        let mut sets: Vec<&SelectionSet> = vec![&self.selection];
+        let mut out = Vec::with_capacity(path.len());
+        for segment in path {
+            let Value::String(key) = segment else {
+                out.push(segment.clone());
+                continue;
+            };
+            let key = key.as_str();
+            let key = key.split(super::alias::RENAME_MARK).next().unwrap_or(key);
+            let mut client: Option<&Name> = None;
+            let mut next = Vec::new();
+            for set in &sets {
+                fields_at(set, &mut |field| {
+                    if field.key() == key {
+                        client = Some(field.client_key());
+                        next.push(&field.selection);
+                    }
+                });
+            }
+            let Some(client) = client else { break };
+            out.push(Value::String(client.as_str().into()));
+            sets = next;
+        }
+        out
+    }
+
+    /// Rewrites the `path` of each error object in `errors` with [`Operation::client_path`].
+    /// For errors from the executor, whose paths are subgraph-side.
+    pub fn client_error_paths(&self, errors: &mut [crate::json::Value]) {
+        use crate::json::Value;
+        for error in errors {
+            if let Value::Object(error) = error
+                && let Some(Value::Array(path)) = error.get_mut("path")
+            {
+                *path = self.client_path(path);
+            }
+        }
+    }
+}
+
+/// Calls `f` with every field of `set`, in fragments too, whatever their type conditions.
+fn fields_at<'s>(set: &'s SelectionSet, f: &mut impl FnMut(&'s Field)) {
+    for item in &set.0 {
+        match item {
+            Selection::Field(field) => f(field),
+            Selection::Fragment(fragment) => fields_at(&fragment.selection, f),
+        }
+    }
+}
+
 /// How each `@skip`/`@include` condition came out, for the plan-cache key.
 pub type Conditions = Vec<bool>;
 
@@ -74,14 +150,18 @@ pub type Conditions = Vec<bool>;
 #[error("the value of ${0} in an @skip or @include condition must be a Boolean")]
 pub struct ConditionError(pub String);
 
-/// Normalizes `operation`. `variable` gives a coerced variable's value by name.
+/// Normalizes `operation` against the supergraph `schema` (every field, inaccessible ones
+/// too, since keys may be made of them). `variable` gives a coerced variable's value by name.
 pub fn normalize(
+    schema: &Schema,
     document: &ExecutableDocument,
     operation: &executable::Operation,
     variable: &dyn Fn(&str) -> Option<bool>,
 ) -> Result<(Arc<Operation>, Conditions), ConditionError> {
     let mut conditions = Conditions::new();
     let mut ctx = Normalizer {
+        schema: Some(schema),
+        field_names: HashMap::new(),
         document,
         variable,
         conditions: &mut conditions,
@@ -107,6 +187,10 @@ pub fn normalize(
 }
 
 struct Normalizer<'a> {
+    /// `None` for field sets, whose fields are the planner's own.
+    schema: Option<&'a Schema>,
+    /// Per selection-level type: the fields of it and of its possible types.
+    field_names: HashMap<Name, HashSet<Name>>,
     document: &'a ExecutableDocument,
     variable: &'a dyn Fn(&str) -> Option<bool>,
     conditions: &'a mut Conditions,
@@ -136,17 +220,60 @@ impl Normalizer<'_> {
         Ok(true)
     }
 
+    /// The selection set of a field (or of the operation): a new level of the response.
     fn selection_set(
         &mut self,
         set: &executable::SelectionSet,
     ) -> Result<SelectionSet, ConditionError> {
+        self.level_set(&set.ty, set)
+    }
+
+    /// A selection set at the response level of type `level`: the field's own, or a fragment's
+    /// in it.
+    fn level_set(
+        &mut self,
+        level: &Name,
+        set: &executable::SelectionSet,
+    ) -> Result<SelectionSet, ConditionError> {
         let mut out = Vec::with_capacity(set.selections.len());
-        self.selections_into(&set.ty, set, &mut out)?;
+        self.selections_into(level, &set.ty, set, &mut out)?;
         Ok(SelectionSet(out))
+    }
+
+    /// The alias to select `field` under in subgraph operations, and the client's key when
+    /// that alias is a reserved key. A client key is reserved when it has the shape of the
+    /// planner's own keys, or when it is `__typename` or a field of the level's type or of
+    /// one of its possible types but not the field's own name: there the planner may add that
+    /// field (a key, a requirement, `__typename`) beside the client's. The rule depends on the
+    /// level, not the fragment a field sits in, so one client key has one subgraph key on
+    /// every object of the level.
+    fn keys(&mut self, level: &Name, field: &executable::Field) -> (Option<Name>, Option<Name>) {
+        if self.schema.is_none() {
+            return (field.alias.clone(), None);
+        }
+        let key = field.response_key();
+        let reserve = super::alias::is_internal(key)
+            || (*key != field.name && (key == "__typename" || self.level_has_field(level, key)));
+        if reserve {
+            (Some(super::alias::reserved_key(key)), Some(key.clone()))
+        } else {
+            (field.alias.clone(), None)
+        }
+    }
+
+    fn level_has_field(&mut self, level: &Name, name: &Name) -> bool {
+        let Some(schema) = self.schema else {
+            return false;
+        };
+        self.field_names
+            .entry(level.clone())
+            .or_insert_with(|| level_fields(schema, level))
+            .contains(name)
     }
 
     fn selections_into(
         &mut self,
+        level: &Name,
         parent: &Name,
         set: &executable::SelectionSet,
         out: &mut Vec<Selection>,
@@ -158,8 +285,10 @@ impl Normalizer<'_> {
                         continue;
                     }
                     let selection = self.selection_set(&field.selection_set)?;
+                    let (alias, client_key) = self.keys(level, field);
                     out.push(Selection::Field(Field {
-                        alias: field.alias.clone(),
+                        alias,
+                        client_key,
                         name: field.name.clone(),
                         arguments: field
                             .arguments
@@ -176,6 +305,7 @@ impl Normalizer<'_> {
                     }
                     if let Some(fragment) = self.document.fragments.get(&spread.fragment_name) {
                         self.fragment_into(
+                            level,
                             parent,
                             Some(fragment.type_condition()),
                             &fragment.selection_set,
@@ -188,6 +318,7 @@ impl Normalizer<'_> {
                         continue;
                     }
                     self.fragment_into(
+                        level,
                         parent,
                         inline.type_condition.as_ref(),
                         &inline.selection_set,
@@ -201,6 +332,7 @@ impl Normalizer<'_> {
 
     fn fragment_into(
         &mut self,
+        level: &Name,
         parent: &Name,
         on: Option<&Name>,
         set: &executable::SelectionSet,
@@ -208,16 +340,48 @@ impl Normalizer<'_> {
     ) -> Result<(), ConditionError> {
         match on {
             Some(on) if on != parent => {
-                let selection = self.selection_set(set)?;
+                let selection = self.level_set(level, set)?;
                 out.push(Selection::Fragment(Fragment {
                     on: on.clone(),
                     selection,
                 }));
                 Ok(())
             }
-            _ => self.selections_into(parent, set, out),
+            _ => self.selections_into(level, parent, set, out),
         }
     }
+}
+
+/// The field names of `ty` and, for an interface or union, of the object types it may be.
+fn level_fields(schema: &Schema, ty: &Name) -> HashSet<Name> {
+    let mut out = HashSet::new();
+    let mut add = |ty: &ExtendedType| match ty {
+        ExtendedType::Object(o) => out.extend(o.fields.keys().cloned()),
+        ExtendedType::Interface(i) => out.extend(i.fields.keys().cloned()),
+        _ => {}
+    };
+    match schema.types.get(ty) {
+        Some(own @ ExtendedType::Interface(_)) => {
+            add(own);
+            for candidate in schema.types.values() {
+                if let ExtendedType::Object(o) = candidate
+                    && o.implements_interfaces.contains(ty)
+                {
+                    add(candidate);
+                }
+            }
+        }
+        Some(ExtendedType::Union(u)) => {
+            for member in &u.members {
+                if let Some(member) = schema.types.get(&member.name) {
+                    add(member);
+                }
+            }
+        }
+        Some(own) => add(own),
+        None => {}
+    }
+    out
 }
 
 /// Normalizes a field set (`@key`, `@requires`, `@provides` arguments), which has no fragments
@@ -227,6 +391,8 @@ pub fn normalize_field_set(set: &executable::SelectionSet) -> SelectionSet {
     let never = |_: &str| None;
     let mut conditions = Conditions::new();
     let mut ctx = Normalizer {
+        schema: None,
+        field_names: HashMap::new(),
         document: &document,
         variable: &never,
         conditions: &mut conditions,

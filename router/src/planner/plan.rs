@@ -65,6 +65,10 @@ pub struct FetchNode {
     /// subgraph); their values move back to the client's key when the response arrives.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub renames: bool,
+    /// For an entity fetch: the variable the operation takes the representations in, named
+    /// so that no variable of the client's operation has its name.
+    #[serde(skip)]
+    pub representations_variable: Name,
     /// For an entity fetch: how to build each object's representation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Representation>,

@@ -187,8 +187,12 @@ impl Live {
         if self.primary.renames {
             crate::planner::rename_back(&mut data);
         }
+        let operation = &self.prepared.planned.operation;
         let mut errors = executor::root_errors(errors, &self.primary.service_name);
+        operation.client_error_paths(&mut errors);
         errors.extend(self.prepared.errors.iter().cloned());
+        // The executor adds its own errors after these, with subgraph-side paths.
+        let from = errors.len();
         let output = if data.is_object() && self.rest.root.is_some() {
             let run = engine.executor.execute_from(
                 executor::Request {
@@ -217,6 +221,9 @@ impl Live {
             executor::Output { data, errors }
         };
         let mut errors = output.errors;
+        if let Some(added) = errors.get_mut(from..) {
+            operation.client_error_paths(added);
+        }
         let data = shape::shape(
             &engine.supergraph.api,
             &engine.graph,
@@ -477,7 +484,8 @@ async fn run(
                         }
                     }
                     Upstream::Errors(errors) => {
-                        let errors = executor::root_errors(errors, &live.primary.service_name);
+                        let mut errors = executor::root_errors(errors, &live.primary.service_name);
+                        live.prepared.planned.operation.client_error_paths(&mut errors);
                         connection.close().await;
                         return finish(Frame::Error(Bytes::from(
                             serde_json::to_vec(&errors).unwrap_or_else(|_| b"[]".to_vec()),

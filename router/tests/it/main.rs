@@ -5,6 +5,7 @@ mod edge;
 mod executor;
 mod graphql;
 mod limits;
+mod names;
 mod planner;
 mod planning;
 mod playground;

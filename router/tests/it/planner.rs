@@ -20,7 +20,31 @@ fn plan(query: &str) -> String {
     let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
         .expect("a valid operation");
     let op = document.operations.get(None).expect("one operation");
-    let (normalized, _) = operation::normalize(&document, op, &|_| None).expect("normalizes");
+    let (normalized, _) =
+        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
+    planner::plan(&graph, &supergraph.schema, &normalized)
+        .expect("plans")
+        .to_string()
+}
+
+/// Plans `query` against the supergraph composed from `subgraphs` (name and SDL each).
+fn plan_composed(subgraphs: &[(&str, &str)], query: &str) -> String {
+    let subgraphs: Vec<tessera_router::compose::SubgraphSdl> = subgraphs
+        .iter()
+        .map(|(name, sdl)| tessera_router::compose::SubgraphSdl {
+            name: (*name).to_owned(),
+            url: format!("http://{name}.invalid/graphql"),
+            sdl: (*sdl).to_owned(),
+        })
+        .collect();
+    let sdl = tessera_router::compose::compose(&subgraphs).expect("composes");
+    let supergraph = Supergraph::parse(&sdl).expect("it loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
+        .expect("a valid operation");
+    let op = document.operations.get(None).expect("one operation");
+    let (normalized, _) =
+        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
     planner::plan(&graph, &supergraph.schema, &normalized)
         .expect("plans")
         .to_string()
@@ -46,6 +70,46 @@ fn mutations_keep_their_order_across_subgraphs() {
 }
 
 #[test]
+fn a_client_alias_named_like_the_key_field_is_selected_under_a_reserved_key() {
+    insta::assert_snapshot!(plan("{ me { id: displayName posts { nodes { title } } } }"));
+}
+
+#[test]
+fn client_aliases_shaped_like_internal_keys_are_selected_under_reserved_keys() {
+    insta::assert_snapshot!(plan(
+        "{ me { __typename: displayName x__tessera_alias_1: id a__req_1234abcd: email _tessera_id: id } }"
+    ));
+}
+
+#[test]
+fn a_client_alias_on_an_interface_named_like_a_key_of_one_of_its_types_is_reserved() {
+    const SHOP: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { items: [Item!]! }
+interface Item { name: String! }
+type Book implements Item @key(fields: "sku") { sku: ID! name: String! }"#;
+    const STOCK: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Book @key(fields: "sku") { sku: ID! stock: Int! }"#;
+    insta::assert_snapshot!(plan_composed(
+        &[("shop", SHOP), ("stock", STOCK)],
+        "{ items { sku: name ... on Book { stock } } }"
+    ));
+}
+
+#[test]
+fn aliases_that_name_no_other_field_are_left_as_written() {
+    insta::assert_snapshot!(plan(
+        "{ viewer: me { name: displayName posts { nodes { heading: title } } } }"
+    ));
+}
+
+#[test]
+fn entity_fetches_take_representations_under_a_name_no_client_variable_has() {
+    insta::assert_snapshot!(plan(
+        "query($representations: Int, $representations_1: String) { me { posts(first: $representations, after: $representations_1) { nodes { title } } } }"
+    ));
+}
+
+#[test]
 fn introspection_and_root_typename_need_no_fetch() {
     assert_eq!(
         plan("{ __typename __schema { queryType { name } } }"),
@@ -63,7 +127,8 @@ fn plans_every_field_of_the_supergraph_to_depth_four() {
             ExecutableDocument::parse_and_validate(&supergraph.api, &query, "all.graphql")
                 .unwrap_or_else(|e| panic!("{query}\n{}", e.errors));
         let op = document.operations.get(None).expect("one operation");
-        let (normalized, _) = operation::normalize(&document, op, &|_| None).expect("normalizes");
+        let (normalized, _) =
+            operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
         let plan = planner::plan(&graph, &supergraph.schema, &normalized)
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert!(plan.root.is_some(), "{kind}: a plan with fetches");

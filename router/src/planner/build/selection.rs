@@ -79,6 +79,7 @@ pub(crate) fn extend_path(path: &[PathSegment], field: &Field) -> Vec<PathSegmen
 pub(crate) fn typename_field() -> Field {
     Field {
         alias: None,
+        client_key: None,
         name: Name::new_unchecked("__typename"),
         arguments: Vec::new(),
         ty: Type::NonNullNamed(Name::new_unchecked("String")),
