@@ -191,6 +191,16 @@ pub fn read(schema: &Schema, links: &Links) -> Result<Joins, SupergraphError> {
             _ => Vec::new(),
         };
         for (field_name, directives) in fields {
+            if directives
+                .get_all(&field_dir)
+                .any(|d| d.specified_argument_by_name("contextArguments").is_some())
+            {
+                return Err(SupergraphError::UnsupportedSpec {
+                    url: format!("@{field_dir}(contextArguments:) on {type_name}.{field_name}"),
+                    reason: "arguments taken from an ancestor's @context are not planned yet"
+                        .to_owned(),
+                });
+            }
             let field_joins: Vec<FieldJoin> = directives
                 .get_all(&field_dir)
                 .map(|d| FieldJoin {

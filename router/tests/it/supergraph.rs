@@ -144,6 +144,12 @@ fn refuses_supergraphs_it_cannot_serve() {
         "{err}"
     );
 
+    // Arguments from an ancestor's `@context` are not planned: refused rather than left out.
+    let context =
+        with_links("  @link(url: \"https://specs.apollo.dev/context/v0.1\", for: SECURITY)");
+    let err = Supergraph::parse(&context).expect_err("context is not served");
+    assert!(err.to_string().contains("context/v0.1"), "{err}");
+
     // Unknown specifications that do not affect execution are metadata: accepted.
     let metadata = with_links("  @link(url: \"https://specs.example.com/docs/v1.0\")");
     Supergraph::parse(&metadata).expect("metadata links are fine");
