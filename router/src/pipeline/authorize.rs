@@ -76,7 +76,10 @@ fn filtered(
     }
     let operation = authorization::remove(&planned.operation, &planned.guards, &denied);
     let plan = if operation.selection.0.is_empty() {
-        QueryPlan { root: None }
+        QueryPlan {
+            root: None,
+            unresolvable: Vec::new(),
+        }
     } else {
         super::plan::plan_normalized(engine, &operation)?
     };

@@ -79,6 +79,14 @@ pub async fn execute(
             headers,
         })
         .await;
+    if !planned.plan.unresolvable.is_empty() {
+        unresolvable_errors(
+            &engine.graph,
+            &planned.plan,
+            &output.data,
+            &mut output.errors,
+        );
+    }
     planned.operation.client_error_paths(&mut output.errors);
     errors.extend(output.errors);
     let data = shape::shape(
@@ -91,6 +99,56 @@ pub async fn execute(
         &mut errors,
     );
     Ok(Response { data, errors })
+}
+
+/// A field error at every place the plan could not resolve a field: each object of the
+/// field's parent type at the field's path, list indexes included. The field stays null.
+fn unresolvable_errors(
+    graph: &crate::planner::Graph,
+    plan: &crate::planner::QueryPlan,
+    data: &Value,
+    errors: &mut Vec<Value>,
+) {
+    use crate::json::Map;
+    for field in &plan.unresolvable {
+        let paths = executor::merge::collect_paths(data, &field.path);
+        let mut objects = Vec::with_capacity(paths.len());
+        executor::merge::for_each_object(data, &field.path, &mut |object| objects.push(object));
+        for (path, object) in paths.into_iter().zip(objects) {
+            let applies = object
+                .get("__typename")
+                .and_then(Value::as_str)
+                .is_none_or(|t| {
+                    t == field.parent_type
+                        || graph
+                            .possible_types(&field.parent_type)
+                            .iter()
+                            .any(|p| p == t)
+                });
+            if !applies {
+                continue;
+            }
+            let mut at: Vec<Value> = path.iter().map(executor::merge::Step::to_json).collect();
+            at.push(Value::String(field.key.as_str().into()));
+            let mut extensions = Map::new();
+            extensions.insert("code", Value::String("UNRESOLVABLE_FIELD".into()));
+            let mut error = Map::new();
+            error.insert(
+                "message",
+                Value::String(
+                    format!(
+                        "no subgraph can resolve {}.{} here",
+                        field.parent_type, field.field
+                    )
+                    .as_str()
+                    .into(),
+                ),
+            );
+            error.insert("path", Value::Array(at));
+            error.insert("extensions", Value::Object(extensions));
+            errors.push(Value::Object(error));
+        }
+    }
 }
 
 fn message(text: &str) -> apollo_compiler::response::JsonValue {

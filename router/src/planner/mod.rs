@@ -25,7 +25,7 @@ use build::{Builder, GroupId};
 pub use everything::everything;
 pub use graph::Graph;
 use operation::{Operation, collect_variables, write_selection_set};
-pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation};
+pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation, Unresolvable};
 
 /// Why an operation could not be planned.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,7 +90,10 @@ pub fn plan_within(
         1 => nodes.into_iter().next(),
         _ => Some(PlanNode::Sequence { nodes }),
     };
-    Ok(QueryPlan { root })
+    Ok(QueryPlan {
+        root,
+        unresolvable: std::mem::take(&mut builder.unresolvable),
+    })
 }
 
 /// `root` and every group that (transitively) depends on it.

@@ -29,6 +29,21 @@ impl Serialize for PathSegment {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryPlan {
     pub root: Option<PlanNode>,
+    /// Fields no subgraph can resolve where the operation asks for them: answered null with
+    /// a field error at each place, while the rest of the operation runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unresolvable: Vec<Unresolvable>,
+}
+
+/// A field the plan cannot resolve, on the objects of `parent_type` at `path`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unresolvable {
+    pub path: Vec<PathSegment>,
+    pub parent_type: String,
+    /// The field's response key in the merged data.
+    pub key: String,
+    pub field: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +113,23 @@ impl fmt::Display for QueryPlan {
         writeln!(f, "QueryPlan {{")?;
         if let Some(root) = &self.root {
             root.write(f, 1)?;
+        }
+        for field in &self.unresolvable {
+            let path: Vec<&str> = field
+                .path
+                .iter()
+                .map(|p| match p {
+                    PathSegment::Key(k) => k.as_str(),
+                    PathSegment::List => "@",
+                })
+                .collect();
+            writeln!(
+                f,
+                "  Unresolvable(path: \"{}\", field: \"{}.{}\")",
+                path.join("."),
+                field.parent_type,
+                field.field
+            )?;
         }
         write!(f, "}}")
     }

@@ -156,7 +156,10 @@ impl Live {
             engine,
             prepared,
             primary,
-            rest: QueryPlan { root: rest },
+            rest: QueryPlan {
+                root: rest,
+                unresolvable: Vec::new(),
+            },
             url,
             variables,
         })

@@ -205,3 +205,66 @@ async fn an_operation_over_the_planning_budget_gets_a_coded_error() {
     );
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_answered() {
+    // `extra` lives only in `b`, whose key is not resolvable: nothing can fetch it.
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(|| async {
+            (
+                [("content-type", "application/json")],
+                r#"{"data":{"ts":[{"id":"1","name":"one"},{"id":"2","name":"two"}]}}"#,
+            )
+        }),
+    );
+    let a_url = crate::serve(app).await;
+    let supergraph = tessera_router::compose::compose(&[
+        tessera_router::compose::SubgraphSdl {
+            name: "a".into(),
+            url: a_url,
+            sdl: "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+                  type Query { ts: [T!]! }\n\
+                  type T @key(fields: \"id\") { id: ID! name: String }"
+                .into(),
+        },
+        tessera_router::compose::SubgraphSdl {
+            name: "b".into(),
+            url: "http://127.0.0.1:1/b".into(),
+            sdl: "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+                  type T @key(fields: \"id\", resolvable: false) { id: ID! extra: String }"
+                .into(),
+        },
+    ])
+    .expect("composes");
+    let plan = plan_text(&supergraph, "{ ts { id name extra } }");
+    assert!(
+        plan.contains("Unresolvable(path: \"ts.@\", field: \"T.extra\")"),
+        "{plan}"
+    );
+    let router = router(&supergraph, GatewayConfig::default()).await;
+    let (status, body) = post(&router, "{ ts { id name other: extra } }").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({ "ts": [
+            { "id": "1", "name": "one", "other": null },
+            { "id": "2", "name": "two", "other": null },
+        ] }),
+        "{body}"
+    );
+    let errors = body["errors"].as_array().expect("errors");
+    let paths: Vec<&Value> = errors.iter().map(|e| &e["path"]).collect();
+    assert_eq!(
+        paths,
+        [&json!(["ts", 0, "other"]), &json!(["ts", 1, "other"])],
+        "{body}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == json!("UNRESOLVABLE_FIELD")),
+        "{body}"
+    );
+    router.shutdown().await;
+}

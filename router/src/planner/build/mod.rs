@@ -71,6 +71,8 @@ pub(super) struct Builder<'a> {
     /// Per walked field: the subgraphs that could resolve the path from its nearest entity.
     candidates: Vec<Vec<SubgraphId>>,
     depth: usize,
+    /// Fields of the operation no subgraph can resolve where they are asked for.
+    pub unresolvable: Vec<super::plan::Unresolvable>,
 }
 
 impl<'a> Builder<'a> {
@@ -85,6 +87,7 @@ impl<'a> Builder<'a> {
             jumping: Vec::new(),
             candidates: Vec::new(),
             depth: 0,
+            unresolvable: Vec::new(),
         }
     }
 
@@ -136,8 +139,16 @@ impl<'a> Builder<'a> {
             let placements: Vec<(SubgraphId, Field)> = match scored {
                 Some((_, _, chosen)) => vec![(chosen, field.clone())],
                 // No one subgraph has it all (shareable root fields over value types): each
-                // subgraph fetches the part it can.
-                None => self.split(&root_type, field, &candidates)?,
+                // subgraph fetches the part it can. When some part is out of every
+                // subgraph's reach, the first subgraph answers what it can and the walk
+                // reports the rest as unresolvable.
+                None => match self.split(&root_type, field, &candidates) {
+                    Ok(parts) => parts,
+                    Err(PlanError::Unresolvable(_)) if !self.budget.spent() => {
+                        vec![(candidates[0], field.clone())]
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             for (chosen, field) in placements {
                 let group = match reuse(self, &roots, chosen) {
@@ -454,10 +465,35 @@ impl<'a> Builder<'a> {
                         self.split_local(g, pos, path, ty, field, &child, child_provided.as_ref())?;
                     }
                 }
-            } else {
-                self.jump(g, pos, path, ty, field)?;
+            } else if let Err(e) = self.jump(g, pos, path, ty, field) {
+                self.give_up(e, path, ty, field)?;
             }
         }
+        Ok(())
+    }
+
+    /// A client field that cannot be resolved where it is asked for becomes a field error
+    /// (the rest of the operation is still planned), unless the field is needed by the plan
+    /// itself (a key or requirement being walked) or the search was cut short by the budget.
+    fn give_up(
+        &mut self,
+        error: PlanError,
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+    ) -> Result<(), PlanError> {
+        if !matches!(error, PlanError::Unresolvable(_))
+            || !self.touched.is_empty()
+            || self.budget.spent()
+        {
+            return Err(error);
+        }
+        self.unresolvable.push(super::plan::Unresolvable {
+            path: path.to_vec(),
+            parent_type: ty.to_string(),
+            key: field.key().to_string(),
+            field: field.name.to_string(),
+        });
         Ok(())
     }
 
@@ -498,10 +534,15 @@ impl<'a> Builder<'a> {
         }
         for sub in elsewhere {
             let remote = Field {
-                selection: SelectionSet(vec![sub]),
+                selection: SelectionSet(vec![sub.clone()]),
                 ..field.clone()
             };
-            self.jump(g, pos, path, ty, &remote)?;
+            if let Err(e) = self.jump(g, pos, path, ty, &remote) {
+                let Selection::Field(sub) = &sub else {
+                    return Err(e);
+                };
+                self.give_up(e, &extend_path(path, field), child, sub)?;
+            }
         }
         Ok(())
     }
