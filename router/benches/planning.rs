@@ -47,12 +47,16 @@ impl Case {
             .map(|valid| valid.into_inner())
     }
 
-    fn plan(&self, document: &ExecutableDocument) -> planner::QueryPlan {
+    /// The plan, and the planning steps it took.
+    fn plan(&self, document: &ExecutableDocument) -> (planner::QueryPlan, u64) {
         let op = document.operations.get(None).expect("one operation");
         let (normalized, _) =
             operation::normalize(&self.supergraph.schema, document, op, &|_| None)
                 .expect("normalizes");
-        planner::plan(&self.graph, &self.supergraph.schema, &normalized).expect("plans")
+        let budget = planner::Budget::unlimited();
+        let plan = planner::plan_within(&self.graph, &self.supergraph.schema, &normalized, &budget)
+            .expect("plans");
+        (plan, budget.used())
     }
 }
 
@@ -128,10 +132,10 @@ fn bench(c: &mut Criterion) {
             let Some(document) = case.operation(depth) else {
                 continue;
             };
-            let plan = case.plan(&document);
+            let (plan, steps) = case.plan(&document);
             let text = plan.to_string();
             eprintln!(
-                "{}/{depth}: {} fields selected, {} fetches in the plan",
+                "{}/{depth}: {} fields selected, {} fetches in the plan, {steps} planning steps",
                 case.name,
                 document
                     .operations
