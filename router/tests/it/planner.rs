@@ -142,3 +142,8 @@ fn an_entity_chain_may_return_to_subgraphs_it_has_left() {
         "{ me { posts(first: 1) { nodes { author { invoices(first: 1) { nodes { user { posts(first: 1) { nodes { title } } } } } } } } } }"
     ));
 }
+
+#[test]
+fn a_field_selecting_only_its_typename_still_has_a_selection_in_the_subgraph_operation() {
+    insta::assert_snapshot!(plan("{ me { posts(first: 1) { __typename } } }"));
+}

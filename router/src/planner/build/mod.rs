@@ -602,7 +602,13 @@ impl<'a> Builder<'a> {
             provided,
         );
         self.candidates.pop();
-        walked
+        walked?;
+        // Only `__typename`, or nothing this subgraph answers: a composite field still needs a
+        // selection in the subgraph's operation.
+        if self.at(g, &inner).0.is_empty() {
+            self.add_typename(g, &inner);
+        }
+        Ok(())
     }
 
     /// An entity can be reached in every subgraph with a resolvable key for it.
