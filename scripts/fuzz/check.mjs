@@ -5,7 +5,8 @@
 //   runtime type of each object (its `__typename` when selected, otherwise some possible type
 //   whose keys match); no null where the type is non-null (null propagation must null the
 //   parent instead); leaf values of their type; `__typename` values are possible types;
-// - every error has a message and `extensions.code`; an error's path leads through response
+// - every error has a message, and `extensions.code` unless a subgraph sent it (when that is
+//   known: behind the counting proxy); an error's path leads through response
 //   keys of the operation to a null (the errored field, or a parent nulled by propagation), and
 //   names nothing internal.
 import graphql from "./graphql.mjs";
@@ -187,7 +188,7 @@ class Checker {
         continue;
       }
       if (typeof error.message !== "string" || error.message === "") this.problem("error-format", at, "no message");
-      if (typeof error.extensions?.code !== "string") {
+      if (typeof error.extensions?.code !== "string" && !this.forwarded?.has(error.message)) {
         this.problem("error-code", at, `no extensions.code: ${String(error.message).slice(0, 100)}`);
       }
       if (error.path === undefined) continue;
@@ -247,9 +248,11 @@ function leafFits(type, value) {
 
 /**
  * The problems of one response to `op` ({ document, variables }) as [{ kind, path, message }];
- * `response` is { status, body, contentType } or { transport } for a failed request.
+ * `response` is { status, body, contentType } or { transport } for a failed request;
+ * `forwarded`, when known, the messages of the errors the subgraphs answered with, which need
+ * no code of the gateway's.
  */
-export function check(schema, op, response) {
+export function check(schema, op, response, forwarded) {
   if (response.transport) return [{ kind: "transport", path: [], message: response.transport }];
   const problems = [];
   if (response.status !== 200) problems.push({ kind: "http", path: [], message: `HTTP ${response.status}` });
@@ -259,6 +262,7 @@ export function check(schema, op, response) {
     return problems;
   }
   const checker = new Checker(schema, op.document, op.variables);
+  checker.forwarded = forwarded;
   const errors = body.errors ?? [];
   if (!Array.isArray(errors)) {
     checker.problem("error-format", ["errors"], "errors is not a list");

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import zlib from "node:zlib";
 import { join } from "node:path";
 import graphql from "./graphql.mjs";
 
@@ -11,7 +12,25 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** An HTTP proxy that forwards `/<n>/...` to the n-th subgraph URL and counts requests. */
 export async function startProxy(port) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const proxy = { port, targets: [], count: 0, bySubgraph: new Map() };
+  const proxy = { port, targets: [], count: 0, bySubgraph: new Map(), subgraphErrors: new Set() };
+  // The messages of the errors subgraphs answered with: a gateway passes those on, and only
+  // the errors it makes itself must carry its codes.
+  proxy.noteErrors = (encoding, bytes) => {
+    try {
+      const text = (
+        encoding === "gzip"
+          ? zlib.gunzipSync(bytes)
+          : encoding === "br"
+            ? zlib.brotliDecompressSync(bytes)
+            : encoding === "deflate"
+              ? zlib.inflateSync(bytes)
+              : bytes
+      ).toString("utf8");
+      for (const e of JSON.parse(text).errors ?? []) if (typeof e?.message === "string") proxy.subgraphErrors.add(e.message);
+    } catch {
+      // not a JSON answer: nothing to note
+    }
+  };
   proxy.server = http.createServer((req, res) => {
     const match = /^\/(\d+)(\/.*)?$/.exec(req.url.split("?")[0]);
     const target = match && proxy.targets[Number(match[1])];
@@ -27,6 +46,9 @@ export async function startProxy(port) {
       { hostname: url.hostname, port: url.port || 80, path: url.pathname + url.search, method: req.method, headers, agent },
       (answer) => {
         res.writeHead(answer.statusCode, answer.headers);
+        const chunks = [];
+        answer.on("data", (c) => chunks.push(c));
+        answer.on("end", () => proxy.noteErrors(answer.headers["content-encoding"], Buffer.concat(chunks)));
         answer.pipe(res);
       },
     );
@@ -43,6 +65,7 @@ export async function startProxy(port) {
   proxy.reset = () => {
     proxy.count = 0;
     proxy.bySubgraph = new Map();
+    proxy.subgraphErrors = new Set();
   };
   proxy.close = () => new Promise((resolve) => proxy.server.close(resolve)).finally(() => agent.destroy());
   return proxy;

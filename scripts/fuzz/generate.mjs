@@ -116,6 +116,7 @@ class Builder {
     this.limits = limits;
     this.variables = []; // "$name: Type = default"
     this.variableValues = {};
+    this.variableNames = new Set();
     this.fragments = []; // { name, on, text, done }
     this.aliasCount = 0;
     this.selectionCount = 0;
@@ -212,9 +213,17 @@ class Builder {
   }
 
   /** Declares a variable for a position of `type` and returns `$name`. */
-  variable(type, prefix = "v") {
+  variable(type, argName) {
     const { rng } = this;
-    const name = `${prefix}${this.variables.length}`;
+    // Clients often name a variable after its argument; `representations` is the variable a
+    // router sends with its entity fetches, so a client's must not be confused with it.
+    let name = rng.weighted([
+      [0.3, argName],
+      [0.05, "representations"],
+      [0.65, null],
+    ]);
+    if (!name || this.variableNames.has(name)) name = `v${this.variables.length}`;
+    this.variableNames.add(name);
     let declared = String(type);
     let defaultText = "";
     let send = true;
@@ -235,8 +244,8 @@ class Builder {
     return `$${name}`;
   }
 
-  argument(type) {
-    return this.rng.chance(0.35) ? this.variable(type) : this.literal(type);
+  argument(type, name) {
+    return this.rng.chance(0.35) ? this.variable(type, name) : this.literal(type);
   }
 
   directives() {
@@ -249,6 +258,7 @@ class Builder {
         condition = rng.chance(0.5) ? "true" : "false";
       } else {
         const varName = `s${this.variables.length}`;
+        this.variableNames.add(varName);
         if (roll < 0.8) {
           this.variables.push(`$${varName}: Boolean!`);
           this.variableValues[varName] = rng.chance(0.5);
@@ -315,7 +325,7 @@ class Builder {
     const args = [];
     for (const arg of f.args) {
       const required = isNonNullType(arg.type) && arg.defaultValue === undefined;
-      if (required || rng.chance(0.3)) args.push(`${arg.name}: ${this.argument(arg.type)}`);
+      if (required || rng.chance(0.3)) args.push(`${arg.name}: ${this.argument(arg.type, arg.name)}`);
     }
     const argsText = args.length ? `(${args.join(", ")})` : "";
     const typeText = String(f.type);
@@ -375,7 +385,7 @@ class Builder {
         [hasFields ? 8 : 0, "field"],
         [canNest ? (hasFields ? 1.5 : 5) : 0, "inline"],
         [canNest ? (hasFields ? 1 : 3) : 0, "named"],
-        [1, "typename"],
+        [0.6, "typename"],
       ]);
       if (kind === "field") out.push(this.field(type, depth, scope));
       else if (kind === "inline") out.push(this.inlineFragment(type, depth, scope, nesting));

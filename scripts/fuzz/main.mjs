@@ -230,7 +230,7 @@ async function runTarget(target) {
     t.sent++;
     const requests = gateways.map((gw) => (gw.proxy ? gw.proxy.count : null));
     const bySubgraph = gateways.map((gw) => (gw.proxy ? Object.fromEntries(gw.proxy.bySubgraph) : null));
-    const problems = responses.map((r, i) => check(schemas[i], op, r));
+    const problems = responses.map((r, i) => check(schemas[i], op, r, gateways[i].proxy?.subgraphErrors));
     let anyProblem = false;
     problems.forEach((list, i) => {
       for (const kind of new Set(list.map((p) => p.kind))) bump(stats.problems[i], kind);
