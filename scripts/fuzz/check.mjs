@@ -5,8 +5,8 @@
 //   runtime type of each object (its `__typename` when selected, otherwise some possible type
 //   whose keys match); no null where the type is non-null (null propagation must null the
 //   parent instead); leaf values of their type; `__typename` values are possible types;
-// - every error has a message, and `extensions.code` unless a subgraph sent it (when that is
-//   known: behind the counting proxy); an error's path leads through response
+// - every error has a message, and `extensions.code` unless a subgraph sent it (known behind
+//   the counting proxy; otherwise an error naming its `extensions.service`); an error's path leads through response
 //   keys of the operation to a null (the errored field, or a parent nulled by propagation), and
 //   names nothing internal.
 import graphql from "./graphql.mjs";
@@ -121,7 +121,10 @@ class Checker {
       return;
     }
     const actual = Object.keys(value);
-    const candidates = isObjectType(staticType) ? [staticType] : this.schema.getPossibleTypes(staticType);
+    let candidates = isObjectType(staticType) ? [staticType] : this.schema.getPossibleTypes(staticType);
+    // An interface whose implementations are all hidden (an @interfaceObject's) has no
+    // possible type in the API schema: its own fields are what a response can carry.
+    if (candidates.length === 0) candidates = [staticType];
     let best = null;
     for (const candidate of candidates) {
       const fields = this.collect(candidate, selectionSets);
@@ -188,7 +191,10 @@ class Checker {
         continue;
       }
       if (typeof error.message !== "string" || error.message === "") this.problem("error-format", at, "no message");
-      if (typeof error.extensions?.code !== "string" && !this.forwarded?.has(error.message)) {
+      // Without the proxy's record, an error that names the subgraph it came from
+      // (`extensions.service`) counts as that subgraph's.
+      const forwarded = this.forwarded ? this.forwarded.has(error.message) : typeof error.extensions?.service === "string";
+      if (typeof error.extensions?.code !== "string" && !forwarded) {
         this.problem("error-code", at, `no extensions.code: ${String(error.message).slice(0, 100)}`);
       }
       if (error.path === undefined) continue;

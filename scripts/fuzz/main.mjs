@@ -33,6 +33,7 @@ const { values: opts } = parseArgs({
     depth: { type: "string", default: String(DEFAULT_LIMITS.depth) },
     width: { type: "string", default: String(DEFAULT_LIMITS.width) },
     mutations: { type: "boolean", default: false },
+    values: { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -78,6 +79,12 @@ for (const gw of gateways) {
   if (bin && !existsSync(bin)) fail(`no ${gw.kind} binary at ${bin}`);
 }
 
+/** Argument values from --values FILE (any JSON, e.g. a response listing real ids). */
+function extraValues() {
+  if (!opts.values) return undefined;
+  return valuesFromCases([{ expected: { data: JSON.parse(readFileSync(opts.values, "utf8")) } }]);
+}
+
 function defaultTesseraBin() {
   const target = process.env.CARGO_TARGET_DIR ?? join(cache, "target");
   const release = join(target, "release", "tessera");
@@ -99,9 +106,9 @@ if (opts.suite.length) {
     targets.push({ name, sdl: readFileSync(join(dir, "supergraph.graphql"), "utf8"), values: valuesFromCases(cases), suite: true });
   }
 } else if (opts.supergraph) {
-  targets.push({ name: basename(opts.supergraph, ".graphql"), sdl: readFileSync(opts.supergraph, "utf8") });
+  targets.push({ name: basename(opts.supergraph, ".graphql"), sdl: readFileSync(opts.supergraph, "utf8"), values: extraValues() });
 } else if (gateways.every((gw) => gw.kind === "url")) {
-  targets.push({ name: "gateway" });
+  targets.push({ name: "gateway", values: extraValues() });
 } else {
   fail("give --suite NAME|all or --supergraph FILE for the gateways this script starts");
 }
