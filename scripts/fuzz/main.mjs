@@ -8,6 +8,7 @@ import graphql, { repoRoot } from "./graphql.mjs";
 import { check } from "./check.mjs";
 import { differences } from "./compare.mjs";
 import { DEFAULT_LIMITS, generate, valuesFromCases } from "./generate.mjs";
+import { minimize } from "./minimize.mjs";
 import { gatewayFromSpec, introspect, post, startGateway, stopGateway, stopNow } from "./gateways.mjs";
 
 const cache = join(homedir(), ".cache", "tessera");
@@ -34,6 +35,7 @@ const { values: opts } = parseArgs({
     width: { type: "string", default: String(DEFAULT_LIMITS.width) },
     mutations: { type: "boolean", default: false },
     values: { type: "string" },
+    minimize: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -201,6 +203,30 @@ async function send(gw, op) {
   }
 }
 
+// With --minimize, the first case of each kind of finding per target is shrunk to the smallest
+// operation that still shows it: the same first difference category (compare), or the same
+// first problem kind of the same gateway (check).
+const shrunk = new Set();
+async function shrink(target, op, categories, problems, schemas) {
+  const category = categories.find((c) => !c.startsWith("requests:"));
+  const gi = problems.findIndex((list) => list.length);
+  const kind = gi >= 0 ? problems[gi][0].kind : null;
+  const signature = category ? `${target.name}|${category}` : kind ? `${target.name}|${gi}:${kind}` : null;
+  if (!signature || shrunk.has(signature)) return undefined;
+  shrunk.add(signature);
+  let answers = null;
+  const holds = async (candidate) => {
+    const responses = await Promise.all(gateways.map((gw) => send(gw, candidate)));
+    const held = category
+      ? differences(responses[0], responses[1]).includes(category)
+      : check(schemas[gi], candidate, responses[gi], gateways[gi].proxy?.subgraphErrors).some((p) => p.kind === kind);
+    if (held) answers = responses.map((r) => r.body ?? r.text ?? r.transport);
+    return held;
+  };
+  const found = await minimize(schemas[0], op, holds);
+  return { for: category ?? `${gateways[gi].name} ${kind}`, query: found.query, variables: found.variables, responses: answers };
+}
+
 async function runTarget(target) {
   const t = (stats.targets[target.name] = { sent: 0, different: 0, problems: 0 });
   for (const gw of gateways) {
@@ -265,6 +291,7 @@ async function runTarget(target) {
       t.problems++;
     }
     if (categories.length || anyProblem) {
+      const minimal = opts.minimize ? await shrink(target, op, categories, problems, schemas) : undefined;
       const record = {
         seed,
         target: target.name,
@@ -273,6 +300,7 @@ async function runTarget(target) {
         query: op.query,
         operationName: op.operationName,
         variables: op.variables,
+        minimal,
         responses: responses.map((r, i) => ({
           gateway: gateways[i].name,
           status: r.status,
