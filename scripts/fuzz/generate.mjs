@@ -420,9 +420,11 @@ function getNullable(type) {
  */
 export function generate(schema, { seed, target, index, values, limits = DEFAULT_LIMITS }) {
   const rng = new Rng(`${seed}/${target}/${index}`);
+  // One operation in seven goes four levels deeper and only two wide: long entity chains.
+  const shape = rng.chance(1 / 7) ? { ...limits, depth: limits.depth + 4, width: 2 } : limits;
   const invalid = [];
   for (let attempt = 0; attempt < limits.attempts; attempt++) {
-    const builder = new Builder(schema, rng, values, limits);
+    const builder = new Builder(schema, rng, values, shape);
     const op = builder.operation(index);
     let document;
     try {
