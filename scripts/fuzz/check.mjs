@@ -8,7 +8,7 @@
 // - every error has a message, and `extensions.code` unless a subgraph sent it (known behind
 //   the counting proxy; otherwise an error naming its `extensions.service`); an error's path leads through response
 //   keys of the operation to a null (the errored field, or a parent nulled by propagation), and
-//   names nothing internal.
+//   names nothing internal; no response key is a router's own (`__tessera…`, `…__req_…`).
 import graphql from "./graphql.mjs";
 
 const {
@@ -161,7 +161,11 @@ class Checker {
     const missing = expected.filter((k) => !(k in value));
     const extra = actual.filter((k) => !fields.has(k));
     if (missing.length) this.problem("shape", path, `missing ${missing.join(", ")} on ${objectType}`);
-    if (extra.length) this.problem("shape", path, `unexpected ${extra.join(", ")} on ${objectType}`);
+    const leaked = extra.filter(internalName);
+    if (leaked.length) this.problem("internal-name", path, `response keys ${leaked.join(", ")} on ${objectType}`);
+    if (extra.length > leaked.length) {
+      this.problem("shape", path, `unexpected ${extra.filter((k) => !internalName(k)).join(", ")} on ${objectType}`);
+    }
     if (!missing.length && !extra.length && actual.some((k, i) => k !== expected[i])) {
       this.problem("order", path, `keys in order [${actual.join(", ")}], selected [${expected.join(", ")}]`);
     }

@@ -109,7 +109,8 @@ export function gatewayFromSpec(spec, i, options) {
   if (spec !== "tessera" && spec !== "hive-router") throw new Error(`unknown gateway ${spec} (tessera, hive-router or a URL)`);
   const port = options.port + i;
   return {
-    name: spec,
+    // Two gateways of one kind (a run against itself, to see what varies between runs).
+    name: options.taken?.includes(spec) ? `${spec}-${i + 1}` : spec,
     kind: spec,
     port,
     proxyPort: options.port + 10 + i,

@@ -67,6 +67,7 @@ if (opts.check && opts.gateway.length !== 1) fail("--check runs against one gate
 if (!opts.check && opts.gateway.length !== 2) fail("comparing needs two --gateway; use --check for one");
 const gateways = opts.gateway.map((spec, i) =>
   gatewayFromSpec(spec, i, {
+    taken: opts.gateway.slice(0, i),
     port: Number(opts.port),
     tesseraConfig: opts["tessera-config"] && resolve(opts["tessera-config"]),
     hiveRouterConfig: opts["hive-router-config"] && resolve(opts["hive-router-config"]),
