@@ -353,6 +353,13 @@ function summaryText() {
   if (opts.check) lines.push(`operations with problems: ${stats.casesWithProblems}`);
   if (stats.restarts.some((n) => n)) lines.push(`restarts after a crash: ${stats.restarts.join(" vs ")}`);
   for (const e of stats.setupErrors) lines.push(`setup error: ${e}`);
+  if (targets.length > 1) {
+    lines.push("per target (sent, then different or with problems):");
+    for (const [name, t] of Object.entries(stats.targets)) {
+      const found = opts.check ? t.problems : t.different;
+      lines.push(`  ${name.padEnd(40)} ${String(t.sent).padStart(5)} ${String(found).padStart(5)}${t.schemaDiffers ? "  API schemas differ" : ""}`);
+    }
+  }
   lines.push(`cases: ${casesFile}`);
   return lines.join("\n") + "\n";
 }
