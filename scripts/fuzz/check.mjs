@@ -5,10 +5,13 @@
 //   runtime type of each object (its `__typename` when selected, otherwise some possible type
 //   whose keys match); no null where the type is non-null (null propagation must null the
 //   parent instead); leaf values of their type; `__typename` values are possible types;
+// - no response key is a router's own (`__tessera…`, `…__req_…`);
 // - every error has a message, and `extensions.code` unless a subgraph sent it (known behind
-//   the counting proxy; otherwise an error naming its `extensions.service`); an error's path leads through response
-//   keys of the operation to a null (the errored field, or a parent nulled by propagation), and
-//   names nothing internal; no response key is a router's own (`__tessera…`, `…__req_…`).
+//   the counting proxy; otherwise an error naming its `extensions.service`); an error's path
+//   leads through response keys of the operation to a null (the errored field, or a parent
+//   nulled by propagation) and names nothing internal; no validation or parse error (the
+//   operation is valid, so one means the gateway rejected it or sent a subgraph an invalid
+//   query).
 import graphql from "./graphql.mjs";
 
 const {
@@ -200,6 +203,11 @@ class Checker {
       const forwarded = this.forwarded ? this.forwarded.has(error.message) : typeof error.extensions?.service === "string";
       if (typeof error.extensions?.code !== "string" && !forwarded) {
         this.problem("error-code", at, `no extensions.code: ${String(error.message).slice(0, 100)}`);
+      }
+      // The operation passed graphql-js's validation against this API schema: a validation
+      // or parse failure is the gateway's own (or one of the subgraph queries it wrote).
+      if (["GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"].includes(error.extensions?.code)) {
+        this.problem("validation", at, `${error.extensions.code}${error.extensions.service ? ` from ${error.extensions.service}` : ""}: ${String(error.message).slice(0, 160)}`);
       }
       if (error.path === undefined) continue;
       if (!Array.isArray(error.path) || error.path.some((s) => typeof s !== "string" && !Number.isInteger(s))) {
