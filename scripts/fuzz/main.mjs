@@ -190,6 +190,7 @@ const stats = {
   categories: {},
   requestDelta: {},
   requests: gateways.map(() => 0),
+  requestsPerOperation: gateways.map(() => ({})),
   problems: gateways.map(() => ({})),
   casesWithProblems: 0,
   casesWithOnlyKnown: 0,
@@ -280,7 +281,11 @@ async function runTarget(target) {
       }
       if (list.length) anyProblem = true;
     });
-    requests.forEach((n, i) => n !== null && (stats.requests[i] += n));
+    requests.forEach((n, i) => {
+      if (n === null) return;
+      stats.requests[i] += n;
+      bump(stats.requestsPerOperation[i], n);
+    });
     let categories = [];
     if (!opts.check) {
       categories = differences(responses[0], responses[1]);
@@ -357,6 +362,10 @@ function summaryText() {
       lines.push(`  distribution: ${deltas.map(([d, n]) => `${Number(d) > 0 ? "+" : ""}${d}: ${n}`).join(", ")}`);
     }
   }
+  gateways.forEach((gw, i) => {
+    const per = Object.entries(stats.requestsPerOperation[i]).sort((a, b) => Number(a[0]) - Number(b[0]));
+    if (per.length) lines.push(`subgraph requests per operation of ${gw.name}: ${per.map(([n, c]) => `${n}: ${c}`).join(", ")}`);
+  });
   gateways.forEach((gw, i) => {
     const kinds = Object.entries(stats.problems[i]).sort();
     lines.push(`consistency problems of ${gw.name}: ${kinds.length ? kinds.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`);
