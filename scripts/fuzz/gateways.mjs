@@ -91,7 +91,16 @@ function command(kind, bins, path, port, config) {
     if (config) args.push("--config", config);
     return { file: bins.tessera, args, env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } };
   }
-  const env = { ...process.env, SUPERGRAPH_FILE_PATH: path, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "error" };
+  // Subgraph errors unmasked, as Tessera passes them on: the checks tell a subgraph's errors
+  // from the gateway's own by their messages.
+  const env = {
+    ...process.env,
+    SUPERGRAPH_FILE_PATH: path,
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "error",
+    DISABLE_SUBGRAPH_ERROR_MASKING: "true",
+  };
   delete env.HIVE_CDN_ENDPOINT;
   delete env.APOLLO_KEY;
   if (config) env.ROUTER_CONFIG_FILE_PATH = config;
