@@ -223,7 +223,7 @@ async function shrink(target, op, categories, problems, schemas) {
   shrunk.add(signature);
   let answers = null;
   const holds = async (candidate) => {
-    const responses = await Promise.all(gateways.map((gw) => send(gw, candidate)));
+    const responses = await sendAll(candidate);
     const held = category
       ? differences(responses[0], responses[1]).includes(category)
       : check(schemas[gi], candidate, responses[gi], gateways[gi].proxy?.subgraphErrors).some((p) => p.kind === kind);
@@ -232,6 +232,16 @@ async function shrink(target, op, categories, problems, schemas) {
   };
   const found = await minimize(schemas[0], op, holds);
   return { for: category ?? `${gateways[gi].name} ${kind}`, query: found.query, variables: found.variables, responses: answers };
+}
+
+/**
+ * The operation to each gateway in turn, never both at once: the subgraphs see one
+ * gateway's requests at a time (some audit subgraphs keep state between requests).
+ */
+async function sendAll(op) {
+  const responses = [];
+  for (const gw of gateways) responses.push(await send(gw, op));
+  return responses;
 }
 
 async function runTarget(target) {
@@ -275,7 +285,7 @@ async function runTarget(target) {
       continue;
     }
     for (const gw of gateways) gw.proxy?.reset();
-    const responses = await Promise.all(gateways.map((gw) => send(gw, op)));
+    const responses = await sendAll(op);
     stats.sent++;
     t.sent++;
     const requests = gateways.map((gw) => (gw.proxy ? gw.proxy.count : null));
