@@ -186,6 +186,7 @@ const stats = {
   schemaMismatch: 0,
   sent: 0,
   identical: 0,
+  identicalFailures: 0,
   different: 0,
   categories: {},
   requestDelta: {},
@@ -310,11 +311,13 @@ async function runTarget(target) {
     if (!opts.check) {
       categories = differences(responses[0], responses[1]);
       categories.forEach((c) => bump(stats.categories, c));
-      if (categories.length) {
+      // Two equal answers are identical even when both are a 5xx; the 5xx still fails the run.
+      if (categories.some((c) => c !== "5xx")) {
         stats.different++;
         t.different++;
       } else {
         stats.identical++;
+        if (categories.length) stats.identicalFailures++;
       }
       if (requests[0] !== null && requests[1] !== null) {
         const delta = requests[0] - requests[1];
@@ -372,7 +375,8 @@ function summaryText() {
   lines.push(`gateways: ${stats.gateways.join(" vs ")}`);
   lines.push(`operations: generated ${stats.generated}, valid ${stats.valid} (${stats.invalidAttempts} rejected attempts, ${stats.invalid} given up), schema mismatch ${stats.schemaMismatch}, sent ${stats.sent}`);
   if (!opts.check) {
-    lines.push(`identical ${stats.identical}, different ${stats.different}`);
+    const failing = stats.identicalFailures ? ` (${stats.identicalFailures} of them a 5xx from both)` : "";
+    lines.push(`identical ${stats.identical}${failing}, different ${stats.different}`);
     for (const [k, v] of Object.entries(stats.categories).sort()) lines.push(`  ${k}: ${v}`);
     const deltas = Object.entries(stats.requestDelta).sort((a, b) => Number(a[0]) - Number(b[0]));
     if (deltas.length) {
@@ -431,5 +435,7 @@ writeFileSync(join(opts.out, "summary.txt"), text);
 writeFileSync(join(opts.out, "summary.json"), JSON.stringify(stats, null, 2) + "\n");
 process.stdout.write(text);
 
-const failed = opts.check ? stats.casesWithProblems > stats.casesWithOnlyKnown : stats.different > 0;
+const failed = opts.check
+  ? stats.casesWithProblems > stats.casesWithOnlyKnown
+  : stats.different > 0 || stats.identicalFailures > 0;
 process.exit(stats.setupErrors.length ? 2 : failed && !opts["report-only"] ? 1 : 0);
