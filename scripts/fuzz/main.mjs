@@ -215,14 +215,14 @@ async function send(gw, op) {
 // operation that still shows it: the same first difference category (compare), or the same
 // first problem kind of the same gateway (check).
 const shrunk = new Set();
-async function shrink(target, op, categories, problems, schemas) {
+async function shrink(target, op, categories, problems, schemas, original) {
   const category = categories.find((c) => !c.startsWith("requests:"));
   const gi = problems.findIndex((list) => list.length);
   const kind = gi >= 0 ? problems[gi][0].kind : null;
   const signature = category ? `${target.name}|${category}` : kind ? `${target.name}|${gi}:${kind}` : null;
   if (!signature || shrunk.has(signature)) return undefined;
   shrunk.add(signature);
-  let answers = null;
+  let answers = original.map((r) => r.body ?? r.text ?? r.transport);
   const holds = async (candidate) => {
     const responses = await sendAll(candidate);
     const held = category
@@ -331,7 +331,7 @@ async function runTarget(target) {
       if (onlyKnown) stats.casesWithOnlyKnown++;
     }
     if (categories.length || anyProblem) {
-      const minimal = opts.minimize ? await shrink(target, op, categories, problems, schemas) : undefined;
+      const minimal = opts.minimize ? await shrink(target, op, categories, problems, schemas, responses) : undefined;
       const record = {
         seed,
         target: target.name,
