@@ -11,7 +11,6 @@ import graphql from "./graphql.mjs";
 const {
   GraphQLNonNull,
   getNamedType,
-  isAbstractType,
   isCompositeType,
   isEnumType,
   isInputObjectType,
@@ -449,4 +448,3 @@ export function generate(schema, { seed, target, index, values, limits = DEFAULT
   return { query: null, invalid };
 }
 
-export { isAbstractType };
