@@ -8,6 +8,7 @@ mod blog;
 mod clients;
 mod events;
 mod federation;
+mod fuzz;
 mod http;
 mod identity;
 mod platform;
