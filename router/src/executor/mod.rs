@@ -3,10 +3,12 @@
 //! tree. Shaping that tree to the client's selection is [`shape`]'s job.
 //!
 //! - [`fetch`]: the pooled HTTP transport and subgraph response parsing.
+//! - [`dedupe`]: one subgraph request shared by identical queries in flight.
 //! - [`merge`]: deep merge, object paths, representation projection.
 //! - [`shape`]: the client's response: selection order, aliases, `__typename`, null
 //!   propagation.
 
+mod dedupe;
 pub mod fetch;
 pub mod merge;
 pub mod shape;
@@ -19,7 +21,7 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::response::serde_json_bytes::ByteString;
 
 use crate::json::{Map, Value};
-use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use futures::future::{BoxFuture, FutureExt, join_all};
 use http::HeaderMap;
 use serde::Serialize;
 
@@ -51,12 +53,9 @@ pub struct Executor {
     endpoints: Arc<Vec<Endpoint>>,
     /// Share one subgraph request among identical queries in flight at the same time.
     dedupe: bool,
-    in_flight: Arc<Mutex<HashMap<u64, InFlight, ahash::RandomState>>>,
+    in_flight: Arc<dedupe::Table>,
     hasher: ahash::RandomState,
 }
-
-/// A subgraph request in flight that later identical requests wait on.
-type InFlight = Shared<BoxFuture<'static, Result<(u16, bytes::Bytes), FetchError>>>;
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +73,7 @@ impl Executor {
             transport,
             endpoints: Arc::new(endpoints),
             dedupe,
-            in_flight: Arc::new(Mutex::new(HashMap::default())),
+            in_flight: Arc::default(),
             hasher: ahash::RandomState::new(),
         }
     }
@@ -89,44 +88,22 @@ impl Executor {
     async fn dedupe_post(
         &self,
         subgraph: usize,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         headers: HeaderMap,
     ) -> Result<(u16, bytes::Bytes), FetchError> {
-        use std::hash::Hash;
-        let key = {
-            let mut h = self.hasher.build_hasher();
-            subgraph.hash(&mut h);
-            body.hash(&mut h);
-            for (name, value) in &headers {
-                name.as_str().hash(&mut h);
-                value.as_bytes().hash(&mut h);
+        let key = dedupe::Key::new(&self.hasher, subgraph, body, headers);
+        let (shared, _leader) = self.in_flight.join(key, |key| {
+            let transport = self.transport.clone();
+            let endpoints = self.endpoints.clone();
+            let key = key.clone();
+            async move {
+                transport
+                    .post(&endpoints[key.subgraph()], key.body(), key.headers())
+                    .await
             }
-            h.finish()
-        };
-        let (shared, leader) = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            match in_flight.get(&key) {
-                Some(shared) => (shared.clone(), false),
-                None => {
-                    let transport = self.transport.clone();
-                    let endpoints = self.endpoints.clone();
-                    let future =
-                        async move { transport.post(&endpoints[subgraph], body, headers).await }
-                            .boxed()
-                            .shared();
-                    in_flight.insert(key, future.clone());
-                    (future, true)
-                }
-            }
-        };
-        let result = shared.await;
-        if leader {
-            self.in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&key);
-        }
-        result
+            .boxed()
+        });
+        shared.await
     }
 
     pub async fn execute(&self, request: Request<'_>) -> Output {
@@ -270,10 +247,11 @@ impl<'a> Run<'a> {
         variables: Variables,
     ) -> Result<fetch::SubgraphResponse, FetchError> {
         let endpoint = &self.executor.endpoints[fetch.subgraph];
-        let body = sonic_rs::to_vec(&Body {
+        let body: bytes::Bytes = sonic_rs::to_vec(&Body {
             query: &fetch.operation,
             variables,
         })
+        .map(bytes::Bytes::from)
         .map_err(|e| FetchError::Request {
             service: endpoint.name.clone(),
             reason: e.to_string(),
