@@ -4,12 +4,14 @@
 //!
 //! - [`fetch`]: the pooled HTTP transport and subgraph response parsing.
 //! - [`dedupe`]: one subgraph request shared by identical queries in flight.
+//! - [`leaf`]: built-in scalar coercion and leaf JSON text.
 //! - [`merge`]: deep merge, object paths, representation projection.
 //! - [`shape`]: the client's response: selection order, aliases, `__typename`, null
 //!   propagation.
 
 mod dedupe;
 pub mod fetch;
+mod leaf;
 pub mod merge;
 pub mod shape;
 

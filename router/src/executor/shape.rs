@@ -4,6 +4,11 @@
 //! against the API schema. A null in a non-null position propagates to the nearest nullable
 //! parent by rewinding the output to where that parent started and writing `null` there.
 //!
+//! Leaf values are coerced as GraphQL execution would: Int is a whole number in the signed
+//! 32-bit range, Float any number, String a string, Boolean a boolean, ID a string or a whole
+//! number; enums must be values of their enum; custom scalars pass through as they are. A
+//! value of the wrong kind is a field error at its path, and null there.
+//!
 //! This runs once per object of every response, so what depends only on the operation (which
 //! fields apply to a type, their types and keys) is worked out once per request and type.
 
@@ -16,6 +21,7 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::{Name, Schema};
 
+use super::leaf::{self, Scalar};
 use crate::json::{Map, Value};
 use crate::planner::Graph;
 use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
@@ -58,9 +64,26 @@ impl Withheld {
 /// What the field's named type is, looked up once per entry rather than once per value.
 #[derive(Clone, Copy)]
 enum Kind<'a> {
-    Scalar,
+    Builtin(Scalar),
+    /// A custom scalar: any JSON value, passed through.
+    Custom,
     Enum(&'a apollo_compiler::schema::EnumType),
     Composite,
+}
+
+impl<'a> Kind<'a> {
+    fn of(ty: Option<&'a ExtendedType>) -> Self {
+        match ty {
+            Some(ExtendedType::Enum(e)) => Kind::Enum(e),
+            Some(ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_)) => {
+                Kind::Composite
+            }
+            Some(ExtendedType::Scalar(scalar)) => {
+                Scalar::of(&scalar.name).map_or(Kind::Custom, Kind::Builtin)
+            }
+            _ => Kind::Custom,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -217,10 +240,17 @@ impl<'a> Shaper<'a> {
                 Ok(())
             }
             Type::Named(name) | Type::NonNullNamed(name) => match kind {
-                Kind::Scalar => {
-                    write_leaf(&mut self.out, value);
+                Kind::Custom => {
+                    leaf::write(&mut self.out, value);
                     Ok(())
                 }
+                Kind::Builtin(scalar) => match leaf::coerce(scalar, value, &mut self.out) {
+                    Ok(()) => Ok(()),
+                    Err(message) => {
+                        self.error_always(&message);
+                        self.rewind(start, ty)
+                    }
+                },
                 Kind::Enum(enumeration) => {
                     match value
                         .as_str()
@@ -363,15 +393,7 @@ impl<'a> Shaper<'a> {
                     .type_field(typename, &first.name)
                     .map(|def| &def.ty)
                     .unwrap_or(&first.ty);
-                let kind = match api.types.get(ty.inner_named_type()) {
-                    Some(ExtendedType::Enum(e)) => Kind::Enum(e),
-                    Some(
-                        ExtendedType::Object(_)
-                        | ExtendedType::Interface(_)
-                        | ExtendedType::Union(_),
-                    ) => Kind::Composite,
-                    _ => Kind::Scalar,
-                };
+                let kind = Kind::of(api.types.get(ty.inner_named_type()));
                 Entry {
                     key,
                     first,
@@ -416,31 +438,4 @@ impl<'a> Shaper<'a> {
             }
         }
     }
-}
-
-/// Writes a leaf value. Most strings need no escaping, so they are copied between quotes;
-/// the rest go through the JSON writer.
-fn write_leaf(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::String(s) if !needs_escape(s.as_bytes()) => {
-            out.reserve(s.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        }
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Null => out.extend_from_slice(b"null"),
-        other => {
-            let _ = sonic_rs::to_writer(&mut *out, other);
-        }
-    }
-}
-
-/// Whether a string needs escaping in JSON. No early exit, so the loop vectorizes: long
-/// strings are the common case this is for.
-fn needs_escape(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |bad, &b| {
-        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
-    })
 }

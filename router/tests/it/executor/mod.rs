@@ -2,7 +2,9 @@
 //! request, mutations never do, and a subgraph answering garbage gives a coded error.
 //!
 //! - [`dedupe`]: shared requests whose first caller goes away.
+//! - [`coercion`]: built-in scalars checked in subgraph results.
 
+mod coercion;
 mod dedupe;
 
 use std::sync::Arc;
