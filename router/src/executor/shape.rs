@@ -9,6 +9,17 @@
 //! number; enums must be values of their enum; custom scalars pass through as they are. A
 //! value of the wrong kind is a field error at its path, and null there.
 //!
+//! Every null is reported once, where the router finds it: a non-null position left null, a
+//! list or object position holding something else. The router's error is left out only when
+//! an error already in the response explains that null, that is one whose path is the
+//! position or lies below it (the subgraph's own error at the field, or under it when the
+//! subgraph propagated the null itself). An error without a path names no position, so it
+//! explains none: a failed fetch reported without a path still leaves the router to say which
+//! fields it left null. A field withheld from the caller is explained by its authorization
+//! error. Values the router itself refuses (a wrong leaf, an unknown type) are always
+//! reported. Only the first null of a propagation is an error; the parents it nulls on its way
+//! up are not.
+//!
 //! This runs once per object of every response, so what depends only on the operation (which
 //! fields apply to a type, their types and keys) is worked out once per request and type.
 
@@ -97,8 +108,8 @@ struct Shaper<'a> {
     graph: &'a Graph,
     withheld: &'a Withheld,
     errors: &'a mut Vec<Value>,
-    /// Subgraph errors already explain missing values; only add our own when there are none.
-    quiet: bool,
+    /// How many of `errors` were there before shaping: those may explain a null.
+    given: usize,
     path: Vec<PathItem<'a>>,
     out: Vec<u8>,
     /// (type, the selection sets by address) → the object's entries. Up to four selection
@@ -120,13 +131,13 @@ pub fn shape(
     let Some(root) = api.root_operation(operation.kind) else {
         return b"null".to_vec();
     };
-    let quiet = !errors.is_empty();
+    let given = errors.len();
     let mut shaper = Shaper {
         api,
         graph,
         withheld,
         errors,
-        quiet,
+        given,
         path: Vec::new(),
         out: Vec::with_capacity(4096),
         collected: HashMap::default(),
@@ -181,7 +192,11 @@ impl<'a> Shaper<'a> {
                 continue;
             }
             if entry.withheld {
-                self.null(entry.ty, typename, first)?;
+                // Its authorization error, already in the response, explains this null.
+                if entry.ty.is_non_null() {
+                    return Err(Bubble);
+                }
+                self.out.extend_from_slice(b"null");
                 continue;
             }
             self.path.push(PathItem::Key(entry.key));
@@ -346,10 +361,26 @@ impl<'a> Shaper<'a> {
         }
     }
 
+    /// Reports a null the router found here, unless an error already in the response
+    /// explains it.
     fn error(&mut self, message: &str) {
-        if !self.quiet {
+        if !self.explained() {
             self.error_always(message);
         }
+    }
+
+    /// Whether an error given before shaping lies at the current position or below it.
+    fn explained(&self) -> bool {
+        self.errors[..self.given].iter().any(|error| {
+            let Some(Value::Array(path)) = error.get("path") else {
+                return false;
+            };
+            path.len() >= self.path.len()
+                && self.path.iter().zip(path).all(|(item, step)| match item {
+                    PathItem::Key(k) => step.as_str() == Some(k.as_str()),
+                    PathItem::Index(i) => step.as_u64() == Some(*i as u64),
+                })
+        })
     }
 
     fn error_always(&mut self, message: &str) {

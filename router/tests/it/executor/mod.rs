@@ -3,9 +3,11 @@
 //!
 //! - [`dedupe`]: shared requests whose first caller goes away.
 //! - [`coercion`]: built-in scalars checked in subgraph results.
+//! - [`errors`]: which errors a response reports for nulls and failed fetches.
 
 mod coercion;
 mod dedupe;
+mod errors;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
