@@ -1,6 +1,11 @@
 //! The errors of subgraph fetches as the client's response reports them: subgraph errors
 //! with their paths mapped into the client's response and the subgraph named, and the
 //! router's own errors for fetches that failed.
+//!
+//! A failed `_entities` fetch (transport, status, unreadable response) is reported once per
+//! object it stood for, at that object's path, and so is an error the subgraph returned
+//! without a path among the entities. A failed root fetch is one error, at its root field
+//! when it fetched one, else without a path.
 
 use crate::json::{Map, Str, Value};
 
@@ -44,7 +49,8 @@ pub(super) fn entity_paths(path: &[Value], targets: &[Vec<Vec<Step>>]) -> Option
     (!mapped.is_empty()).then_some(mapped)
 }
 
-/// The response keys of a root fetch's fields, as the client's response has them.
+/// The response keys of a root fetch's fields, as the client's response has them. Read
+/// only once a root fetch has failed, so the operation text is parsed off the usual path.
 pub(super) fn root_keys(fetch: &FetchNode) -> Vec<Str> {
     fn collect(selections: &[apollo_compiler::ast::Selection], out: &mut Map) {
         for selection in selections {

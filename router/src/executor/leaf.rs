@@ -33,6 +33,10 @@ impl Scalar {
 /// A whole number written as a float (`1.0`) is an Int, written as one.
 pub(super) fn coerce(scalar: Scalar, value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
     match (scalar, value) {
+        (Scalar::Int, Value::Number(n)) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
+            write(out, value);
+            Ok(())
+        }
         (Scalar::Int, Value::Number(n)) => {
             let whole = match (n.as_i64(), n.as_u64()) {
                 (Some(i), _) => Some(i as f64),
