@@ -73,7 +73,7 @@ impl Transport {
     pub async fn post(
         &self,
         endpoint: &Endpoint,
-        body: Vec<u8>,
+        body: Bytes,
         headers: HeaderMap,
     ) -> Result<(u16, Bytes), FetchError> {
         let client = if endpoint.h2c { &self.h2c } else { &self.http1 };

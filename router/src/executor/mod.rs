@@ -3,11 +3,17 @@
 //! tree. Shaping that tree to the client's selection is [`shape`]'s job.
 //!
 //! - [`fetch`]: the pooled HTTP transport and subgraph response parsing.
+//! - [`dedupe`]: one subgraph request shared by identical queries in flight.
+//! - [`errors`]: subgraph and fetch errors, located in the client's response.
+//! - [`leaf`]: built-in scalar coercion and leaf JSON text.
 //! - [`merge`]: deep merge, object paths, representation projection.
 //! - [`shape`]: the client's response: selection order, aliases, `__typename`, null
 //!   propagation.
 
+mod dedupe;
+mod errors;
 pub mod fetch;
+mod leaf;
 pub mod merge;
 pub mod shape;
 
@@ -19,10 +25,12 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::response::serde_json_bytes::ByteString;
 
 use crate::json::{Map, Value};
-use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use futures::future::{BoxFuture, FutureExt, join_all};
 use http::HeaderMap;
 use serde::Serialize;
 
+use errors::{entity_paths, fetch_error, root_keys, root_path, subgraph_error};
+pub use errors::{error_value, root_errors};
 pub use fetch::{Endpoint, FetchError, Transport};
 use merge::Step;
 
@@ -51,12 +59,9 @@ pub struct Executor {
     endpoints: Arc<Vec<Endpoint>>,
     /// Share one subgraph request among identical queries in flight at the same time.
     dedupe: bool,
-    in_flight: Arc<Mutex<HashMap<u64, InFlight, ahash::RandomState>>>,
+    in_flight: Arc<dedupe::Table>,
     hasher: ahash::RandomState,
 }
-
-/// A subgraph request in flight that later identical requests wait on.
-type InFlight = Shared<BoxFuture<'static, Result<(u16, bytes::Bytes), FetchError>>>;
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +79,7 @@ impl Executor {
             transport,
             endpoints: Arc::new(endpoints),
             dedupe,
-            in_flight: Arc::new(Mutex::new(HashMap::default())),
+            in_flight: Arc::default(),
             hasher: ahash::RandomState::new(),
         }
     }
@@ -89,44 +94,22 @@ impl Executor {
     async fn dedupe_post(
         &self,
         subgraph: usize,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         headers: HeaderMap,
     ) -> Result<(u16, bytes::Bytes), FetchError> {
-        use std::hash::Hash;
-        let key = {
-            let mut h = self.hasher.build_hasher();
-            subgraph.hash(&mut h);
-            body.hash(&mut h);
-            for (name, value) in &headers {
-                name.as_str().hash(&mut h);
-                value.as_bytes().hash(&mut h);
+        let key = dedupe::Key::new(&self.hasher, subgraph, body, headers);
+        let (shared, _leader) = self.in_flight.join(key, |key| {
+            let transport = self.transport.clone();
+            let endpoints = self.endpoints.clone();
+            let key = key.clone();
+            async move {
+                transport
+                    .post(&endpoints[key.subgraph()], key.body(), key.headers())
+                    .await
             }
-            h.finish()
-        };
-        let (shared, leader) = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            match in_flight.get(&key) {
-                Some(shared) => (shared.clone(), false),
-                None => {
-                    let transport = self.transport.clone();
-                    let endpoints = self.endpoints.clone();
-                    let future =
-                        async move { transport.post(&endpoints[subgraph], body, headers).await }
-                            .boxed()
-                            .shared();
-                    in_flight.insert(key, future.clone());
-                    (future, true)
-                }
-            }
-        };
-        let result = shared.await;
-        if leader {
-            self.in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&key);
-        }
-        result
+            .boxed()
+        });
+        shared.await
     }
 
     pub async fn execute(&self, request: Request<'_>) -> Output {
@@ -271,10 +254,11 @@ impl<'a> Run<'a> {
         variables: Variables,
     ) -> Result<fetch::SubgraphResponse, FetchError> {
         let endpoint = &self.executor.endpoints[fetch.subgraph];
-        let body = sonic_rs::to_vec(&Body {
+        let body: bytes::Bytes = sonic_rs::to_vec(&Body {
             query: &fetch.operation,
             variables,
         })
+        .map(bytes::Bytes::from)
         .map_err(|e| FetchError::Request {
             service: endpoint.name.clone(),
             reason: e.to_string(),
@@ -306,12 +290,21 @@ impl<'a> Run<'a> {
                     }
                     merge::merge(&mut self.lock_data(), data);
                 }
-                let errors = response.errors.into_iter().map(|e| {
-                    subgraph_error(e, &fetch.service_name, |path| Some(vec![path.to_vec()]))
-                });
-                self.push_errors(errors.flatten().flatten());
+                let errors = response
+                    .errors
+                    .into_iter()
+                    .flat_map(|e| subgraph_error(e, &fetch.service_name, root_path));
+                self.push_errors(errors);
             }
-            Err(e) => self.push_errors([fetch_error(&e, &fetch.service_name, None)]),
+            Err(e) => {
+                // One error for the fetch; located when the fetch stands for one root field.
+                let keys = root_keys(fetch);
+                let at = match keys.as_slice() {
+                    [key] => Some(vec![Step::Key(key.clone())]),
+                    _ => None,
+                };
+                self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
+            }
         }
     }
 
@@ -353,12 +346,17 @@ impl<'a> Run<'a> {
         let response = match self.send(fetch, variables).await {
             Ok(response) => response,
             Err(e) => {
-                let data = self.lock_data();
-                let at = paths
-                    .iter()
-                    .find_map(|path| merge::collect_paths(&data, path).into_iter().next());
-                drop(data);
-                self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
+                // The failure is every object's: one error at each object's path.
+                let (_, affected) = self.affected(paths, &order, 0);
+                let errors: Vec<Value> = if affected.is_empty() {
+                    vec![fetch_error(&e, &fetch.service_name, None)]
+                } else {
+                    affected
+                        .iter()
+                        .map(|path| fetch_error(&e, &fetch.service_name, Some(path.as_slice())))
+                        .collect()
+                };
+                self.push_errors(errors);
                 return;
             }
         };
@@ -411,46 +409,47 @@ impl<'a> Run<'a> {
             return;
         }
         // Error paths need each object's concrete path; only now are they worth computing.
-        let mut targets: Vec<Vec<Vec<Step>>> = vec![Vec::new(); waiting.len()];
-        {
-            let data = self.lock_data();
-            for (path, slots) in paths.iter().zip(&order) {
-                for (object_path, slot) in merge::collect_paths(&data, path).into_iter().zip(slots)
-                {
-                    if let Some(i) = slot
-                        && let Some(t) = targets.get_mut(*i)
-                    {
-                        t.push(object_path);
-                    }
+        let (targets, affected) = self.affected(paths, &order, waiting.len());
+        let affected: Vec<Vec<Value>> = affected
+            .iter()
+            .map(|p| p.iter().map(Step::to_json).collect())
+            .collect();
+        let errors: Vec<Value> = response
+            .errors
+            .into_iter()
+            .flat_map(|error| {
+                subgraph_error(error, &fetch.service_name, |path| {
+                    // `_entities.<i>.rest` → every object representation `i` stands for. An
+                    // error the subgraph did not locate among the entities is every object's.
+                    path.and_then(|path| entity_paths(path, &targets))
+                        .unwrap_or_else(|| affected.clone())
+                })
+            })
+            .collect();
+        self.push_errors(errors);
+    }
+
+    /// The concrete paths of the objects an entity fetch stands for: by representation
+    /// (`representations` of them), and all of them in response order.
+    fn affected(
+        &self,
+        paths: &[&[PathSegment]],
+        order: &[Vec<Option<usize>>],
+        representations: usize,
+    ) -> (Vec<Vec<Vec<Step>>>, Vec<Vec<Step>>) {
+        let mut targets: Vec<Vec<Vec<Step>>> = vec![Vec::new(); representations];
+        let mut all = Vec::new();
+        let data = self.lock_data();
+        for (path, slots) in paths.iter().zip(order) {
+            for (object_path, slot) in merge::collect_paths(&data, path).into_iter().zip(slots) {
+                let Some(i) = slot else { continue };
+                if let Some(t) = targets.get_mut(*i) {
+                    t.push(object_path.clone());
                 }
+                all.push(object_path);
             }
         }
-        let errors = response.errors.into_iter().flat_map(|error| {
-            subgraph_error(error, &fetch.service_name, |path| {
-                // `_entities.<i>.rest` → every object representation `i` stands for.
-                match path.split_first() {
-                    Some((Value::String(first), rest)) if first.as_str() == "_entities" => {
-                        let (index, rest) = rest.split_first()?;
-                        let index = index.as_u64()? as usize;
-                        let objects = targets.get(index)?;
-                        Some(
-                            objects
-                                .iter()
-                                .map(|p| {
-                                    let mut full: Vec<Value> =
-                                        p.iter().map(Step::to_json).collect();
-                                    full.extend(rest.iter().cloned());
-                                    full
-                                })
-                                .collect(),
-                        )
-                    }
-                    _ => None,
-                }
-            })
-        });
-        let errors: Vec<Value> = errors.flatten().collect();
-        self.push_errors(errors);
+        (targets, all)
     }
 
     /// The representation of `object` for `fetch`, if it has one.
@@ -485,93 +484,4 @@ fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
         && a.requires.iter().zip(&b.requires).all(|(x, y)| {
             x.typename == y.typename && x.match_types == y.match_types && x.selection == y.selection
         })
-}
-
-/// A root fetch's errors as the client's response reports them (paths kept, the subgraph
-/// named in `extensions.service`).
-pub fn root_errors(errors: Vec<Value>, service: &str) -> Vec<Value> {
-    errors
-        .into_iter()
-        .filter_map(|e| subgraph_error(e, service, |path| Some(vec![path.to_vec()])))
-        .flatten()
-        .collect()
-}
-
-/// A subgraph's error, with its path mapped into the client's response (one copy per path
-/// the mapping gives) and the subgraph named in its extensions.
-fn subgraph_error(
-    error: Value,
-    service: &str,
-    map_path: impl Fn(&[Value]) -> Option<Vec<Vec<Value>>>,
-) -> Option<Vec<Value>> {
-    let Value::Object(mut error) = error else {
-        return Some(vec![invalid_error(service)]);
-    };
-    let message = match error.remove("message") {
-        Some(Value::String(m)) => Value::String(m),
-        _ => return Some(vec![invalid_error(service)]),
-    };
-    let mut extensions = match error.remove("extensions") {
-        Some(Value::Object(e)) => e,
-        _ => Map::new(),
-    };
-    extensions.insert("service", Value::String(service.into()));
-    let paths: Vec<Option<Vec<Value>>> = match error.remove("path") {
-        Some(Value::Array(path)) => match map_path(&path) {
-            Some(paths) if !paths.is_empty() => paths.into_iter().map(Some).collect(),
-            _ => vec![None],
-        },
-        _ => vec![None],
-    };
-    Some(
-        paths
-            .into_iter()
-            .map(|path| {
-                let mut out = Map::new();
-                out.insert("message", message.clone());
-                if let Some(path) = path {
-                    out.insert("path", Value::Array(path));
-                }
-                out.insert("extensions", Value::Object(extensions.clone()));
-                Value::Object(out)
-            })
-            .collect(),
-    )
-}
-
-fn invalid_error(service: &str) -> Value {
-    error_value(
-        &format!("subgraph {service} returned a malformed error"),
-        "SUBGRAPH_RESPONSE_INVALID",
-        Some(service),
-        None,
-    )
-}
-
-fn fetch_error(error: &FetchError, service: &str, path: Option<&[Step]>) -> Value {
-    error_value(&error.to_string(), error.code(), Some(service), path)
-}
-
-/// A router-made error object.
-pub fn error_value(
-    message: &str,
-    code: &str,
-    service: Option<&str>,
-    path: Option<&[Step]>,
-) -> Value {
-    let mut extensions = Map::new();
-    extensions.insert("code", Value::String(code.into()));
-    if let Some(service) = service {
-        extensions.insert("service", Value::String(service.into()));
-    }
-    let mut out = Map::new();
-    out.insert("message", Value::String(message.into()));
-    if let Some(path) = path {
-        out.insert(
-            "path",
-            Value::Array(path.iter().map(Step::to_json).collect()),
-        );
-    }
-    out.insert("extensions", Value::Object(extensions));
-    Value::Object(out)
 }

@@ -4,6 +4,22 @@
 //! against the API schema. A null in a non-null position propagates to the nearest nullable
 //! parent by rewinding the output to where that parent started and writing `null` there.
 //!
+//! Leaf values are coerced as GraphQL execution would: Int is a whole number in the signed
+//! 32-bit range, Float any number, String a string, Boolean a boolean, ID a string or a whole
+//! number; enums must be values of their enum; custom scalars pass through as they are. A
+//! value of the wrong kind is a field error at its path, and null there.
+//!
+//! Every null is reported once, where the router finds it: a non-null position left null, a
+//! list or object position holding something else. The router's error is left out only when
+//! an error already in the response explains that null, that is one whose path is the
+//! position or lies below it (the subgraph's own error at the field, or under it when the
+//! subgraph propagated the null itself). An error without a path names no position, so it
+//! explains none: a failed fetch reported without a path still leaves the router to say which
+//! fields it left null. A field withheld from the caller is explained by its authorization
+//! error. Values the router itself refuses (a wrong leaf, an unknown type) are always
+//! reported. Only the first null of a propagation is an error; the parents it nulls on its way
+//! up are not.
+//!
 //! This runs once per object of every response, so what depends only on the operation (which
 //! fields apply to a type, their types and keys) is worked out once per request and type.
 
@@ -16,6 +32,7 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::{Name, Schema};
 
+use super::leaf::{self, Scalar};
 use crate::json::{Map, Value};
 use crate::planner::Graph;
 use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
@@ -59,9 +76,26 @@ impl Withheld {
 /// What the field's named type is, looked up once per entry rather than once per value.
 #[derive(Clone, Copy)]
 enum Kind<'a> {
-    Scalar,
+    Builtin(Scalar),
+    /// A custom scalar: any JSON value, passed through.
+    Custom,
     Enum(&'a apollo_compiler::schema::EnumType),
     Composite,
+}
+
+impl<'a> Kind<'a> {
+    fn of(ty: Option<&'a ExtendedType>) -> Self {
+        match ty {
+            Some(ExtendedType::Enum(e)) => Kind::Enum(e),
+            Some(ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_)) => {
+                Kind::Composite
+            }
+            Some(ExtendedType::Scalar(scalar)) => {
+                Scalar::of(&scalar.name).map_or(Kind::Custom, Kind::Builtin)
+            }
+            _ => Kind::Custom,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -75,8 +109,8 @@ struct Shaper<'a> {
     graph: &'a Graph,
     withheld: &'a Withheld,
     errors: &'a mut Vec<Value>,
-    /// Subgraph errors already explain missing values; only add our own when there are none.
-    quiet: bool,
+    /// How many of `errors` were there before shaping: those may explain a null.
+    given: usize,
     path: Vec<PathItem<'a>>,
     out: Vec<u8>,
     /// (type, the selection sets by address) → the object's entries. Up to four selection
@@ -98,13 +132,13 @@ pub fn shape(
     let Some(root) = api.root_operation(operation.kind) else {
         return b"null".to_vec();
     };
-    let quiet = !errors.is_empty();
+    let given = errors.len();
     let mut shaper = Shaper {
         api,
         graph,
         withheld,
         errors,
-        quiet,
+        given,
         path: Vec::new(),
         out: Vec::with_capacity(4096),
         collected: HashMap::default(),
@@ -159,7 +193,11 @@ impl<'a> Shaper<'a> {
                 continue;
             }
             if entry.withheld {
-                self.null(entry.ty, typename, first)?;
+                // Its authorization error, already in the response, explains this null.
+                if entry.ty.is_non_null() {
+                    return Err(Bubble);
+                }
+                self.out.extend_from_slice(b"null");
                 continue;
             }
             self.path.push(PathItem::Key(entry.key));
@@ -218,10 +256,17 @@ impl<'a> Shaper<'a> {
                 Ok(())
             }
             Type::Named(name) | Type::NonNullNamed(name) => match kind {
-                Kind::Scalar => {
-                    write_leaf(&mut self.out, value);
+                Kind::Custom => {
+                    leaf::write(&mut self.out, value);
                     Ok(())
                 }
+                Kind::Builtin(scalar) => match leaf::coerce(scalar, value, &mut self.out) {
+                    Ok(()) => Ok(()),
+                    Err(message) => {
+                        self.error_always(&message);
+                        self.rewind(start, ty)
+                    }
+                },
                 Kind::Enum(enumeration) => {
                     match value
                         .as_str()
@@ -317,10 +362,26 @@ impl<'a> Shaper<'a> {
         }
     }
 
+    /// Reports a null the router found here, unless an error already in the response
+    /// explains it.
     fn error(&mut self, message: &str) {
-        if !self.quiet {
+        if !self.explained() {
             self.error_always(message);
         }
+    }
+
+    /// Whether an error given before shaping lies at the current position or below it.
+    fn explained(&self) -> bool {
+        self.errors[..self.given].iter().any(|error| {
+            let Some(Value::Array(path)) = error.get("path") else {
+                return false;
+            };
+            path.len() >= self.path.len()
+                && self.path.iter().zip(path).all(|(item, step)| match item {
+                    PathItem::Key(k) => step.as_str() == Some(k.as_str()),
+                    PathItem::Index(i) => step.as_u64() == Some(*i as u64),
+                })
+        })
     }
 
     fn error_always(&mut self, message: &str) {
@@ -364,15 +425,7 @@ impl<'a> Shaper<'a> {
                     .type_field(typename, &first.name)
                     .map(|def| &def.ty)
                     .unwrap_or(&first.ty);
-                let kind = match api.types.get(ty.inner_named_type()) {
-                    Some(ExtendedType::Enum(e)) => Kind::Enum(e),
-                    Some(
-                        ExtendedType::Object(_)
-                        | ExtendedType::Interface(_)
-                        | ExtendedType::Union(_),
-                    ) => Kind::Composite,
-                    _ => Kind::Scalar,
-                };
+                let kind = Kind::of(api.types.get(ty.inner_named_type()));
                 Entry {
                     key,
                     first,
@@ -417,31 +470,4 @@ impl<'a> Shaper<'a> {
             }
         }
     }
-}
-
-/// Writes a leaf value. Most strings need no escaping, so they are copied between quotes;
-/// the rest go through the JSON writer.
-fn write_leaf(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::String(s) if !needs_escape(s.as_bytes()) => {
-            out.reserve(s.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        }
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Null => out.extend_from_slice(b"null"),
-        other => {
-            let _ = sonic_rs::to_writer(&mut *out, other);
-        }
-    }
-}
-
-/// Whether a string needs escaping in JSON. No early exit, so the loop vectorizes: long
-/// strings are the common case this is for.
-fn needs_escape(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |bad, &b| {
-        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
-    })
 }

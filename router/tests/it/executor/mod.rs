@@ -1,5 +1,13 @@
 //! The executor against a scripted subgraph: identical queries in flight share one subgraph
 //! request, mutations never do, and a subgraph answering garbage gives a coded error.
+//!
+//! - [`dedupe`]: shared requests whose first caller goes away.
+//! - [`coercion`]: built-in scalars checked in subgraph results.
+//! - [`errors`]: which errors a response reports for nulls and failed fetches.
+
+mod coercion;
+mod dedupe;
+mod errors;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -171,4 +179,68 @@ async fn refuses_a_supergraph_with_an_unsupported_join_version() {
     };
     let message = format!("{error:#}");
     assert!(message.contains("join/v0.9"), "{message}");
+}
+
+/// What a scripted subgraph does with one request: wait, then answer with a status and body.
+pub struct Answer {
+    pub delay: Duration,
+    pub status: u16,
+    pub body: String,
+}
+
+impl Answer {
+    /// A 200 JSON answer with no wait.
+    pub fn json(body: Value) -> Self {
+        Self {
+            delay: Duration::ZERO,
+            status: 200,
+            body: body.to_string(),
+        }
+    }
+}
+
+/// A subgraph answering request `n` (counted from 0) with `script(n, body)`.
+pub async fn scripted(
+    script: impl Fn(usize, &str) -> Answer + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(script);
+    let calls = count.clone();
+    let app = Router::new().route(
+        "/graphql",
+        post(move |body: String| {
+            let answer = script(calls.fetch_add(1, Ordering::SeqCst), &body);
+            async move {
+                tokio::time::sleep(answer.delay).await;
+                (
+                    axum::http::StatusCode::from_u16(answer.status).expect("a status"),
+                    [("content-type", "application/json")],
+                    answer.body,
+                )
+            }
+        }),
+    );
+    (crate::serve(app).await, count)
+}
+
+/// A router for `supergraph` with `config`.
+pub async fn start(supergraph: &str, config: GatewayConfig) -> RouterServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    RouterServer::start(listener, supergraph, config)
+        .await
+        .expect("router")
+}
+
+/// Posts `query` to the router; its status and JSON body.
+pub async fn ask(router: &RouterServer, query: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", router.url()))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
 }

@@ -1,0 +1,264 @@
+//! Which errors a response reports: every null the router finds is reported unless an error
+//! at or below its position explains it, and a failed entity fetch names every object it
+//! leaves without its fields.
+
+use serde_json::{Value, json};
+use tessera_router::compose::{SubgraphSdl, compose};
+use tessera_router::config::GatewayConfig;
+
+use super::{Answer, ask, scripted, start};
+
+const USERS: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { user: User other: Int me: User! }
+type User @key(fields: "id") { id: ID! name: String! }"#;
+
+/// The router's answer to `query` when the one subgraph answers `response`.
+async fn answer(response: Value, query: &str) -> Value {
+    let (url, _) = scripted(move |_, _| Answer::json(response.clone())).await;
+    let router = start(
+        &crate::compose_one("users", &url, USERS),
+        GatewayConfig::default(),
+    )
+    .await;
+    let (_, answer) = ask(&router, query).await;
+    router.shutdown().await;
+    answer
+}
+
+fn subgraph_error(message: &str, path: Option<Value>) -> Value {
+    let mut error = json!({ "message": message, "extensions": { "service": "users" } });
+    if let Some(path) = path {
+        error["path"] = path;
+    }
+    error
+}
+
+fn non_null(field: &str, path: Value) -> Value {
+    json!({ "message": format!("Cannot return null for non-nullable field {field}"), "path": path })
+}
+
+#[tokio::test]
+async fn a_null_is_reported_even_when_the_subgraph_erred_elsewhere() {
+    let response = json!({
+        "data": { "user": { "id": "1", "name": null }, "other": null },
+        "errors": [{ "message": "other failed", "path": ["other"] }]
+    });
+    let answer = answer(response, "{ user { id name } other }").await;
+    assert_eq!(
+        answer,
+        json!({
+            "data": { "user": null, "other": null },
+            "errors": [
+                subgraph_error("other failed", Some(json!(["other"]))),
+                non_null("User.name", json!(["user", "name"])),
+            ]
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_error_at_the_null_or_below_it_explains_it() {
+    // At the position itself.
+    let response = json!({
+        "data": { "user": { "id": "1", "name": null } },
+        "errors": [{ "message": "no name", "path": ["user", "name"] }]
+    });
+    let at = answer(response, "{ user { id name } }").await;
+    assert_eq!(
+        at,
+        json!({
+            "data": { "user": null },
+            "errors": [subgraph_error("no name", Some(json!(["user", "name"])))]
+        })
+    );
+    // Below it: the subgraph propagated the null up to `me` itself.
+    let response = json!({
+        "data": { "me": null },
+        "errors": [{ "message": "no name", "path": ["me", "name"] }]
+    });
+    let below = answer(response, "{ me { id name } }").await;
+    assert_eq!(
+        below,
+        json!({
+            "data": null,
+            "errors": [subgraph_error("no name", Some(json!(["me", "name"])))]
+        })
+    );
+}
+
+#[tokio::test]
+async fn an_error_without_a_path_or_above_the_null_explains_nothing() {
+    let response = json!({
+        "data": { "user": { "id": "1", "name": null } },
+        "errors": [
+            { "message": "something went wrong" },
+            { "message": "above", "path": ["user"] }
+        ]
+    });
+    let answer = answer(response, "{ user { id name } }").await;
+    assert_eq!(
+        answer,
+        json!({
+            "data": { "user": null },
+            "errors": [
+                subgraph_error("something went wrong", None),
+                subgraph_error("above", Some(json!(["user"]))),
+                non_null("User.name", json!(["user", "name"])),
+            ]
+        })
+    );
+}
+
+const POSTS: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Query { posts: [Post] }
+type Post @key(fields: "id") { id: ID! author: User }
+type User @key(fields: "id") { id: ID! }"#;
+
+const NAMES: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type User @key(fields: "id") { id: ID! name: String }"#;
+
+/// Three posts by two authors; the names subgraph answers every `_entities` fetch with
+/// `names`. The response, and how often the names subgraph was asked.
+async fn posts_and_names(names: Answer) -> (Value, usize) {
+    let (posts, _) = scripted(|_, _| {
+        Answer::json(json!({ "data": { "posts": [
+            { "id": "p1", "author": { "__typename": "User", "id": "u1" } },
+            { "id": "p2", "author": { "__typename": "User", "id": "u2" } },
+            { "id": "p3", "author": { "__typename": "User", "id": "u1" } },
+        ] } }))
+    })
+    .await;
+    let names = std::sync::Mutex::new(Some(names));
+    let (names, count) = scripted(move |_, _| {
+        names
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("one entity fetch")
+    })
+    .await;
+    let supergraph = compose(&[
+        SubgraphSdl {
+            name: "posts".to_owned(),
+            url: posts,
+            sdl: POSTS.to_owned(),
+        },
+        SubgraphSdl {
+            name: "names".to_owned(),
+            url: names,
+            sdl: NAMES.to_owned(),
+        },
+    ])
+    .expect("composes");
+    let router = start(&supergraph, GatewayConfig::default()).await;
+    let (_, answer) = ask(&router, "{ posts { id author { id name } } }").await;
+    router.shutdown().await;
+    (answer, count.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+fn authors(names: [Value; 3]) -> Value {
+    let [a, b, c] = names;
+    json!({ "posts": [
+        { "id": "p1", "author": { "id": "u1", "name": a } },
+        { "id": "p2", "author": { "id": "u2", "name": b } },
+        { "id": "p3", "author": { "id": "u1", "name": c } },
+    ] })
+}
+
+fn each_author(error: impl Fn(Value) -> Value) -> Value {
+    json!([
+        error(json!(["posts", 0, "author"])),
+        error(json!(["posts", 1, "author"])),
+        error(json!(["posts", 2, "author"])),
+    ])
+}
+
+#[tokio::test]
+async fn a_failed_entity_fetch_is_reported_at_every_object() {
+    let (answer, calls) = posts_and_names(Answer {
+        status: 502,
+        ..Answer::json(json!("bad gateway"))
+    })
+    .await;
+    assert_eq!(calls, 1, "one batch for both authors");
+    assert_eq!(
+        answer["data"],
+        authors([Value::Null, Value::Null, Value::Null])
+    );
+    assert_eq!(
+        answer["errors"],
+        each_author(|path| json!({
+            "message": "subgraph names returned an invalid GraphQL response: the body is not a JSON object",
+            "path": path,
+            "extensions": { "code": "SUBGRAPH_RESPONSE_INVALID", "service": "names" }
+        }))
+    );
+}
+
+#[tokio::test]
+async fn an_entity_error_without_a_path_is_every_objects() {
+    let (answer, _) = posts_and_names(Answer::json(json!({
+        "data": { "_entities": [null, { "__typename": "User", "name": "Bo" }] },
+        "errors": [{ "message": "partly down", "extensions": { "code": "DOWN" } }]
+    })))
+    .await;
+    assert_eq!(
+        answer["data"],
+        authors([Value::Null, json!("Bo"), Value::Null])
+    );
+    assert_eq!(
+        answer["errors"],
+        each_author(|path| json!({
+            "message": "partly down",
+            "path": path,
+            "extensions": { "code": "DOWN", "service": "names" }
+        }))
+    );
+}
+
+#[tokio::test]
+async fn an_entity_error_with_a_path_is_at_each_object_it_stands_for() {
+    let (answer, _) = posts_and_names(Answer::json(json!({
+        "data": { "_entities": [{ "__typename": "User", "name": null }, { "__typename": "User", "name": "Bo" }] },
+        "errors": [{ "message": "no name", "path": ["_entities", 0, "name"] }]
+    })))
+    .await;
+    assert_eq!(
+        answer["data"],
+        authors([Value::Null, json!("Bo"), Value::Null])
+    );
+    assert_eq!(
+        answer["errors"],
+        json!([
+            { "message": "no name", "path": ["posts", 0, "author", "name"], "extensions": { "service": "names" } },
+            { "message": "no name", "path": ["posts", 2, "author", "name"], "extensions": { "service": "names" } },
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_failed_root_fetch_is_one_error_at_its_root_field() {
+    let (url, _) = scripted(|_, _| Answer {
+        status: 500,
+        ..Answer::json(json!("oops"))
+    })
+    .await;
+    let router = start(
+        &crate::compose_one("users", &url, USERS),
+        GatewayConfig::default(),
+    )
+    .await;
+    let (_, answer) = ask(&router, "{ me { id } }").await;
+    router.shutdown().await;
+    assert_eq!(
+        answer,
+        json!({
+            "data": null,
+            "errors": [{
+                "message": "subgraph users returned an invalid GraphQL response: the body is not a JSON object",
+                "path": ["me"],
+                "extensions": { "code": "SUBGRAPH_RESPONSE_INVALID", "service": "users" }
+            }]
+        })
+    );
+}
