@@ -20,7 +20,8 @@ const SEED: &str = "1";
 const OPERATIONS: u32 = 200;
 /// Problems understood and not the router's, as `kind: message` patterns: reported in the
 /// run's output, not failures. Blog's own complexity limit refuses some large valid selections.
-const KNOWN: [&str; 1] = [r"^validation: GRAPHQL_VALIDATION_FAILED from blog: Query is too complex"];
+const KNOWN: [&str; 1] =
+    [r"^validation: GRAPHQL_VALIDATION_FAILED from blog: Query is too complex"];
 /// Far above the script's own run (a few seconds); only a hung request trips it.
 const NODE_TIMEOUT: Duration = Duration::from_secs(90);
 

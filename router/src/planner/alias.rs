@@ -172,7 +172,14 @@ pub fn rename_back(value: &mut crate::json::Value) {
             for alias in marked {
                 if let Some(v) = map.remove(alias.as_str()) {
                     let key = alias.as_str().split(RENAME_MARK).next().unwrap_or_default();
-                    map.insert(key, v);
+                    // The client's key may hold the same field selected elsewhere (on the
+                    // abstract type, say): both halves belong to one value.
+                    match map.get_mut(key) {
+                        Some(existing) => crate::executor::merge::merge(existing, v),
+                        None => {
+                            map.insert(key, v);
+                        }
+                    }
                 }
             }
             for (_, v) in map.iter_mut() {
@@ -181,5 +188,23 @@ pub fn rename_back(value: &mut crate::json::Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(rename_back),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_back;
+
+    #[test]
+    fn a_renamed_field_merges_into_the_same_field_selected_under_its_key() {
+        let mut value: crate::json::Value = sonic_rs::from_str(
+            r#"{"p":{"next":{"id":"3","next":{"id":"1"}},"next__tessera_alias_1":{"id":"3","price":1.5}}}"#,
+        )
+        .expect("JSON");
+        rename_back(&mut value);
+        let expected: crate::json::Value =
+            sonic_rs::from_str(r#"{"p":{"next":{"id":"3","next":{"id":"1"},"price":1.5}}}"#)
+                .expect("JSON");
+        assert_eq!(value, expected);
     }
 }

@@ -73,6 +73,8 @@ pub(super) struct Builder<'a> {
     depth: usize,
     /// Fields of the operation no subgraph can resolve where they are asked for.
     pub unresolvable: Vec<super::plan::Unresolvable>,
+    /// How many abstract types' member branches the walk is inside.
+    member_branches: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -88,6 +90,7 @@ impl<'a> Builder<'a> {
             candidates: Vec::new(),
             depth: 0,
             unresolvable: Vec::new(),
+            member_branches: 0,
         }
     }
 
@@ -100,6 +103,7 @@ impl<'a> Builder<'a> {
             .clone();
         let fields = flatten_fields(self.graph, &root_type, &operation.selection);
         let mut roots: Vec<GroupId> = Vec::new();
+        let mut fallback: Option<PlanError> = None;
         for field in fields {
             if field.name.starts_with("__") {
                 continue;
@@ -144,12 +148,14 @@ impl<'a> Builder<'a> {
                 // reports the rest as unresolvable.
                 None => match self.split(&root_type, field, &candidates) {
                     Ok(parts) => parts,
-                    Err(PlanError::Unresolvable(_)) if !self.budget.spent() => {
+                    Err(e @ PlanError::Unresolvable(_)) if !self.budget.spent() => {
+                        fallback = Some(e);
                         vec![(candidates[0], field.clone())]
                     }
                     Err(e) => return Err(e),
                 },
             };
+            let unresolvable_before = self.unresolvable.len();
             for (chosen, field) in placements {
                 let group = match reuse(self, &roots, chosen) {
                     Some(g) => g,
@@ -174,6 +180,13 @@ impl<'a> Builder<'a> {
                 );
                 self.candidates.pop();
                 added?;
+            }
+            // The fallback must have found what cannot be resolved; a walk that finds nothing
+            // would send a subgraph what the cost search already knew it cannot answer.
+            if let Some(e) = fallback.take()
+                && self.unresolvable.len() == unresolvable_before
+            {
+                return Err(e);
             }
         }
         Ok(roots)
@@ -318,7 +331,10 @@ impl<'a> Builder<'a> {
                 inner.push(Step::Fragment(concrete.clone()));
                 let sub = SelectionSet(fields.into_iter().cloned().map(Selection::Field).collect());
                 let provided = provided.map(|p| narrow(self.graph, p, &concrete));
-                self.walk_object(g, &inner, path, &concrete, &sub, provided.as_ref())?;
+                self.member_branches += 1;
+                let walked = self.walk_object(g, &inner, path, &concrete, &sub, provided.as_ref());
+                self.member_branches -= 1;
+                walked?;
             }
             return Ok(());
         }
@@ -474,7 +490,9 @@ impl<'a> Builder<'a> {
 
     /// A client field that cannot be resolved where it is asked for becomes a field error
     /// (the rest of the operation is still planned), unless the field is needed by the plan
-    /// itself (a key or requirement being walked) or the search was cut short by the budget.
+    /// itself (a key or requirement being walked), the search was cut short by the budget, or
+    /// the field sits in one member's branch of an abstract type: there a supergraph whose
+    /// member cannot be completed is refused as the reference gateways refuse it.
     fn give_up(
         &mut self,
         error: PlanError,
@@ -484,6 +502,7 @@ impl<'a> Builder<'a> {
     ) -> Result<(), PlanError> {
         if !matches!(error, PlanError::Unresolvable(_))
             || !self.touched.is_empty()
+            || self.member_branches > 0
             || self.budget.spent()
         {
             return Err(error);
