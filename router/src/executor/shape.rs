@@ -12,8 +12,9 @@
 //! Every null is reported once, where the router finds it: a non-null position left null, a
 //! list or object position holding something else. The router's error is left out only when
 //! an error already in the response explains that null, that is one whose path is the
-//! position or lies below it (the subgraph's own error at the field, or under it when the
-//! subgraph propagated the null itself). An error without a path names no position, so it
+//! position, lies below it (the subgraph's own error at the field, or under it when the
+//! subgraph propagated the null itself) or above it (a fetch that failed for the object
+//! holding the field). An error without a path names no position, so it
 //! explains none: a failed fetch reported without a path still leaves the router to say which
 //! fields it left null. A field withheld from the caller is explained by its authorization
 //! error. Values the router itself refuses (a wrong leaf, an unknown type) are always
@@ -39,6 +40,47 @@ use crate::planner::operation::{Field, Operation, Selection, SelectionSet};
 
 /// A null that must move up to the parent (the position was non-null).
 struct Bubble;
+
+/// A step of an error's path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Segment {
+    Key(Box<str>),
+    Index(u64),
+}
+
+/// The paths of the errors a response had before shaping.
+#[derive(Debug, Default)]
+struct Explaining {
+    /// Every error path.
+    at: std::collections::HashSet<Vec<Segment>>,
+    /// Every prefix of every error path (the positions an error lies at or below).
+    at_or_below: std::collections::HashSet<Vec<Segment>>,
+}
+
+impl Explaining {
+    fn new(errors: &[Value]) -> Self {
+        let mut out = Self::default();
+        for error in errors {
+            let Some(Value::Array(path)) = error.get("path") else {
+                continue;
+            };
+            let segments: Option<Vec<Segment>> = path
+                .iter()
+                .map(|step| match (step.as_str(), step.as_u64()) {
+                    (Some(key), _) => Some(Segment::Key(key.into())),
+                    (_, Some(index)) => Some(Segment::Index(index)),
+                    _ => None,
+                })
+                .collect();
+            let Some(segments) = segments else { continue };
+            for n in 0..=segments.len() {
+                out.at_or_below.insert(segments[..n].to_vec());
+            }
+            out.at.insert(segments);
+        }
+        out
+    }
+}
 
 /// One response key of an object: the fields merged under it, their type on the object's
 /// concrete type, and their sub-selections.
@@ -111,6 +153,8 @@ struct Shaper<'a> {
     errors: &'a mut Vec<Value>,
     /// How many of `errors` were there before shaping: those may explain a null.
     given: usize,
+    /// The paths of those errors, indexed once when the first null needs them.
+    explaining: std::cell::OnceCell<Explaining>,
     path: Vec<PathItem<'a>>,
     out: Vec<u8>,
     /// (type, the selection sets by address) → the object's entries. Up to four selection
@@ -139,6 +183,7 @@ pub fn shape(
         withheld,
         errors,
         given,
+        explaining: std::cell::OnceCell::new(),
         path: Vec::new(),
         out: Vec::with_capacity(4096),
         collected: HashMap::default(),
@@ -370,18 +415,27 @@ impl<'a> Shaper<'a> {
         }
     }
 
-    /// Whether an error given before shaping lies at the current position or below it.
+    /// Whether an error given before shaping lies at the current position, below it (the
+    /// subgraph's own error under a null it propagated) or above it (a fetch that failed for
+    /// the object holding it). Looked up in sets built once, so a response with many errors
+    /// and many nulls costs no more than its length.
     fn explained(&self) -> bool {
-        self.errors[..self.given].iter().any(|error| {
-            let Some(Value::Array(path)) = error.get("path") else {
-                return false;
-            };
-            path.len() >= self.path.len()
-                && self.path.iter().zip(path).all(|(item, step)| match item {
-                    PathItem::Key(k) => step.as_str() == Some(k.as_str()),
-                    PathItem::Index(i) => step.as_u64() == Some(*i as u64),
-                })
-        })
+        let explaining = self
+            .explaining
+            .get_or_init(|| Explaining::new(&self.errors[..self.given]));
+        if explaining.at_or_below.is_empty() {
+            return false;
+        }
+        let here: Vec<Segment> = self
+            .path
+            .iter()
+            .map(|item| match item {
+                PathItem::Key(k) => Segment::Key(k.as_str().into()),
+                PathItem::Index(i) => Segment::Index(*i as u64),
+            })
+            .collect();
+        explaining.at_or_below.contains(here.as_slice())
+            || (0..here.len()).any(|n| explaining.at.contains(&here[..n]))
     }
 
     fn error_always(&mut self, message: &str) {
@@ -393,9 +447,12 @@ impl<'a> Shaper<'a> {
                 PathItem::Index(i) => Value::from(*i as u64),
             })
             .collect();
+        let mut extensions = Map::new();
+        extensions.push("code", Value::String("RESPONSE_VALIDATION_FAILED".into()));
         let mut out = Map::new();
         out.push("message", Value::String(message.into()));
         out.push("path", Value::Array(path));
+        out.push("extensions", Value::Object(extensions));
         self.errors.push(Value::Object(out));
     }
 

@@ -51,6 +51,10 @@ pub enum RequestError {
     MaxTokens(usize),
     #[error("the operation nests {found} fields deep; the limit is {limit}")]
     MaxDepth { found: usize, limit: usize },
+    #[error(
+        "the document's selection sets nest {found} deep through its fragments; the limit is {limit}"
+    )]
+    MaxNesting { found: usize, limit: usize },
     #[error("the operation has {found} aliases; the limit is {limit}")]
     MaxAliases { found: usize, limit: usize },
     #[error("the operation has {found} root fields; the limit is {limit}")]
@@ -126,7 +130,7 @@ impl RequestError {
             RequestError::Planning(_) => "QUERY_PLANNING_FAILED",
             RequestError::PlanningBudget { .. } => "QUERY_PLANNING_BUDGET_EXCEEDED",
             RequestError::MaxTokens(_) => "MAX_TOKENS_EXCEEDED",
-            RequestError::MaxDepth { .. } => "MAX_DEPTH_EXCEEDED",
+            RequestError::MaxDepth { .. } | RequestError::MaxNesting { .. } => "MAX_DEPTH_EXCEEDED",
             RequestError::MaxAliases { .. } => "MAX_ALIASES_EXCEEDED",
             RequestError::MaxRootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
             RequestError::MaxSelections { .. } => "MAX_SELECTIONS_EXCEEDED",
@@ -176,6 +180,7 @@ impl RequestError {
             | RequestError::SubscriptionUnsupported
             | RequestError::MaxTokens(_)
             | RequestError::MaxDepth { .. }
+            | RequestError::MaxNesting { .. }
             | RequestError::MaxAliases { .. }
             | RequestError::MaxRootFields { .. }
             | RequestError::MaxSelections { .. }

@@ -86,6 +86,15 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
                 RequestError::Parse(first_error(&invalid.errors))
             })
         })?;
+    // Validation and normalization follow fragment spreads recursively, so selection sets
+    // nested through chains of fragments are bounded before either runs.
+    let nesting = nesting(&ast);
+    if nesting > RECURSION_LIMIT {
+        return Err(Arc::new(RequestError::MaxNesting {
+            found: nesting,
+            limit: RECURSION_LIMIT,
+        }));
+    }
     let document = crate::validation::validate(&ast, &engine.supergraph.api)
         .map_err(|errors| Arc::new(RequestError::Validation(errors)))?;
     let directives = super::limits::count_directives(&document);
@@ -96,6 +105,89 @@ fn parse_uncached(engine: &Engine, query: &str) -> Parsed {
         }));
     }
     Ok(Arc::new(document))
+}
+
+/// How deeply the document's selection sets nest (fields, inline fragments and spreads, each
+/// one level), following spreads into their fragments. Each fragment is measured once, after
+/// the fragments it spreads, so no recursion follows spreads; within one definition the
+/// parser's recursion limit bounds it. A spread in a cycle (which validation refuses) counts
+/// its fragment as empty.
+fn nesting(document: &apollo_compiler::ast::Document) -> usize {
+    use std::collections::HashMap;
+
+    use apollo_compiler::ast::{Definition, Selection};
+
+    let fragments: HashMap<&str, &[Selection]> = document
+        .definitions
+        .iter()
+        .filter_map(|d| match d {
+            Definition::FragmentDefinition(f) => {
+                Some((f.name.as_str(), f.selection_set.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    fn spreads<'d>(set: &'d [Selection], out: &mut Vec<&'d str>) {
+        for item in set {
+            match item {
+                Selection::Field(f) => spreads(&f.selection_set, out),
+                Selection::FragmentSpread(s) => out.push(s.fragment_name.as_str()),
+                Selection::InlineFragment(i) => spreads(&i.selection_set, out),
+            }
+        }
+    }
+    fn depth(set: &[Selection], done: &HashMap<&str, usize>) -> usize {
+        set.iter()
+            .map(|item| match item {
+                Selection::Field(f) => 1 + depth(&f.selection_set, done),
+                Selection::InlineFragment(i) => 1 + depth(&i.selection_set, done),
+                Selection::FragmentSpread(s) => {
+                    1 + done.get(s.fragment_name.as_str()).copied().unwrap_or(0)
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    // Post-order over spreads, with an explicit stack.
+    let mut done: HashMap<&str, usize> = HashMap::new();
+    let mut open: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for &start in fragments.keys() {
+        if done.contains_key(start) || open.contains(start) {
+            continue;
+        }
+        let mut inner = Vec::new();
+        spreads(fragments[start], &mut inner);
+        let mut stack: Vec<(&str, Vec<&str>)> = vec![(start, inner)];
+        open.insert(start);
+        while let Some((name, pending)) = stack.last_mut() {
+            match pending.pop() {
+                Some(next) => {
+                    if let Some(set) = fragments.get(next)
+                        && !done.contains_key(next)
+                        && open.insert(next)
+                    {
+                        let mut inner = Vec::new();
+                        spreads(set, &mut inner);
+                        stack.push((next, inner));
+                    }
+                }
+                None => {
+                    let name = *name;
+                    done.insert(name, depth(fragments[name], &done));
+                    stack.pop();
+                }
+            }
+        }
+    }
+    document
+        .definitions
+        .iter()
+        .filter_map(|d| match d {
+            Definition::OperationDefinition(op) => Some(depth(&op.selection_set, &done)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The first of the parser's errors (in document order).

@@ -139,9 +139,11 @@ pub async fn plan(
     {
         return Ok(hit);
     }
-    // One planning per key, however many requests miss it at once; a waiter whose request is
-    // cancelled leaves the others waiting on the same cell, and the entry goes with the
-    // last of them.
+    // One planning per key, however many requests miss it at once. Planning is synchronous
+    // inside the cell's initializer, so it runs to its end once started: the request that
+    // runs it takes the entry out right after (the plan is in the plan cache by then, or the
+    // error is given to those already waiting), and nothing is left behind whatever happens
+    // to the requests.
     let cell = engine
         .planning
         .lock()
@@ -149,48 +151,26 @@ pub async fn plan(
         .entry(key.clone())
         .or_default()
         .clone();
-    let _leave = LeaveInFlight {
-        engine,
-        key: &key,
-        cell: &cell,
-    };
     cell.get_or_init(|| async {
-        build(
+        let built = build(
             engine,
             normalized,
             conditional,
             measure,
             unconditional,
             key.clone(),
-        )
+        );
+        let mut planning = engine.planning.lock().unwrap_or_else(|p| p.into_inner());
+        if planning
+            .get(&key)
+            .is_some_and(|entry| Arc::ptr_eq(entry, &cell))
+        {
+            planning.remove(&key);
+        }
+        built
     })
     .await
     .clone()
-}
-
-/// Takes a planning's entry out of [`Engine::planning`] when the last request holding it
-/// leaves, however it leaves (the result is in the plan cache by then, or was an error).
-struct LeaveInFlight<'a> {
-    engine: &'a Engine,
-    key: &'a PlanKey,
-    cell: &'a Arc<tokio::sync::OnceCell<Result<Arc<Planned>, RequestError>>>,
-}
-
-impl Drop for LeaveInFlight<'_> {
-    fn drop(&mut self) {
-        let mut planning = self
-            .engine
-            .planning
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // Two references: the map's and this request's. Anyone else still waits on it.
-        if planning
-            .get(self.key)
-            .is_some_and(|entry| Arc::ptr_eq(entry, self.cell) && Arc::strong_count(entry) <= 2)
-        {
-            planning.remove(self.key);
-        }
-    }
 }
 
 fn build(

@@ -234,3 +234,27 @@ type Item { id: ID name: String }"#;
     }
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn selection_sets_nested_through_fragment_chains_are_refused_before_validation() {
+    // 12 fragments, each nesting 30 inline fragments around a spread of the next: 360 levels,
+    // each definition within the parser's limit. Validation would recurse through all of them.
+    let mut query = String::from("{ ...F0 }\n");
+    for i in 0..12 {
+        let inner = if i == 11 {
+            "item { id }".to_owned()
+        } else {
+            format!("...F{}", i + 1)
+        };
+        query.push_str(&format!(
+            "fragment F{i} on Query {{ {}{inner}{} }}\n",
+            "... { ".repeat(30),
+            " }".repeat(30)
+        ));
+    }
+    let (router, count) = router(GatewayConfig::default()).await;
+    let (status, body) = post_query(&router, &query).await;
+    assert_eq!((status, code(&body)), (400, "MAX_DEPTH_EXCEEDED"), "{body}");
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    router.shutdown().await;
+}

@@ -114,9 +114,14 @@ async fn reports_a_subgraph_that_is_down_and_keeps_the_rest_of_the_data() {
     assert_eq!(
         response,
         json!({
+            // One error for each object the fetch left without its fields.
             "errors": [ {
                 "message": "the request to subgraph inventory failed: could not connect",
                 "path": [ "products", 0 ],
+                "extensions": { "code": "SUBGRAPH_REQUEST_FAILED", "service": "inventory" },
+            }, {
+                "message": "the request to subgraph inventory failed: could not connect",
+                "path": [ "products", 1 ],
                 "extensions": { "code": "SUBGRAPH_REQUEST_FAILED", "service": "inventory" },
             } ],
             "data": { "products": [
@@ -136,9 +141,14 @@ async fn reports_a_subgraph_that_answers_garbage() {
     assert_eq!(
         response,
         json!({
+            // One error for each object the fetch left without its fields.
             "errors": [ {
                 "message": "subgraph inventory returned an invalid GraphQL response: the body is not JSON",
                 "path": [ "products", 0 ],
+                "extensions": { "code": "SUBGRAPH_RESPONSE_INVALID", "service": "inventory" },
+            }, {
+                "message": "subgraph inventory returned an invalid GraphQL response: the body is not JSON",
+                "path": [ "products", 1 ],
                 "extensions": { "code": "SUBGRAPH_RESPONSE_INVALID", "service": "inventory" },
             } ],
             "data": { "products": [

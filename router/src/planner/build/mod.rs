@@ -583,6 +583,19 @@ impl<'a> Builder<'a> {
         ensure_field(self.at(g, pos), &shell);
         self.touch(g);
         if field.selection.0.is_empty() {
+            // A composite field whose every selection was skipped still needs one.
+            if matches!(
+                self.schema.types.get(field.ty.inner_named_type()),
+                Some(
+                    apollo_compiler::schema::ExtendedType::Object(_)
+                        | apollo_compiler::schema::ExtendedType::Interface(_)
+                        | apollo_compiler::schema::ExtendedType::Union(_)
+                )
+            ) {
+                let mut inner = pos.to_vec();
+                inner.push(Step::Field(shell));
+                self.add_typename(g, &inner);
+            }
             return Ok(());
         }
         let mut inner = pos.to_vec();

@@ -37,7 +37,7 @@ async fn shaped(data: Value, query: &str) -> Value {
 }
 
 fn error(message: &str, path: Value) -> Value {
-    json!({ "message": message, "path": path })
+    json!({ "message": message, "path": path, "extensions": { "code": "RESPONSE_VALIDATION_FAILED" } })
 }
 
 #[tokio::test]

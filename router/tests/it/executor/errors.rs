@@ -34,7 +34,11 @@ fn subgraph_error(message: &str, path: Option<Value>) -> Value {
 }
 
 fn non_null(field: &str, path: Value) -> Value {
-    json!({ "message": format!("Cannot return null for non-nullable field {field}"), "path": path })
+    json!({
+        "message": format!("Cannot return null for non-nullable field {field}"),
+        "path": path,
+        "extensions": { "code": "RESPONSE_VALIDATION_FAILED" },
+    })
 }
 
 #[tokio::test]
@@ -87,24 +91,33 @@ async fn an_error_at_the_null_or_below_it_explains_it() {
 }
 
 #[tokio::test]
-async fn an_error_without_a_path_or_above_the_null_explains_nothing() {
+async fn an_error_without_a_path_explains_no_null_and_one_above_it_does() {
     let response = json!({
         "data": { "user": { "id": "1", "name": null } },
-        "errors": [
-            { "message": "something went wrong" },
-            { "message": "above", "path": ["user"] }
-        ]
+        "errors": [{ "message": "something went wrong" }]
     });
-    let answer = answer(response, "{ user { id name } }").await;
+    let got = answer(response, "{ user { id name } }").await;
     assert_eq!(
-        answer,
+        got,
         json!({
             "data": { "user": null },
             "errors": [
                 subgraph_error("something went wrong", None),
-                subgraph_error("above", Some(json!(["user"]))),
                 non_null("User.name", json!(["user", "name"])),
             ]
+        })
+    );
+    // An error at the object (a fetch that failed for it) explains the nulls inside it.
+    let response = json!({
+        "data": { "user": { "id": "1", "name": null } },
+        "errors": [{ "message": "above", "path": ["user"] }]
+    });
+    let got = answer(response, "{ user { id name } }").await;
+    assert_eq!(
+        got,
+        json!({
+            "data": { "user": null },
+            "errors": [subgraph_error("above", Some(json!(["user"])))]
         })
     );
 }
