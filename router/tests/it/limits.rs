@@ -30,26 +30,11 @@ async fn router(config: GatewayConfig) -> (RouterServer, Arc<AtomicUsize>) {
     );
     let url = crate::serve(app).await;
     let supergraph = crate::compose_one("items", &url, SDL);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let router = RouterServer::start(listener, &supergraph, config)
-        .await
-        .expect("router");
+    let router = crate::start_router(&supergraph, config).await;
     (router, count)
 }
 
-async fn post_query(router: &RouterServer, query: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/graphql", router.url()))
-        .header("accept", "application/graphql-response+json")
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("answer");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON"))
-}
+use crate::post_query;
 
 fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
@@ -149,12 +134,7 @@ async fn follows_cost_and_list_size_directives_in_the_supergraph() {
     );
     let mut config = GatewayConfig::default();
     config.limits.max_cost = Some(100);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let router = RouterServer::start(listener, &supergraph, config)
-        .await
-        .expect("router");
+    let router = crate::start_router(&supergraph, config).await;
 
     // `first: 10` slices the list: 10 × 7 = 70 fits; `first: 20` (140) does not, nor does the
     // assumed size of 50 (350) when no slicing argument is given (allowed here by
@@ -200,12 +180,7 @@ type Item { id: ID name: String }"#;
     assert!(supergraph.contains("@price(weight: 3)"), "{supergraph}");
     let mut config = GatewayConfig::default();
     config.limits.max_cost = Some(20);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let router = RouterServer::start(listener, &supergraph, config)
-        .await
-        .expect("router");
+    let router = crate::start_router(&supergraph, config).await;
 
     // page: 1, and its 5 nodes at 3 each: 16 fits; 10 nodes (31) do not.
     let (_, body) = post_query(&router, "{ page(first: 5) { nodes { id } total } }").await;

@@ -32,3 +32,32 @@ pub fn compose_one(name: &str, url: &str, sdl: &str) -> String {
     }])
     .expect("composes")
 }
+
+/// Starts a router on a free local port for `supergraph` with `config`.
+pub async fn start_router(
+    supergraph: &str,
+    config: tessera_router::config::GatewayConfig,
+) -> tessera_router::server::RouterServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    tessera_router::server::RouterServer::start(listener, supergraph, config)
+        .await
+        .expect("router")
+}
+
+/// POSTs `query` as `application/graphql-response+json`; the status and the JSON body.
+pub async fn post_query(
+    router: &tessera_router::server::RouterServer,
+    query: &str,
+) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", router.url()))
+        .header("accept", "application/graphql-response+json")
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}

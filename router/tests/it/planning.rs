@@ -6,7 +6,6 @@ use apollo_compiler::ExecutableDocument;
 use serde_json::{Value, json};
 use tessera_router::config::GatewayConfig;
 use tessera_router::planner::{self, Budget, Graph, PlanError, operation};
-use tessera_router::server::RouterServer;
 use tessera_router::supergraph::Supergraph;
 
 /// An interface with ten implementations, each pointing at another node.
@@ -116,26 +115,7 @@ fn planning_stops_at_its_budget() {
     assert!(enough.used() > 50, "it needed more than the small budget");
 }
 
-async fn router(supergraph: &str, config: GatewayConfig) -> RouterServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    RouterServer::start(listener, supergraph, config)
-        .await
-        .expect("router")
-}
-
-async fn post(router: &RouterServer, query: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/graphql", router.url()))
-        .header("accept", "application/graphql-response+json")
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("answer");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON"))
-}
+use crate::{post_query as post, start_router as router};
 
 /// `fragments` fragments, each spreading the next twice: 2^fragments selections expanded.
 fn doubling(fragments: usize) -> String {
