@@ -52,6 +52,25 @@ pub struct QueryPlanConfig {
     /// The longest planning one operation may take, in milliseconds (the same refusal).
     #[serde(default = "default_plan_timeout_ms")]
     pub timeout_ms: u64,
+    /// Which progressive `@override` labels are active.
+    #[serde(default)]
+    pub override_labels: OverrideLabelsConfig,
+}
+
+/// Progressive `@override(from:, label:)`: while a field's label is active the overriding
+/// subgraph resolves it, otherwise the subgraph it overrides. A `percent(p)` label is active
+/// for p% of requests, drawn per request; any other label is inactive unless named here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideLabelsConfig {
+    /// Labels active for every request (a `percent(p)` label named here is always active).
+    #[serde(default)]
+    pub active: Vec<String>,
+    /// A request header whose comma-separated labels are active for that request, on top
+    /// of `active`. Off unless set: whoever can send it chooses which subgraph answers the
+    /// labelled fields, so set it only where the edge strips it from untrusted clients.
+    #[serde(default)]
+    pub header: Option<String>,
 }
 
 impl Default for QueryPlanConfig {
@@ -62,6 +81,7 @@ impl Default for QueryPlanConfig {
             document_cache_size: default_cache_size(),
             max_steps: default_plan_steps(),
             timeout_ms: default_plan_timeout_ms(),
+            override_labels: OverrideLabelsConfig::default(),
         }
     }
 }

@@ -13,8 +13,8 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 pub use features::{
-    DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, PlaygroundConfig,
-    QueryPlanConfig, ReloadConfig, TrafficConfig,
+    DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, OverrideLabelsConfig,
+    PlaygroundConfig, QueryPlanConfig, ReloadConfig, TrafficConfig,
 };
 pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
@@ -98,6 +98,11 @@ impl GatewayConfig {
         }
         if self.traffic.timeout_ms == 0 {
             anyhow::bail!("traffic.timeout_ms must be above 0");
+        }
+        if let Some(name) = &self.query_plan.override_labels.header {
+            http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                anyhow::anyhow!("query_plan.override_labels.header: {name:?} is not a header name")
+            })?;
         }
         Ok(())
     }

@@ -201,7 +201,7 @@ impl<'a> Run<'a> {
                         match node {
                             PlanNode::Flatten { path, node } => match node.as_ref() {
                                 PlanNode::Fetch(fetch) => {
-                                    match batches.iter_mut().find(|(f, _)| same_fetch(f, fetch)) {
+                                    match batches.iter_mut().find(|(f, _)| f.same_request(fetch)) {
                                         Some((_, paths)) => paths.push(path),
                                         None => batches.push((fetch, vec![path])),
                                     }
@@ -473,15 +473,4 @@ impl<'a> Run<'a> {
         }
         Some(Value::Object(representation))
     }
-}
-
-/// Whether two entity fetches send the same operation to the same subgraph with the same
-/// representations, so that one request can serve both.
-fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
-    a.subgraph == b.subgraph
-        && a.operation == b.operation
-        && a.requires.len() == b.requires.len()
-        && a.requires.iter().zip(&b.requires).all(|(x, y)| {
-            x.typename == y.typename && x.match_types == y.match_types && x.selection == y.selection
-        })
 }

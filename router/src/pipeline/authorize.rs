@@ -81,7 +81,7 @@ fn filtered(
             unresolvable: Vec::new(),
         }
     } else {
-        super::plan::plan_normalized(engine, &operation)?
+        super::plan::plan_normalized(engine, &operation, &planned.labels)?
     };
     let out = Arc::new(Planned {
         operation: planned.operation.clone(),
@@ -93,6 +93,7 @@ fn filtered(
         policies: Vec::new(),
         filtered: Default::default(),
         withheld: authorization::withheld(&planned.operation, &planned.guards, &denied),
+        labels: planned.labels.clone(),
     });
     if cache.len() >= FILTERED_PLANS {
         cache.clear();

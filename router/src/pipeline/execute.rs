@@ -103,7 +103,7 @@ pub async fn execute(
 
 /// A field error at every place the plan could not resolve a field: each object of the
 /// field's parent type at the field's path, list indexes included. The field stays null.
-fn unresolvable_errors(
+pub(crate) fn unresolvable_errors(
     graph: &crate::planner::Graph,
     plan: &crate::planner::QueryPlan,
     data: &Value,

@@ -6,8 +6,8 @@
 //! 2. [`parse`]: parse and validate against the API schema (cached per document).
 //! 3. operation selection and variable coercion (here), then [`limits`] (depth, aliases,
 //!    root fields, selections, directives, tokens), measured before fragments are expanded.
-//! 4. [`plan`]: normalize, check the [`cost`], and plan (cached per operation and
-//!    conditions), then [`authorize`] the caller for what the operation touches.
+//! 4. [`plan`]: normalize, check the [`cost`], and plan (cached per operation, conditions
+//!    and active [`overrides`] labels), then [`authorize`] the caller for what the operation touches.
 //! 5. [`execute`]: run the plan, answer introspection, shape the response.
 //!
 //! The whole lifecycle runs under the overall request timeout; errors are [`error`]s.
@@ -19,6 +19,7 @@ pub mod cost;
 pub mod error;
 pub mod execute;
 pub mod limits;
+pub mod overrides;
 pub mod parse;
 pub mod plan;
 pub mod request;
@@ -57,6 +58,8 @@ pub struct Engine {
     pub edge: Edge,
     /// What `@cost` and `@listSize` are called in the supergraph.
     pub cost_directives: cost::CostDirectives,
+    /// Progressive `@override` labels: which are active for a request.
+    pub overrides: overrides::Overrides,
     propagate: Vec<HeaderName>,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
@@ -134,8 +137,10 @@ impl Engine {
             .map_err(|e| anyhow::anyhow!("headers.propagate: {e}"))?;
         let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
+        let overrides = overrides::Overrides::new(&graph, &config.query_plan.override_labels)?;
         Ok(Self {
             edge,
+            overrides,
             implementers: supergraph.api.implementers_map(),
             cost_directives: cost::CostDirectives::of(&supergraph.links),
             executor: Executor::new(Transport::new()?, endpoints, config.dedupe.subgraph_queries),
@@ -313,7 +318,8 @@ pub async fn prepare(
         request::allows(http.method, operation.operation_type)?;
     }
     let variables = coerce(engine, &operation, request.variables.unwrap_or_default())?;
-    let planned = plan::plan(engine, key, &document, &operation, &variables).await?;
+    let labels = engine.overrides.decide(http.headers);
+    let planned = plan::plan(engine, key, &document, &operation, &variables, labels).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
     let (planned, errors) = authorize::authorize(engine, planned, identity).await?;

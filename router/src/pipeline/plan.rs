@@ -34,6 +34,8 @@ pub struct Planned {
     /// What the response must answer null (or leave out) whatever the subgraphs send; its
     /// addresses point into `operation`.
     pub withheld: crate::executor::shape::Withheld,
+    /// The progressive `@override` labels active when it was planned.
+    pub labels: Vec<bool>,
 }
 
 /// What the plan cache is keyed by.
@@ -42,20 +44,25 @@ pub struct PlanKey {
     document: super::parse::DocumentKey,
     operation: Option<apollo_compiler::Name>,
     conditions: Vec<bool>,
+    /// The active override labels (empty when the supergraph has none).
+    labels: Vec<bool>,
 }
 
-/// Plans a normalized operation within the configured budget.
+/// Plans a normalized operation within the configured budget, with the override `labels`
+/// active.
 pub(crate) fn plan_normalized(
     engine: &Engine,
     normalized: &Operation,
+    labels: &[bool],
 ) -> Result<QueryPlan, RequestError> {
     let config = &engine.config.query_plan;
     let budget = planner::Budget::new(
         config.max_steps,
         Some(std::time::Duration::from_millis(config.timeout_ms)),
     );
+    let labelled = engine.overrides.graph(&engine.graph, labels);
     planner::plan_within(
-        &engine.graph,
+        labelled.as_deref().unwrap_or(&engine.graph),
         &engine.supergraph.schema,
         normalized,
         &budget,
@@ -76,19 +83,22 @@ pub type InFlight = std::sync::Mutex<
     >,
 >;
 
-/// Plans `operation` of `document` for the coerced `variables`.
+/// Plans `operation` of `document` for the coerced `variables`, with the override `labels`
+/// active.
 pub async fn plan(
     engine: &Engine,
     document_key: DocumentKey,
     document: &ExecutableDocument,
     operation: &ExecutableOperation,
     variables: &JsonMap,
+    labels: Vec<bool>,
 ) -> Result<Arc<Planned>, RequestError> {
     let operation_name = operation.name.clone();
     let unconditional = PlanKey {
         document: document_key.clone(),
         operation: operation_name.clone(),
         conditions: Vec::new(),
+        labels: labels.clone(),
     };
     // Most operations have no variable conditions: one lookup, no normalization.
     let marker = engine
@@ -125,6 +135,7 @@ pub async fn plan(
         document: document_key,
         operation: operation_name,
         conditions,
+        labels,
     };
     // The cost depends on the variables, so it is checked on every request; before
     // planning, on a miss.
@@ -181,7 +192,7 @@ fn build(
     unconditional: PlanKey,
     key: PlanKey,
 ) -> Result<Arc<Planned>, RequestError> {
-    let plan = plan_normalized(engine, &normalized)?;
+    let plan = plan_normalized(engine, &normalized, &key.labels)?;
     let introspection = normalized.selection.0.iter().any(|s| {
         matches!(s, operation::Selection::Field(f) if f.name == "__schema" || f.name == "__type")
     });
@@ -196,6 +207,7 @@ fn build(
         measure,
         filtered: Default::default(),
         withheld: Default::default(),
+        labels: key.labels.clone(),
     });
     let mut plans = engine.plans.lock().unwrap_or_else(|p| p.into_inner());
     if conditional {

@@ -49,10 +49,16 @@ pub struct FieldIn {
     pub type_in_graph: Option<Name>,
     /// The same, as written (with list and non-null wrappers).
     pub type_in_graph_text: Option<String>,
+    /// Declared `@external` or overridden for good (`usedOverridden`), whatever the labels.
+    declared_external: bool,
+    /// A progressive `@override` label this declaration depends on: (label, whether it
+    /// resolves the field while the label is active). The overriding subgraph resolves it
+    /// while the label is active, the overridden one while it is not.
+    label: Option<(usize, bool)>,
 }
 
 /// The planner's view of a supergraph.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Graph {
     pub subgraphs: Vec<SubgraphInfo>,
     types: HashMap<Name, Vec<TypeIn>>,
@@ -62,6 +68,10 @@ pub struct Graph {
     /// (interface, subgraph) pairs where the subgraph models the interface as an object.
     interface_objects: HashMap<Name, Vec<SubgraphId>>,
     interfaces_of: HashMap<Name, Vec<Name>>,
+    /// The progressive `@override` labels of the supergraph, sorted; in this graph, those
+    /// whose index is in `active` are active and the others not.
+    labels: Vec<String>,
+    active: Vec<bool>,
 }
 
 impl Graph {
@@ -134,6 +144,15 @@ impl Graph {
                 }
             }
         }
+        let mut labels: Vec<String> = joins
+            .fields
+            .values()
+            .flatten()
+            .filter_map(|j| j.override_label.clone())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        graph.active = vec![false; labels.len()];
         for ((ty, field), field_joins) in &joins.fields {
             let mut list = Vec::new();
             for join in field_joins {
@@ -158,9 +177,30 @@ impl Graph {
                 let provides_on = type_in_graph
                     .as_ref()
                     .map_or(returns.clone(), |t| t.to_string());
+                let declared_external = join.external || join.used_overridden;
+                let index = |l: &String| labels.binary_search(l).unwrap_or_default();
+                let label = match &join.override_label {
+                    Some(l) => Some((index(l), join.override_from.is_some())),
+                    // The subgraph a labelled `@override` takes the field from resolves it
+                    // while the label is off, whether or not composition marked its
+                    // declaration with the label too.
+                    None => field_joins
+                        .iter()
+                        .find(|other| {
+                            other.override_label.is_some()
+                                && other.override_from.as_deref().is_some_and(|from| {
+                                    from.eq_ignore_ascii_case(&graph.subgraphs[ids[g]].name)
+                                })
+                        })
+                        .and_then(|other| other.override_label.as_ref())
+                        .map(|l| (index(l), false)),
+                };
                 list.push(FieldIn {
                     subgraph: ids[g],
-                    external: join.external || join.used_overridden,
+                    // No label is active in the graph as read.
+                    external: declared_external || label.is_some_and(|(_, when)| when),
+                    declared_external,
+                    label,
                     requires: parse(&join.requires, ty)?.map(alias_arguments),
                     provides: parse(&join.provides, &provides_on)?,
                     type_in_graph,
@@ -231,7 +271,36 @@ impl Graph {
                     .insert((abstract_ty.clone(), subgraph), in_subgraph);
             }
         }
+        graph.labels = labels;
         Ok(graph)
+    }
+
+    /// The supergraph's progressive `@override` labels, sorted.
+    pub fn override_labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Which of [`Self::override_labels`] are active in this graph.
+    pub fn active_labels(&self) -> &[bool] {
+        &self.active
+    }
+
+    /// This graph with the labels `active` (indexed like [`Self::override_labels`]) active
+    /// and the others not: each labelled field is resolved by the subgraph that overrides it
+    /// while its label is active, and by the one it overrides while not.
+    pub fn with_labels(&self, active: &[bool]) -> Graph {
+        let mut graph = self.clone();
+        graph.active = (0..self.labels.len())
+            .map(|i| active.get(i).copied().unwrap_or(false))
+            .collect();
+        for list in graph.fields.values_mut() {
+            for field in list {
+                if let Some((label, when)) = field.label {
+                    field.external = field.declared_external || graph.active[label] != when;
+                }
+            }
+        }
+        graph
     }
 
     /// Whether `subgraph` defines `ty` at all.

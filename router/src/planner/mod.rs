@@ -4,6 +4,7 @@
 //! - [`operation`]: the normalized operation (fragments inlined, conditions decided).
 //! - [`graph`]: what each subgraph can resolve, read from the join directives.
 //! - `build`: fetch groups, from walking the operation.
+//! - `schedule`: the order fetch groups run in, by their dependencies.
 //! - [`plan`]: the plan tree, and how it prints.
 
 mod alias;
@@ -13,6 +14,7 @@ mod everything;
 pub mod graph;
 pub mod operation;
 pub mod plan;
+mod schedule;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -75,12 +77,12 @@ pub fn plan_within(
             .iter()
             .filter_map(|&root| {
                 let members: BTreeSet<GroupId> = descendants(groups, root);
-                layered(graph, schema, operation, groups, &members)
+                scheduled(graph, schema, operation, groups, &members)
             })
             .collect(),
         _ => {
             let members: BTreeSet<GroupId> = (0..groups.len()).collect();
-            layered(graph, schema, operation, groups, &members)
+            scheduled(graph, schema, operation, groups, &members)
                 .into_iter()
                 .collect()
         }
@@ -112,50 +114,17 @@ fn descendants(groups: &[build::Group], root: GroupId) -> BTreeSet<GroupId> {
     }
 }
 
-/// The groups in `members` as a sequence of parallel layers, each group after its dependencies.
-fn layered(
+/// The groups in `members` as a tree in which each fetch waits for those it depends on.
+fn scheduled(
     graph: &Graph,
     schema: &apollo_compiler::Schema,
     operation: &Operation,
     groups: &[build::Group],
     members: &BTreeSet<GroupId>,
 ) -> Option<PlanNode> {
-    let mut level = vec![0usize; groups.len()];
-    // Groups are created after their parents, but requirements can add later dependencies, so
-    // relax until stable (bounded by the number of groups).
-    for _ in 0..=groups.len() {
-        let mut changed = false;
-        for &id in members {
-            for &dep in &groups[id].deps {
-                if members.contains(&dep) && level[id] <= level[dep] {
-                    level[id] = level[dep] + 1;
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    let depth = members.iter().map(|&id| level[id]).max()?;
-    let mut sequence = Vec::new();
-    for l in 0..=depth {
-        let layer: Vec<PlanNode> = members
-            .iter()
-            .filter(|&&id| level[id] == l && !groups[id].selection.0.is_empty())
-            .map(|&id| fetch_node(graph, schema, operation, &groups[id]))
-            .collect();
-        match layer.len() {
-            0 => {}
-            1 => sequence.extend(layer),
-            _ => sequence.push(PlanNode::Parallel { nodes: layer }),
-        }
-    }
-    match sequence.len() {
-        0 => None,
-        1 => sequence.pop(),
-        _ => Some(PlanNode::Sequence { nodes: sequence }),
-    }
+    schedule::schedule(groups, members, |group| {
+        (!group.selection.0.is_empty()).then(|| fetch_node(graph, schema, operation, group))
+    })
 }
 
 fn fetch_node(

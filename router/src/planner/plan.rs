@@ -102,6 +102,21 @@ pub struct Representation {
     pub selection: SelectionSet,
 }
 
+impl FetchNode {
+    /// Whether `other` sends the same request as this fetch apart from its representations
+    /// (the same entity fetch reached along another path), so that the two can be one request.
+    pub fn same_request(&self, other: &FetchNode) -> bool {
+        self.subgraph == other.subgraph
+            && self.operation == other.operation
+            && self.requires.len() == other.requires.len()
+            && self.requires.iter().zip(&other.requires).all(|(x, y)| {
+                x.typename == y.typename
+                    && x.match_types == y.match_types
+                    && x.selection == y.selection
+            })
+    }
+}
+
 fn serialize_selection<S: serde::Serializer>(set: &SelectionSet, s: S) -> Result<S::Ok, S::Error> {
     let mut text = String::new();
     super::operation::write_selection_set(&mut text, set);

@@ -152,13 +152,14 @@ impl Live {
                 variables.insert(ByteString::from(name.as_str()), value.clone());
             }
         }
+        let unresolvable = prepared.planned.plan.unresolvable.clone();
         Ok(Self {
             engine,
             prepared,
             primary,
             rest: QueryPlan {
                 root: rest,
-                unresolvable: Vec::new(),
+                unresolvable,
             },
             url,
             variables,
@@ -224,6 +225,14 @@ impl Live {
             executor::Output { data, errors }
         };
         let mut errors = output.errors;
+        if !self.rest.unresolvable.is_empty() {
+            crate::pipeline::execute::unresolvable_errors(
+                &engine.graph,
+                &self.rest,
+                &output.data,
+                &mut errors,
+            );
+        }
         if let Some(added) = errors.get_mut(from..) {
             operation.client_error_paths(added);
         }

@@ -6,6 +6,7 @@ mod executor;
 mod graphql;
 mod limits;
 mod names;
+mod overrides;
 mod planner;
 mod planning;
 mod playground;

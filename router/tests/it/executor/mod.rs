@@ -4,10 +4,12 @@
 //! - [`dedupe`]: shared requests whose first caller goes away.
 //! - [`coercion`]: built-in scalars checked in subgraph results.
 //! - [`errors`]: which errors a response reports for nulls and failed fetches.
+//! - [`scheduling`]: fetches that wait only for what they depend on.
 
 mod coercion;
 mod dedupe;
 mod errors;
+mod scheduling;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
