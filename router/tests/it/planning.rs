@@ -248,3 +248,33 @@ async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_
     );
     router.shutdown().await;
 }
+
+#[test]
+fn a_field_no_subgraph_can_reach_on_an_interface_refuses_the_operation() {
+    // `Node.field` lives only in `b`'s `@interfaceObject`, whose key is not resolvable, and no
+    // object type implements `Node`: as the reference gateways do, the operation is refused
+    // rather than answered with an unlocatable field error.
+    let sdl = r#"schema @link(url: "https://specs.apollo.dev/link/v1.0") @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) { query: Query }
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+scalar join__FieldSet
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }
+interface Node @join__type(graph: A, key: "id") @join__type(graph: B, key: "id", resolvable: false, isInterfaceObject: true) { id: ID! field: String @join__field(graph: B) }
+type Query @join__type(graph: A) @join__type(graph: B) { a: Node @join__field(graph: A) b: Node @join__field(graph: B) }
+"#;
+    let supergraph = Supergraph::parse(sdl).expect("loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let op = normalized(&supergraph, "{ a { field } }");
+    let refused = planner::plan(&graph, &supergraph.schema, &op);
+    assert!(
+        matches!(refused, Err(PlanError::Unresolvable(_))),
+        "{refused:?}"
+    );
+    // Where `b` answers, the same field plans.
+    plan_text(sdl, "{ b { id field } }");
+}

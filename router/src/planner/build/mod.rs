@@ -491,8 +491,9 @@ impl<'a> Builder<'a> {
     /// A client field that cannot be resolved where it is asked for becomes a field error
     /// (the rest of the operation is still planned), unless the field is needed by the plan
     /// itself (a key or requirement being walked), the search was cut short by the budget, or
-    /// the field sits in one member's branch of an abstract type: there a supergraph whose
-    /// member cannot be completed is refused as the reference gateways refuse it.
+    /// the field sits on an abstract type or in one member's branch of one: there a
+    /// supergraph whose members cannot be completed is refused as the reference gateways
+    /// refuse it.
     fn give_up(
         &mut self,
         error: PlanError,
@@ -503,6 +504,10 @@ impl<'a> Builder<'a> {
         if !matches!(error, PlanError::Unresolvable(_))
             || !self.touched.is_empty()
             || self.member_branches > 0
+            || !matches!(
+                self.schema.types.get(ty),
+                Some(apollo_compiler::schema::ExtendedType::Object(_))
+            )
             || self.budget.spent()
         {
             return Err(error);
