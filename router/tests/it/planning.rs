@@ -278,3 +278,23 @@ type Query @join__type(graph: A) @join__type(graph: B) { a: Node @join__field(gr
     // Where `b` answers, the same field plans.
     plan_text(sdl, "{ b { id field } }");
 }
+
+#[test]
+fn an_interface_field_selected_on_an_object_keeps_only_fragments_its_own_type_allows() {
+    // Through `... on Similar`, `similar` returns `[Product]`; on `Book` it returns `[Book]`,
+    // where a fragment on `Magazine` is invalid in the subgraph's operation.
+    let sdl = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])\n\
+               type Query { similar: [Product] }\n\
+               interface Product { id: ID! }\n\
+               interface Similar { similar: [Product] }\n\
+               type Book implements Product & Similar @key(fields: \"id\") { id: ID! similar: [Book] title: String }\n\
+               type Magazine implements Product & Similar @key(fields: \"id\") { id: ID! similar: [Magazine] title: String }";
+    let supergraph = crate::compose_one("products", "http://127.0.0.1:1/graphql", sdl);
+    let query = "{ similar { ... on Book { ... on Similar { similar { ... on Magazine { title } ... on Book { id } } } } } }";
+    let plan = plan_text(&supergraph, query);
+    assert!(!plan.contains("Magazine"), "{plan}");
+    assert!(
+        plan.contains("similar{id}") || plan.contains("similar{__typename id}"),
+        "{plan}"
+    );
+}

@@ -250,9 +250,18 @@ impl Builder<'_> {
     /// The type `field`'s objects have in `subgraph` (which may be narrower than the
     /// supergraph's).
     pub(super) fn child_type(&self, subgraph: SubgraphId, parent: &Name, field: &Field) -> Name {
+        // The field as the parent type declares it: selected through an interface fragment
+        // on an object (`... on Book { ... on Similar { similar } }`), it may return a
+        // narrower type than the interface's field, and fragments on other types cannot apply.
         self.graph
             .field_type_in(subgraph, parent, &field.name)
             .cloned()
+            .or_else(|| {
+                self.schema
+                    .get_object(parent)
+                    .and_then(|object| object.fields.get(&field.name))
+                    .map(|declared| declared.ty.inner_named_type().clone())
+            })
             .unwrap_or_else(|| field.ty.inner_named_type().clone())
     }
 }
