@@ -298,3 +298,43 @@ fn an_interface_field_selected_on_an_object_keeps_only_fragments_its_own_type_al
         "{plan}"
     );
 }
+
+#[test]
+fn a_field_provided_on_one_member_is_not_provided_on_another() {
+    // `book` provides `name` on `Dog` only; a `Cat`'s name must come from `c`, and `a` cannot
+    // give a `Cat`'s key, so the animals come from `c` through the book's key.
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.3\", import: [\"@key\", \"@shareable\", \"@external\", \"@provides\"])";
+    let subgraph = |name: &str, sdl: &str| tessera_router::compose::SubgraphSdl {
+        name: name.into(),
+        url: format!("http://127.0.0.1:1/{name}"),
+        sdl: format!("{link}\n{sdl}"),
+    };
+    let supergraph = tessera_router::compose::compose(&[
+        subgraph(
+            "a",
+            "type Query { book: Book @provides(fields: \"animals { ... on Dog { name } }\") }\n\
+             interface Animal { id: ID! }\n\
+             type Book @key(fields: \"id\") { id: ID! animals: [Animal] @shareable }\n\
+             type Dog implements Animal @key(fields: \"id\") { id: ID! @external name: String @external }\n\
+             type Cat implements Animal @key(fields: \"id\") { id: ID! @external }",
+        ),
+        subgraph(
+            "c",
+            "interface Animal { id: ID! name: String }\n\
+             type Book @key(fields: \"id\") { id: ID! animals: [Animal] @shareable }\n\
+             type Dog implements Animal @key(fields: \"id\") { id: ID! name: String @shareable }\n\
+             type Cat implements Animal @key(fields: \"id\") { id: ID! name: String @shareable }",
+        ),
+    ])
+    .expect("composes");
+    // As Apollo's composition writes it: `a` declares the cat's key field `@external`.
+    let at = supergraph.find("type Cat implements Animal").expect("Cat");
+    let id = at + supergraph[at..].find("id: ID!").expect("Cat.id");
+    let supergraph = format!(
+        "{}id: ID! @join__field(graph: A, external: true) @join__field(graph: C){}",
+        &supergraph[..id],
+        &supergraph[id + "id: ID!".len()..]
+    );
+    let plan = plan_text(&supergraph, "{ book { animals { name } } }");
+    assert!(plan.contains("Fetch(service: \"c\")"), "{plan}");
+}

@@ -444,7 +444,8 @@ impl<'a> Builder<'a> {
             if field.name == "__typename" {
                 continue;
             }
-            let provided_field = provided.and_then(|p| find_field(p, &field.name));
+            let provided_field =
+                provided.and_then(|p| provided_field(self.graph, p, ty, &field.name));
             let declared = self.graph.field_in(subgraph, ty, &field.name);
             let requires = declared.and_then(|f| f.requires.as_ref());
             let local = (self.graph.resolves(subgraph, ty, &field.name)

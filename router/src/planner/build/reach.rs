@@ -130,7 +130,8 @@ impl Builder<'_> {
                 if field.name.starts_with("__") {
                     continue;
                 }
-                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                let provided_field =
+                    provided.and_then(|p| provided_field(self.graph, p, concrete, &field.name));
                 let requires = self
                     .graph
                     .field_in(from, concrete, &field.name)

@@ -52,12 +52,17 @@ pub(crate) fn narrow(graph: &Graph, provided: &SelectionSet, ty: &Name) -> Selec
     )
 }
 
-pub(crate) fn find_field<'s>(set: &'s SelectionSet, name: &str) -> Option<&'s Field> {
-    set.0.iter().find_map(|item| match item {
-        Selection::Field(f) if f.name == name => Some(f),
-        Selection::Fragment(fragment) => find_field(&fragment.selection, name),
-        _ => None,
-    })
+/// The field `name` of a provided field set, on objects of type `ty`: a field provided in a
+/// fragment on another type (`... on Dog { name }`) is not provided on a `Cat`.
+pub(crate) fn provided_field<'s>(
+    graph: &Graph,
+    provided: &'s SelectionSet,
+    ty: &Name,
+    name: &str,
+) -> Option<&'s Field> {
+    flatten_fields(graph, ty, provided)
+        .into_iter()
+        .find(|f| f.name == name)
 }
 
 pub(crate) fn extend_path(path: &[PathSegment], field: &Field) -> Vec<PathSegment> {
