@@ -23,6 +23,32 @@ impl Builder<'_> {
         ty: &Name,
         field: &Field,
     ) -> Result<(), PlanError> {
+        self.jump_or_split(g, pos, path, ty, field, true)
+    }
+
+    /// [`Self::jump`] to one subgraph answering all of `field`'s selection, or an error: for
+    /// a field this subgraph resolves itself, keeping what it can answer and fetching only
+    /// the rest elsewhere beats sending every part of the field away.
+    pub(super) fn jump_whole(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+    ) -> Result<(), PlanError> {
+        self.jump_or_split(g, pos, path, ty, field, false)
+    }
+
+    fn jump_or_split(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+        split: bool,
+    ) -> Result<(), PlanError> {
         let from = self.groups[g].subgraph;
         let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
         for (target, rep_ty) in self.jump_targets(ty, field) {
@@ -38,7 +64,7 @@ impl Builder<'_> {
             // No one subgraph answers all of the field's selection: one jump per part.
             let child = field.ty.inner_named_type().clone();
             let parts = flatten_fields(self.graph, &child, &field.selection);
-            if parts.len() > 1 {
+            if split && parts.len() > 1 {
                 for sub in parts {
                     let part = Field {
                         selection: SelectionSet(vec![Selection::Field(sub.clone())]),

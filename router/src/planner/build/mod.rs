@@ -475,7 +475,7 @@ impl<'a> Builder<'a> {
                     &mut visiting,
                     0,
                 );
-                if whole.is_some() || self.jump(g, pos, path, ty, field).is_err() {
+                if whole.is_some() || self.jump_whole(g, pos, path, ty, field).is_err() {
                     if whole.is_some() {
                         self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
                     } else {
