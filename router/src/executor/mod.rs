@@ -455,10 +455,22 @@ impl<'a> Run<'a> {
     /// The representation of `object` for `fetch`, if it has one.
     fn representation(&self, fetch: &FetchNode, object: &Value) -> Option<Value> {
         let typename = object.get("__typename").and_then(Value::as_str);
-        let rep = fetch.requires.iter().find(|r| match typename {
-            Some(t) => r.match_types.iter().any(|m| m == t),
-            None => fetch.requires.len() == 1,
-        })?;
+        let rep = match typename {
+            // An object whose concrete type an earlier fetch found still matches a
+            // representation made for its interface (an `@interfaceObject`'s).
+            Some(t) => fetch
+                .requires
+                .iter()
+                .find(|r| r.match_types.iter().any(|m| m == t))
+                .or_else(|| {
+                    fetch.requires.iter().find(|r| {
+                        r.match_types
+                            .iter()
+                            .any(|m| self.request.graph.possible_types(m).iter().any(|p| p == t))
+                    })
+                }),
+            None => (fetch.requires.len() == 1).then(|| &fetch.requires[0]),
+        }?;
         let Some(Value::Object(fields)) =
             merge::project(self.request.graph, object, &rep.selection)
         else {

@@ -5,10 +5,12 @@
 //! - [`coercion`]: built-in scalars checked in subgraph results.
 //! - [`errors`]: which errors a response reports for nulls and failed fetches.
 //! - [`scheduling`]: fetches that wait only for what they depend on.
+//! - [`representations`]: entity representations for objects of a type found on the way.
 
 mod coercion;
 mod dedupe;
 mod errors;
+mod representations;
 mod scheduling;
 
 use std::sync::Arc;
