@@ -59,7 +59,8 @@ pub struct QueryPlanConfig {
 
 /// Progressive `@override(from:, label:)`: while a field's label is active the overriding
 /// subgraph resolves it, otherwise the subgraph it overrides. A `percent(p)` label is active
-/// for p% of requests, drawn per request; any other label is inactive unless named here.
+/// for p% of requests, drawn per request; any other label is inactive unless named here or
+/// in the request header below.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideLabelsConfig {

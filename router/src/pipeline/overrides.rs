@@ -114,12 +114,20 @@ impl Overrides {
         if !active.contains(&true) {
             return None;
         }
-        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(graph) = graphs.get(active) {
+        if let Some(graph) = self
+            .graphs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(active)
+        {
             return Some(graph.clone());
         }
+        // Copied outside the lock: other plannings need not wait for it.
         let graph = Arc::new(base.with_labels(active));
-        graphs.put(active.to_vec(), graph.clone());
+        self.graphs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(active.to_vec(), graph.clone());
         Some(graph)
     }
 }

@@ -56,7 +56,7 @@ pub(super) fn schedule(
         units[u].groups.push(id);
         unit_of[id] = Some(u);
     }
-    let deps: Vec<BTreeSet<usize>> = units
+    let mut deps: Vec<BTreeSet<usize>> = units
         .iter()
         .enumerate()
         .map(|(u, unit)| {
@@ -68,6 +68,24 @@ pub(super) fn schedule(
             out
         })
         .collect();
+    // A fetch writing a field on the way to another fetch's objects (one field split across
+    // two subgraphs, each answering a part of a list) goes first, as it did in layers: its
+    // answer merges into the lists the deeper fetch reads and merges by position.
+    for (u, unit) in units.iter().enumerate() {
+        for (v, other) in units.iter().enumerate() {
+            if u != v
+                && level[other.groups[0]] < level[unit.groups[0]]
+                && unit.groups.iter().any(|&g| {
+                    other.groups.iter().any(|&o| {
+                        let (inner, outer) = (&groups[g].path, &groups[o].path);
+                        outer.len() < inner.len() && inner.starts_with(outer)
+                    })
+                })
+            {
+                deps[u].insert(v);
+            }
+        }
+    }
     let all: Vec<usize> = (0..units.len()).collect();
     tree(&units, &deps, &all)
 }
@@ -316,6 +334,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Parallel"), "{text}");
+    }
+
+    #[test]
+    fn a_fetch_below_a_field_another_fetch_also_writes_waits_for_it() {
+        let mut deeper = group(3, &[1]);
+        deeper.path = vec![
+            PathSegment::Key(Name::new_unchecked("x")),
+            PathSegment::List,
+            PathSegment::Key(Name::new_unchecked("y")),
+        ];
+        let groups = [group(0, &[]), group(1, &[0]), group(2, &[0]), deeper];
+        let text = plan(&groups, &["root", "a", "b", "below x"]);
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} in {text}"));
+        assert!(at("below x") > at(" b\n"), "{text}");
     }
 
     #[test]

@@ -32,6 +32,25 @@ fn normalized(supergraph: &Supergraph, query: &str) -> std::sync::Arc<operation:
         .0
 }
 
+/// A supergraph written by hand as Apollo's composition writes it: the join directives, then
+/// `rest` (the graphs enum and the types).
+fn hand_composed(rest: &str) -> String {
+    format!(
+        "schema @link(url: \"https://specs.apollo.dev/link/v1.0\") \
+         @link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION) {{ query: Query }}\n{JOIN}{rest}"
+    )
+}
+
+const JOIN: &str = r#"directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+scalar join__FieldSet
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+"#;
+
 fn plan_text(supergraph_sdl: &str, query: &str) -> String {
     let supergraph = Supergraph::parse(supergraph_sdl).expect("loads");
     let graph = Graph::new(&supergraph).expect("the planner reads it");
@@ -254,19 +273,12 @@ fn a_field_no_subgraph_can_reach_on_an_interface_refuses_the_operation() {
     // `Node.field` lives only in `b`'s `@interfaceObject`, whose key is not resolvable, and no
     // object type implements `Node`: as the reference gateways do, the operation is refused
     // rather than answered with an unlocatable field error.
-    let sdl = r#"schema @link(url: "https://specs.apollo.dev/link/v1.0") @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) { query: Query }
-directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
-directive @join__graph(name: String!, url: String!) on ENUM_VALUE
-directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
-directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
-directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
-scalar join__FieldSet
-scalar link__Import
-enum link__Purpose { SECURITY EXECUTION }
-enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }
+    let sdl = &hand_composed(
+        r#"enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }
 interface Node @join__type(graph: A, key: "id") @join__type(graph: B, key: "id", resolvable: false, isInterfaceObject: true) { id: ID! field: String @join__field(graph: B) }
 type Query @join__type(graph: A) @join__type(graph: B) { a: Node @join__field(graph: A) b: Node @join__field(graph: B) }
-"#;
+"#,
+    );
     let supergraph = Supergraph::parse(sdl).expect("loads");
     let graph = Graph::new(&supergraph).expect("the planner reads it");
     let op = normalized(&supergraph, "{ a { field } }");
@@ -337,4 +349,27 @@ fn a_field_provided_on_one_member_is_not_provided_on_another() {
     );
     let plan = plan_text(&supergraph, "{ book { animals { name } } }");
     assert!(plan.contains("Fetch(service: \"c\")"), "{plan}");
+}
+
+#[test]
+fn a_field_its_subgraph_cannot_complete_keeps_what_that_subgraph_answers() {
+    // `a` resolves `Product.category` and `Category.name`; only `c` has `details`, and
+    // `Category` has no key there: `name` stays in `a`'s fetch and only `details` goes to
+    // `c`, through the product's key, rather than `a` being asked again for the name.
+    // As Apollo's composition writes it (ours refuses a type that is an entity in one
+    // subgraph and a value type in another).
+    let supergraph = &hand_composed(
+        r#"enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") C @join__graph(name: "c", url: "http://127.0.0.1:1/c") }
+type Category @join__type(graph: A, key: "id") @join__type(graph: C) { id: ID! @join__field(graph: A) name: String! @join__field(graph: A) details: CategoryDetails @join__field(graph: C) }
+type CategoryDetails @join__type(graph: C) { products: Int }
+type Product @join__type(graph: A, key: "id") @join__type(graph: A, key: "id pid") @join__type(graph: C, key: "id pid") { id: ID! pid: ID! category: Category }
+type Query @join__type(graph: A) @join__type(graph: C) { products: [Product!]! @join__field(graph: A) }
+"#,
+    );
+    let plan = plan_text(
+        supergraph,
+        "{ products { category { name details { products } } } }",
+    );
+    assert_eq!(plan.matches("Fetch(service:").count(), 2, "{plan}");
+    assert_eq!(plan.matches("Fetch(service: \"a\")").count(), 1, "{plan}");
 }
