@@ -14,33 +14,11 @@ use super::{Builder, GroupId, Step};
 
 impl Builder<'_> {
     /// Resolves `field` of the object at `pos` in another subgraph (or the same one again, for
-    /// fields with requirements), through an entity key.
-    pub(super) fn jump(
-        &mut self,
-        g: GroupId,
-        pos: &[Step],
-        path: &[PathSegment],
-        ty: &Name,
-        field: &Field,
-    ) -> Result<(), PlanError> {
-        self.jump_or_split(g, pos, path, ty, field, true)
-    }
-
-    /// [`Self::jump`] to one subgraph answering all of `field`'s selection, or an error: for
-    /// a field this subgraph resolves itself, keeping what it can answer and fetching only
-    /// the rest elsewhere beats sending every part of the field away.
-    pub(super) fn jump_whole(
-        &mut self,
-        g: GroupId,
-        pos: &[Step],
-        path: &[PathSegment],
-        ty: &Name,
-        field: &Field,
-    ) -> Result<(), PlanError> {
-        self.jump_or_split(g, pos, path, ty, field, false)
-    }
-
-    fn jump_or_split(
+    /// fields with requirements), through an entity key; when no one subgraph answers all of
+    /// its selection, one jump per part if `split`, else an error (for a field this subgraph
+    /// resolves itself, keeping what it can answer and fetching only the rest elsewhere beats
+    /// sending every part of the field away).
+    pub(super) fn jump_with(
         &mut self,
         g: GroupId,
         pos: &[Step],
@@ -70,7 +48,7 @@ impl Builder<'_> {
                         selection: SelectionSet(vec![Selection::Field(sub.clone())]),
                         ..field.clone()
                     };
-                    self.jump(g, pos, path, ty, &part)?;
+                    self.jump_with(g, pos, path, ty, &part, true)?;
                 }
                 return Ok(());
             }

@@ -426,7 +426,7 @@ impl<'a> Builder<'a> {
                         if f.name != "__typename"
                             && !self.graph.resolvers(ty, &f.name).is_empty() =>
                     {
-                        self.jump(g, pos, path, ty, f)?;
+                        self.jump_with(g, pos, path, ty, f, true)?;
                     }
                     other => elsewhere.push(other.clone()),
                 }
@@ -475,14 +475,14 @@ impl<'a> Builder<'a> {
                     &mut visiting,
                     0,
                 );
-                if whole.is_some() || self.jump_whole(g, pos, path, ty, field).is_err() {
+                if whole.is_some() || self.jump_with(g, pos, path, ty, field, false).is_err() {
                     if whole.is_some() {
                         self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
                     } else {
                         self.split_local(g, pos, path, ty, field, &child, child_provided.as_ref())?;
                     }
                 }
-            } else if let Err(e) = self.jump(g, pos, path, ty, field) {
+            } else if let Err(e) = self.jump_with(g, pos, path, ty, field, true) {
                 self.give_up(e, path, ty, field)?;
             }
         }
@@ -562,7 +562,7 @@ impl<'a> Builder<'a> {
                 selection: SelectionSet(vec![sub.clone()]),
                 ..field.clone()
             };
-            if let Err(e) = self.jump(g, pos, path, ty, &remote) {
+            if let Err(e) = self.jump_with(g, pos, path, ty, &remote, true) {
                 let Selection::Field(sub) = &sub else {
                     return Err(e);
                 };
