@@ -165,6 +165,9 @@ impl Notifier for DevMailbox {
             .open(&self.path)
             .await?;
         file.write_all(&line).await?;
+        // tokio's file hands writes to a blocking thread; without the flush the line may not
+        // have reached the file when `send` returns, and a reader right after would miss it.
+        file.flush().await?;
         tracing::info!(mailbox = %self.path.display(), subject = %mail.subject, "mail written to the dev mailbox");
         Ok(())
     }
