@@ -50,9 +50,7 @@ impl Case {
     /// The plan, and the planning steps it took.
     fn plan(&self, document: &ExecutableDocument) -> (planner::QueryPlan, u64) {
         let op = document.operations.get(None).expect("one operation");
-        let (normalized, _) =
-            operation::normalize(&self.supergraph.schema, document, op, &|_| None)
-                .expect("normalizes");
+        let normalized = operation::normalize(&self.supergraph.schema, document, op);
         let budget = planner::Budget::unlimited();
         let plan = planner::plan_within(&self.graph, &self.supergraph.schema, &normalized, &budget)
             .expect("plans");

@@ -406,6 +406,11 @@ impl Federation {
             .count()
     }
 
+    /// How many plans the router has cached.
+    pub fn cached_plans(&self) -> usize {
+        self.router.engine().load().cached_plans()
+    }
+
     /// Forgets the requests received so far.
     pub fn forget_requests(&self) {
         self.lock().clear();

@@ -183,6 +183,9 @@ pub struct Guard {
     /// Its response path (the client's response keys; fragments add nothing).
     pub path: Vec<Name>,
     pub requirement: Requirement,
+    /// The `@skip`/`@include` conditions it and the fields above it are selected under: a
+    /// skipped selection is not denied.
+    pub conditions: Vec<crate::planner::operation::Condition>,
 }
 
 /// Every guarded selection of `operation`, outermost first.
@@ -196,6 +199,7 @@ pub fn guards(rules: &Rules, schema: &Schema, operation: &Operation) -> Vec<Guar
             rules,
             at: Vec::new(),
             path: Vec::new(),
+            conditions: Vec::new(),
             out: &mut out,
         };
         walk.selection_set(root, &operation.selection);
@@ -207,6 +211,7 @@ struct Walk<'a> {
     rules: &'a Rules,
     at: Vec<usize>,
     path: Vec<Name>,
+    conditions: Vec<crate::planner::operation::Condition>,
     out: &'a mut Vec<Guard>,
 }
 
@@ -218,7 +223,12 @@ impl Walk<'_> {
                 Selection::Field(field) => self.field(parent, field),
                 Selection::Fragment(fragment) => {
                     if let Some(requirement) = self.rules.types.get(&fragment.on) {
+                        // The fragment's own conditions sit on its fields: those they share.
+                        let depth = self.conditions.len();
+                        self.conditions
+                            .extend(shared_conditions(&fragment.selection));
                         self.guard(requirement.clone());
+                        self.conditions.truncate(depth);
                     }
                     self.selection_set(&fragment.on, &fragment.selection);
                 }
@@ -229,6 +239,8 @@ impl Walk<'_> {
 
     fn field(&mut self, parent: &Name, field: &Field) {
         self.path.push(field.client_key().clone());
+        let depth = self.conditions.len();
+        self.conditions.extend(field.conditions.iter().cloned());
         let mut requirement = Requirement::default();
         if let Some(own) = self.rules.fields.get(&(parent.clone(), field.name.clone())) {
             requirement.add(own);
@@ -241,6 +253,7 @@ impl Walk<'_> {
             self.guard(requirement);
         }
         self.selection_set(returns, &field.selection);
+        self.conditions.truncate(depth);
         self.path.pop();
     }
 
@@ -249,8 +262,32 @@ impl Walk<'_> {
             at: self.at.clone(),
             path: self.path.clone(),
             requirement,
+            conditions: self.conditions.clone(),
         });
     }
+}
+
+/// The conditions every field of `set` (fragments flattened) is selected under.
+fn shared_conditions(set: &SelectionSet) -> Vec<crate::planner::operation::Condition> {
+    fn fields<'s>(set: &'s SelectionSet, out: &mut Vec<&'s Field>) {
+        for item in &set.0 {
+            match item {
+                Selection::Field(field) => out.push(field),
+                Selection::Fragment(fragment) => fields(&fragment.selection, out),
+            }
+        }
+    }
+    let mut all = Vec::new();
+    fields(set, &mut all);
+    let Some((first, rest)) = all.split_first() else {
+        return Vec::new();
+    };
+    first
+        .conditions
+        .iter()
+        .filter(|c| rest.iter().all(|f| f.conditions.contains(c)))
+        .cloned()
+        .collect()
 }
 
 /// The policy names the guards refer to, once each.
@@ -265,10 +302,17 @@ pub fn policies(guards: &[Guard]) -> Vec<String> {
 }
 
 /// Which guards `caller` fails, as a mask over `guards`, leaving out guards inside a denied
-/// one (the outer denial already removes them).
-pub fn decide(guards: &[Guard], caller: &Caller<'_>) -> Vec<bool> {
+/// one (the outer denial already removes them) and guards the request's `variables` skip.
+pub fn decide(
+    guards: &[Guard],
+    caller: &Caller<'_>,
+    variables: &apollo_compiler::response::JsonMap,
+) -> Vec<bool> {
     let mut denied = vec![false; guards.len()];
     for (i, guard) in guards.iter().enumerate() {
+        if !crate::planner::operation::holds(&guard.conditions, variables) {
+            continue;
+        }
         let inside_denied = guards[..i]
             .iter()
             .zip(&denied)
@@ -361,6 +405,7 @@ fn typename() -> Field {
         name: apollo_compiler::name!("__typename"),
         arguments: Vec::new(),
         ty: apollo_compiler::ast::Type::NonNullNamed(apollo_compiler::name!("String")),
+        conditions: Vec::new(),
         selection: SelectionSet::default(),
     }
 }

@@ -278,6 +278,9 @@ impl<'a> Run<'a> {
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {
+        if !fetch.open(self.request.variables) {
+            return;
+        }
         let variables = Variables {
             client: self.variables(fetch),
             representations: None,
@@ -309,6 +312,9 @@ impl<'a> Run<'a> {
     }
 
     async fn entity_fetch(&self, paths: &[&[PathSegment]], fetch: &FetchNode) {
+        if !fetch.open(self.request.variables) {
+            return;
+        }
         // Representations, de-duplicated; `order[p]` gives, for each object at `paths[p]` in
         // response order, the representation standing for it.
         let mut representations: Vec<Value> = Vec::new();

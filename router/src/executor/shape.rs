@@ -150,6 +150,8 @@ struct Shaper<'a> {
     api: &'a Schema,
     graph: &'a Graph,
     withheld: &'a Withheld,
+    /// The request's variables, for `@skip`/`@include`.
+    variables: &'a JsonMap,
     errors: &'a mut Vec<Value>,
     /// How many of `errors` were there before shaping: those may explain a null.
     given: usize,
@@ -162,17 +164,29 @@ struct Shaper<'a> {
     collected: HashMap<(Name, [usize; 4]), Rc<Vec<Entry<'a>>>, ahash::RandomState>,
 }
 
-/// The client's `data` for `operation` as JSON text, from the merged `data` and the
+/// What the client selected: the operation, the fields withheld from this caller, and the
+/// request's variables (which decide `@skip`/`@include`).
+pub struct Selected<'a> {
+    pub operation: &'a Operation,
+    pub withheld: &'a Withheld,
+    pub variables: &'a JsonMap,
+}
+
+/// The client's `data` for what it `selected` as JSON text, from the merged `data` and the
 /// introspection result. Errors found on the way are added to `errors`.
 pub fn shape(
     api: &Schema,
     graph: &Graph,
-    operation: &Operation,
-    withheld: &Withheld,
+    selected: Selected<'_>,
     data: &Value,
     introspection: Option<&JsonMap>,
     errors: &mut Vec<Value>,
 ) -> Vec<u8> {
+    let Selected {
+        operation,
+        withheld,
+        variables,
+    } = selected;
     let Some(root) = api.root_operation(operation.kind) else {
         return b"null".to_vec();
     };
@@ -181,6 +195,7 @@ pub fn shape(
         api,
         graph,
         withheld,
+        variables,
         errors,
         given,
         explaining: std::cell::OnceCell::new(),
@@ -509,6 +524,8 @@ impl<'a> Shaper<'a> {
     ) {
         for item in &set.0 {
             match item {
+                Selection::Field(field)
+                    if !crate::planner::operation::holds(&field.conditions, self.variables) => {}
                 Selection::Field(field) => {
                     let key = field.client_key();
                     match out.iter_mut().find(|(k, _)| *k == key) {

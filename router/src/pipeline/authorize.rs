@@ -22,6 +22,7 @@ pub async fn authorize(
     engine: &Engine,
     planned: Arc<Planned>,
     identity: Option<&Identity>,
+    variables: &apollo_compiler::response::JsonMap,
 ) -> Result<(Arc<Planned>, Vec<Value>), RequestError> {
     if planned.guards.is_empty() {
         return Ok((planned, Vec::new()));
@@ -39,7 +40,7 @@ pub async fn authorize(
         scope: &|s| scopes.contains(s),
         policy: &|p| allowed.contains(p),
     };
-    let denied = authorization::decide(&planned.guards, &caller);
+    let denied = authorization::decide(&planned.guards, &caller, variables);
     if !denied.contains(&true) {
         return Ok((planned, Vec::new()));
     }
@@ -87,7 +88,6 @@ fn filtered(
         operation: planned.operation.clone(),
         plan,
         introspection: planned.introspection,
-        conditional: planned.conditional,
         measure: planned.measure,
         guards: Vec::new(),
         policies: Vec::new(),

@@ -97,6 +97,12 @@ impl Estimator<'_> {
         let mut total = 0u64;
         for item in &set.0 {
             let cost = match item {
+                // A skipped field costs nothing.
+                Selection::Field(field)
+                    if !crate::planner::operation::holds(&field.conditions, self.variables) =>
+                {
+                    0
+                }
                 Selection::Field(field) => self.field(parent, field, sized)?,
                 Selection::Fragment(fragment) => {
                     self.set(&fragment.on, &fragment.selection, sized)?

@@ -83,6 +83,7 @@ pub async fn execute(
         unresolvable_errors(
             &engine.graph,
             &planned.plan,
+            variables,
             &output.data,
             &mut output.errors,
         );
@@ -92,8 +93,11 @@ pub async fn execute(
     let data = shape::shape(
         &engine.supergraph.api,
         &engine.graph,
-        &planned.operation,
-        &planned.withheld,
+        shape::Selected {
+            operation: &planned.operation,
+            withheld: &planned.withheld,
+            variables,
+        },
         &output.data,
         introspection.as_ref(),
         &mut errors,
@@ -106,11 +110,15 @@ pub async fn execute(
 pub(crate) fn unresolvable_errors(
     graph: &crate::planner::Graph,
     plan: &crate::planner::QueryPlan,
+    variables: &apollo_compiler::response::JsonMap,
     data: &Value,
     errors: &mut Vec<Value>,
 ) {
     use crate::json::Map;
     for field in &plan.unresolvable {
+        if !crate::planner::operation::holds(&field.conditions, variables) {
+            continue;
+        }
         let paths = executor::merge::collect_paths(data, &field.path);
         let mut objects = Vec::with_capacity(paths.len());
         executor::merge::for_each_object(data, &field.path, &mut |object| objects.push(object));

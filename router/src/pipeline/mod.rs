@@ -6,7 +6,7 @@
 //! 2. [`parse`]: parse and validate against the API schema (cached per document).
 //! 3. operation selection and variable coercion (here), then [`limits`] (depth, aliases,
 //!    root fields, selections, directives, tokens), measured before fragments are expanded.
-//! 4. [`plan`]: normalize, check the [`cost`], and plan (cached per operation, conditions
+//! 4. [`plan`]: normalize, check the [`cost`], and plan (cached per operation
 //!    and active [`overrides`] labels), then [`authorize`] the caller for what the operation touches.
 //! 5. [`execute`]: run the plan, answer introspection, shape the response.
 //!
@@ -81,6 +81,11 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// How many plans the plan cache holds.
+    pub fn cached_plans(&self) -> usize {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Reads `supergraph_sdl` and prepares to serve it with `config`.
     pub fn new(supergraph_sdl: &str, config: GatewayConfig) -> anyhow::Result<Self> {
         Self::build(supergraph_sdl, config, None)
@@ -322,7 +327,7 @@ pub async fn prepare(
     let planned = plan::plan(engine, key, &document, &operation, &variables, labels).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
-    let (planned, errors) = authorize::authorize(engine, planned, identity).await?;
+    let (planned, errors) = authorize::authorize(engine, planned, identity, &variables).await?;
     let headers = forwarded(engine, http.headers, identity);
     Ok(Prepared {
         document,

@@ -1,11 +1,11 @@
-//! Step 3: normalize the operation for the request's `@skip`/`@include` values and plan it,
-//! once per distinct (document, operation, conditions) (cached).
+//! Step 3: normalize the operation and plan it, once per (document, operation, override
+//! labels) (cached); `@skip`/`@include` on variables are part of the plan, not of the key.
 
 use std::sync::Arc;
 
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::Operation as ExecutableOperation;
-use apollo_compiler::response::{JsonMap, JsonValue as Value};
+use apollo_compiler::response::JsonMap;
 
 use super::Engine;
 use super::parse::DocumentKey;
@@ -21,8 +21,6 @@ pub struct Planned {
     pub plan: QueryPlan,
     /// Whether the operation has root introspection fields (`__schema`, `__type`).
     pub introspection: bool,
-    /// Whether `@skip`/`@include` depend on variables, so each request must be normalized.
-    pub conditional: bool,
     /// Its size, for the operation limits.
     pub measure: super::limits::Measure,
     /// Its selections with authorization requirements, outermost first.
@@ -43,7 +41,6 @@ pub struct Planned {
 pub struct PlanKey {
     document: super::parse::DocumentKey,
     operation: Option<apollo_compiler::Name>,
-    conditions: Vec<bool>,
     /// The active override labels (empty when the supergraph has none).
     labels: Vec<bool>,
 }
@@ -83,8 +80,8 @@ pub type InFlight = std::sync::Mutex<
     >,
 >;
 
-/// Plans `operation` of `document` for the coerced `variables`, with the override `labels`
-/// active.
+/// Plans `operation` of `document`, with the override `labels` active. The plan serves every
+/// value of the variables: `@skip`/`@include` are decided when it runs.
 pub async fn plan(
     engine: &Engine,
     document_key: DocumentKey,
@@ -93,68 +90,54 @@ pub async fn plan(
     variables: &JsonMap,
     labels: Vec<bool>,
 ) -> Result<Arc<Planned>, RequestError> {
-    let operation_name = operation.name.clone();
-    let unconditional = PlanKey {
-        document: document_key.clone(),
-        operation: operation_name.clone(),
-        conditions: Vec::new(),
-        labels: labels.clone(),
+    let key = PlanKey {
+        document: document_key,
+        operation: operation.name.clone(),
+        labels,
     };
-    // Most operations have no variable conditions: one lookup, no normalization.
-    let marker = engine
+    let hit = engine
         .plans
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&unconditional)
+        .get(&key)
         .cloned();
-    if let Some(hit) = &marker
-        && !hit.conditional
-    {
-        super::cost::check(engine, &hit.operation, variables)?;
-        return Ok(hit.clone());
-    }
-    // Measured on the document before anything is expanded; a conditional operation's marker
-    // entry carries its measure.
-    let measure = match &marker {
-        Some(hit) => hit.measure,
-        None => {
-            let measure = super::limits::measure(document, operation);
-            super::limits::check(&engine.config.limits, &measure)?;
-            measure
-        }
-    };
-    let variable = |name: &str| match variables.get(name) {
-        Some(Value::Bool(b)) => Some(*b),
-        _ => None,
-    };
-    let (normalized, conditions) =
-        operation::normalize(&engine.supergraph.schema, document, operation, &variable)
-            .map_err(|e| RequestError::BadParameter(e.to_string()))?;
-    let conditional = !conditions.is_empty();
-    let key = PlanKey {
-        document: document_key,
-        operation: operation_name,
-        conditions,
-        labels,
-    };
-    // The cost depends on the variables, so it is checked on every request; before
-    // planning, on a miss.
-    super::cost::check(engine, &normalized, variables)?;
-    if conditional
-        && let Some(hit) = engine
-            .plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-    {
+    if let Some(hit) = hit {
+        request_checks(engine, &hit.operation, variables)?;
         return Ok(hit);
     }
-    // One planning per key, however many requests miss it at once. Planning is synchronous
-    // inside the cell's initializer, so it runs to its end once started: the request that
-    // runs it takes the entry out right after (the plan is in the plan cache by then, or the
-    // error is given to those already waiting), and nothing is left behind whatever happens
-    // to the requests.
+    miss(engine, key, document, operation, variables).await
+}
+
+/// What depends on the request's variables: the conditions' values are Booleans, and the
+/// cost is within the limit.
+fn request_checks(
+    engine: &Engine,
+    operation: &Operation,
+    variables: &JsonMap,
+) -> Result<(), RequestError> {
+    operation
+        .check_conditions(variables)
+        .map_err(|e| RequestError::BadParameter(e.to_string()))?;
+    super::cost::check(engine, operation, variables)
+}
+
+/// Plans on a miss: the limits, measured on the document before anything is expanded, and the
+/// cost come first; then one planning per key, however many requests miss it at once.
+/// Planning is synchronous inside the cell's initializer, so it runs to its end once started:
+/// the request that runs it takes the entry out right after (the plan is in the plan cache by
+/// then, or the error is given to those already waiting), and nothing is left behind whatever
+/// happens to the requests.
+async fn miss(
+    engine: &Engine,
+    key: PlanKey,
+    document: &ExecutableDocument,
+    operation: &ExecutableOperation,
+    variables: &JsonMap,
+) -> Result<Arc<Planned>, RequestError> {
+    let measure = super::limits::measure(document, operation);
+    super::limits::check(&engine.config.limits, &measure)?;
+    let normalized = operation::normalize(&engine.supergraph.schema, document, operation);
+    request_checks(engine, &normalized, variables)?;
     let cell = engine
         .planning
         .lock()
@@ -163,14 +146,7 @@ pub async fn plan(
         .or_default()
         .clone();
     cell.get_or_init(|| async {
-        let built = build(
-            engine,
-            normalized,
-            conditional,
-            measure,
-            unconditional,
-            key.clone(),
-        );
+        let built = build(engine, normalized, measure, key.clone());
         let mut planning = engine.planning.lock().unwrap_or_else(|p| p.into_inner());
         if planning
             .get(&key)
@@ -187,9 +163,7 @@ pub async fn plan(
 fn build(
     engine: &Engine,
     normalized: Arc<Operation>,
-    conditional: bool,
     measure: super::limits::Measure,
-    unconditional: PlanKey,
     key: PlanKey,
 ) -> Result<Arc<Planned>, RequestError> {
     let plan = plan_normalized(engine, &normalized, &key.labels)?;
@@ -203,18 +177,15 @@ fn build(
         operation: normalized,
         plan,
         introspection,
-        conditional,
         measure,
         filtered: Default::default(),
         withheld: Default::default(),
         labels: key.labels.clone(),
     });
-    let mut plans = engine.plans.lock().unwrap_or_else(|p| p.into_inner());
-    if conditional {
-        // Marks the operation as one that needs normalizing per request.
-        plans.put(unconditional, planned.clone());
-    }
-    plans.put(key, planned.clone());
-    drop(plans);
+    engine
+        .plans
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .put(key, planned.clone());
     Ok(planned)
 }

@@ -149,6 +149,7 @@ fn fetch_node(
     );
     let mut variables = Vec::new();
     collect_variables(&selection, &mut variables);
+    let gate = gate(&selection);
     let definitions: Vec<&str> = operation
         .variables
         .iter()
@@ -209,6 +210,7 @@ fn fetch_node(
                 selection: selection.clone(),
             })
             .collect(),
+        gate,
     });
     if is_entity {
         PlanNode::Flatten {
@@ -217,6 +219,29 @@ fn fetch_node(
         }
     } else {
         fetch
+    }
+}
+
+/// The conditions of each field `selection` asks for at its top (in fragments too, as entity
+/// fetches have them), or nothing when one of them is unconditional.
+fn gate(selection: &operation::SelectionSet) -> Vec<Vec<operation::Condition>> {
+    fn go(set: &operation::SelectionSet, out: &mut Vec<Vec<operation::Condition>>) -> bool {
+        set.0.iter().all(|item| match item {
+            operation::Selection::Field(field) if field.conditions.is_empty() => false,
+            operation::Selection::Field(field) => {
+                if !out.contains(&field.conditions) {
+                    out.push(field.conditions.clone());
+                }
+                true
+            }
+            operation::Selection::Fragment(fragment) => go(&fragment.selection, out),
+        })
+    }
+    let mut out = Vec::new();
+    if go(selection, &mut out) {
+        out
+    } else {
+        Vec::new()
     }
 }
 

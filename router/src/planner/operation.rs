@@ -1,7 +1,9 @@
 //! The normalized operation the planner and the response shaper work on: named fragments
-//! inlined, `@skip`/`@include` decided for the request's variables, and each field carrying
-//! its schema type. Plans are cached per normalized operation, so everything that changes the
-//! plan is part of it.
+//! inlined, and each field carrying its schema type and the `@skip`/`@include` conditions on
+//! variables it is selected under. Constant conditions are decided here; variable ones are
+//! kept, so one plan serves every value of them: subgraph operations carry the directives,
+//! a fetch whose every field is skipped is not sent, and the response, the cost and the
+//! authorization checks leave skipped fields out (ADR 0022).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -34,7 +36,28 @@ pub struct Field {
     pub arguments: Vec<(Name, Node<Value>)>,
     /// The field's type as declared on its parent type.
     pub ty: Type,
+    /// Selected only when all of these hold: its own directives and those of the fragments
+    /// around it at its level (a field's own conditions are not repeated on its children).
+    pub conditions: Vec<Condition>,
     pub selection: SelectionSet,
+}
+
+/// An `@include(if: $variable)` (`include`) or `@skip(if: $variable)` (not `include`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Condition {
+    pub variable: Name,
+    pub include: bool,
+}
+
+/// Whether every one of `conditions` holds for the coerced `variables` (a variable that is
+/// not a Boolean counts as false; [`Operation::check_conditions`] refuses those up front).
+pub fn holds(conditions: &[Condition], variables: &apollo_compiler::response::JsonMap) -> bool {
+    conditions.iter().all(|c| {
+        matches!(
+            variables.get(c.variable.as_str()),
+            Some(apollo_compiler::response::JsonValue::Bool(b)) if *b == c.include
+        )
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,9 +85,13 @@ impl Field {
         }
     }
 
-    /// Whether `other` selects the same field with the same arguments (so the two merge).
+    /// Whether `other` selects the same field with the same arguments under the same
+    /// conditions (so the two merge).
     pub fn same_field(&self, other: &Field) -> bool {
-        self.key() == other.key() && self.name == other.name && self.arguments == other.arguments
+        self.key() == other.key()
+            && self.name == other.name
+            && self.arguments == other.arguments
+            && self.conditions == other.conditions
     }
 }
 
@@ -83,9 +110,27 @@ pub struct Operation {
     pub name: Option<Name>,
     pub variables: Vec<VariableDefinition>,
     pub selection: SelectionSet,
+    /// The variables `@skip`/`@include` conditions read, once each.
+    pub condition_variables: Vec<Name>,
 }
 
 impl Operation {
+    /// Refuses variables read by conditions that are not Booleans.
+    pub fn check_conditions(
+        &self,
+        variables: &apollo_compiler::response::JsonMap,
+    ) -> Result<(), ConditionError> {
+        for name in &self.condition_variables {
+            if !matches!(
+                variables.get(name.as_str()),
+                Some(apollo_compiler::response::JsonValue::Bool(_))
+            ) {
+                return Err(ConditionError(name.to_string()));
+            }
+        }
+        Ok(())
+    }
+
     /// A response path of the merged data (subgraph-side keys, as subgraph errors and the
     /// plan's paths have them) as the client's response has it: reserved keys and the aliases
     /// of conflicting fields become the client's keys. A key no client field has (a field the
@@ -142,31 +187,26 @@ fn fields_at<'s>(set: &'s SelectionSet, f: &mut impl FnMut(&'s Field)) {
     }
 }
 
-/// How each `@skip`/`@include` condition came out, for the plan-cache key.
-pub type Conditions = Vec<bool>;
-
 /// Why a directive condition could not be decided.
 #[derive(Debug, thiserror::Error)]
 #[error("the value of ${0} in an @skip or @include condition must be a Boolean")]
 pub struct ConditionError(pub String);
 
 /// Normalizes `operation` against the supergraph `schema` (every field, inaccessible ones
-/// too, since keys may be made of them). `variable` gives a coerced variable's value by name.
+/// too, since keys may be made of them).
 pub fn normalize(
     schema: &Schema,
     document: &ExecutableDocument,
     operation: &executable::Operation,
-    variable: &dyn Fn(&str) -> Option<bool>,
-) -> Result<(Arc<Operation>, Conditions), ConditionError> {
-    let mut conditions = Conditions::new();
+) -> Arc<Operation> {
     let mut ctx = Normalizer {
         schema: Some(schema),
         field_names: HashMap::new(),
         document,
-        variable,
-        conditions: &mut conditions,
+        scope: Vec::new(),
+        condition_variables: Vec::new(),
     };
-    let selection = ctx.selection_set(&operation.selection_set)?;
+    let selection = ctx.selection_set(&operation.selection_set);
     let variables = operation
         .variables
         .iter()
@@ -175,15 +215,13 @@ pub fn normalize(
             text: v.to_string(),
         })
         .collect();
-    Ok((
-        Arc::new(Operation {
-            kind: operation.operation_type,
-            name: operation.name.clone(),
-            variables,
-            selection,
-        }),
-        conditions,
-    ))
+    Arc::new(Operation {
+        kind: operation.operation_type,
+        name: operation.name.clone(),
+        variables,
+        selection,
+        condition_variables: ctx.condition_variables,
+    })
 }
 
 struct Normalizer<'a> {
@@ -192,52 +230,57 @@ struct Normalizer<'a> {
     /// Per selection-level type: the fields of it and of its possible types.
     field_names: HashMap<Name, HashSet<Name>>,
     document: &'a ExecutableDocument,
-    variable: &'a dyn Fn(&str) -> Option<bool>,
-    conditions: &'a mut Conditions,
+    /// The variable conditions of the fragments around the current selection, at its level.
+    scope: Vec<Condition>,
+    condition_variables: Vec<Name>,
 }
 
 impl Normalizer<'_> {
-    fn included(&mut self, directives: &executable::DirectiveList) -> Result<bool, ConditionError> {
-        for (name, keep_when) in [("skip", false), ("include", true)] {
+    /// The variable conditions of `directives`, or `None` when a constant one leaves the
+    /// selection out.
+    fn conditions(&mut self, directives: &executable::DirectiveList) -> Option<Vec<Condition>> {
+        let mut out = Vec::new();
+        for (name, include) in [("skip", false), ("include", true)] {
             for directive in directives.get_all(name) {
-                let value = match directive
+                match directive
                     .specified_argument_by_name("if")
                     .map(|v| v.as_ref())
                 {
-                    Some(Value::Boolean(b)) => *b,
+                    Some(Value::Boolean(b)) if *b != include => return None,
                     Some(Value::Variable(v)) => {
-                        let b = (self.variable)(v).ok_or_else(|| ConditionError(v.to_string()))?;
-                        self.conditions.push(b);
-                        b
+                        if !self.condition_variables.contains(v) {
+                            self.condition_variables.push(v.clone());
+                        }
+                        let condition = Condition {
+                            variable: v.clone(),
+                            include,
+                        };
+                        if !out.contains(&condition) && !self.scope.contains(&condition) {
+                            out.push(condition);
+                        }
                     }
-                    _ => continue,
-                };
-                if value != keep_when {
-                    return Ok(false);
+                    _ => {}
                 }
             }
         }
-        Ok(true)
+        Some(out)
     }
 
     /// The selection set of a field (or of the operation): a new level of the response.
-    fn selection_set(
-        &mut self,
-        set: &executable::SelectionSet,
-    ) -> Result<SelectionSet, ConditionError> {
-        self.level_set(&set.ty, set)
+    fn selection_set(&mut self, set: &executable::SelectionSet) -> SelectionSet {
+        // A new level: the conditions around the field are the field's, not its children's.
+        let outer = std::mem::take(&mut self.scope);
+        let out = self.level_set(&set.ty, set);
+        self.scope = outer;
+        out
     }
 
     /// A selection set at the response level of type `level`: the field's own, or a fragment's
     /// in it.
-    fn level_set(
-        &mut self,
-        level: &Name,
-        set: &executable::SelectionSet,
-    ) -> Result<SelectionSet, ConditionError> {
+    fn level_set(&mut self, level: &Name, set: &executable::SelectionSet) -> SelectionSet {
         let mut out = Vec::with_capacity(set.selections.len());
-        self.selections_into(level, &set.ty, set, &mut out)?;
-        Ok(SelectionSet(out))
+        self.selections_into(level, &set.ty, set, &mut out);
+        SelectionSet(out)
     }
 
     /// The alias to select `field` under in subgraph operations, and the client's key when
@@ -277,14 +320,16 @@ impl Normalizer<'_> {
         parent: &Name,
         set: &executable::SelectionSet,
         out: &mut Vec<Selection>,
-    ) -> Result<(), ConditionError> {
+    ) {
         for selection in &set.selections {
             match selection {
                 executable::Selection::Field(field) => {
-                    if !self.included(&field.directives)? {
+                    let Some(own) = self.conditions(&field.directives) else {
                         continue;
-                    }
-                    let selection = self.selection_set(&field.selection_set)?;
+                    };
+                    let selection = self.selection_set(&field.selection_set);
+                    let mut conditions = self.scope.clone();
+                    conditions.extend(own);
                     let (alias, client_key) = self.keys(level, field);
                     out.push(Selection::Field(Field {
                         alias,
@@ -296,38 +341,44 @@ impl Normalizer<'_> {
                             .map(|a| (a.name.clone(), a.value.clone()))
                             .collect(),
                         ty: field.ty().clone(),
+                        conditions,
                         selection,
                     }));
                 }
                 executable::Selection::FragmentSpread(spread) => {
-                    if !self.included(&spread.directives)? {
+                    let Some(own) = self.conditions(&spread.directives) else {
                         continue;
-                    }
+                    };
                     if let Some(fragment) = self.document.fragments.get(&spread.fragment_name) {
+                        let depth = self.scope.len();
+                        self.scope.extend(own);
                         self.fragment_into(
                             level,
                             parent,
                             Some(fragment.type_condition()),
                             &fragment.selection_set,
                             out,
-                        )?;
+                        );
+                        self.scope.truncate(depth);
                     }
                 }
                 executable::Selection::InlineFragment(inline) => {
-                    if !self.included(&inline.directives)? {
+                    let Some(own) = self.conditions(&inline.directives) else {
                         continue;
-                    }
+                    };
+                    let depth = self.scope.len();
+                    self.scope.extend(own);
                     self.fragment_into(
                         level,
                         parent,
                         inline.type_condition.as_ref(),
                         &inline.selection_set,
                         out,
-                    )?;
+                    );
+                    self.scope.truncate(depth);
                 }
             }
         }
-        Ok(())
     }
 
     fn fragment_into(
@@ -337,15 +388,14 @@ impl Normalizer<'_> {
         on: Option<&Name>,
         set: &executable::SelectionSet,
         out: &mut Vec<Selection>,
-    ) -> Result<(), ConditionError> {
+    ) {
         match on {
             Some(on) if on != parent => {
-                let selection = self.level_set(level, set)?;
+                let selection = self.level_set(level, set);
                 out.push(Selection::Fragment(Fragment {
                     on: on.clone(),
                     selection,
                 }));
-                Ok(())
             }
             _ => self.selections_into(level, parent, set, out),
         }
@@ -388,16 +438,14 @@ fn level_fields(schema: &Schema, ty: &Name) -> HashSet<Name> {
 /// or conditions.
 pub fn normalize_field_set(set: &executable::SelectionSet) -> SelectionSet {
     let document = ExecutableDocument::new();
-    let never = |_: &str| None;
-    let mut conditions = Conditions::new();
     let mut ctx = Normalizer {
         schema: None,
         field_names: HashMap::new(),
         document: &document,
-        variable: &never,
-        conditions: &mut conditions,
+        scope: Vec::new(),
+        condition_variables: Vec::new(),
     };
-    ctx.selection_set(set).unwrap_or_default()
+    ctx.selection_set(set)
 }
 
 /// Writes `set` as GraphQL text (`{ a b { c } }`), as subgraph operations carry it.
@@ -409,6 +457,21 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
         }
         match selection {
             Selection::Field(field) => {
+                // `@include` and `@skip` are not repeatable: the field carries the first of
+                // each kind; more of a kind wrap it in inline fragments without a type.
+                let mut seen = [false, false];
+                let mut own = Vec::with_capacity(field.conditions.len());
+                let mut wrappers = 0;
+                for condition in &field.conditions {
+                    let name = if condition.include { "include" } else { "skip" };
+                    let text = format!("@{name}(if:${})", condition.variable);
+                    if std::mem::replace(&mut seen[usize::from(condition.include)], true) {
+                        let _ = write!(out, "...{text}{{");
+                        wrappers += 1;
+                    } else {
+                        own.push(text);
+                    }
+                }
                 if let Some(alias) = &field.alias {
                     let _ = write!(out, "{alias}:");
                 }
@@ -423,8 +486,14 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
                     }
                     out.push(')');
                 }
+                for text in own {
+                    out.push_str(&text);
+                }
                 if !field.selection.0.is_empty() {
                     write_selection_set(out, &field.selection);
+                }
+                for _ in 0..wrappers {
+                    out.push('}');
                 }
             }
             Selection::Fragment(fragment) => {
@@ -451,6 +520,11 @@ pub fn collect_variables(set: &SelectionSet, into: &mut Vec<Name>) {
             Selection::Field(field) => {
                 for (_, v) in &field.arguments {
                     value(v, into);
+                }
+                for condition in &field.conditions {
+                    if !into.contains(&condition.variable) {
+                        into.push(condition.variable.clone());
+                    }
                 }
                 collect_variables(&field.selection, into);
             }

@@ -1,6 +1,7 @@
 //! Query plans: the tree of subgraph fetches the executor runs, and how it reads in a snapshot.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use apollo_compiler::Name;
 use apollo_compiler::ast::OperationType;
@@ -44,6 +45,9 @@ pub struct Unresolvable {
     /// The field's response key in the merged data.
     pub key: String,
     pub field: String,
+    /// Its `@skip`/`@include` conditions: no error where they do not hold.
+    #[serde(skip)]
+    pub conditions: Vec<super::operation::Condition>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +91,36 @@ pub struct FetchNode {
     /// For an entity fetch: how to build each object's representation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Representation>,
+    /// When every field the fetch selects is under `@skip`/`@include` conditions: the
+    /// conditions of each. The fetch is sent only when one of them holds. Empty for a fetch
+    /// that is always sent.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_gate"
+    )]
+    pub gate: Vec<Vec<super::operation::Condition>>,
+}
+
+fn serialize_gate<S: serde::Serializer>(
+    gate: &[Vec<super::operation::Condition>],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    // As the directives read: `["@include(if:$a) @skip(if:$b)", ...]`, one per field.
+    let text: Vec<String> = gate.iter().map(|all| conditions_text(all)).collect();
+    text.serialize(s)
+}
+
+/// `conditions` as directives: `@include(if:$a) @skip(if:$b)`.
+fn conditions_text(conditions: &[super::operation::Condition]) -> String {
+    let mut out = String::new();
+    for c in conditions {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let name = if c.include { "include" } else { "skip" };
+        let _ = write!(out, "@{name}(if:${})", c.variable);
+    }
+    out
 }
 
 /// How to turn a response object into an `_entities` representation.
@@ -103,6 +137,15 @@ pub struct Representation {
 }
 
 impl FetchNode {
+    /// Whether the request's `variables` leave anything for this fetch to select.
+    pub fn open(&self, variables: &apollo_compiler::response::JsonMap) -> bool {
+        self.gate.is_empty()
+            || self
+                .gate
+                .iter()
+                .any(|all| super::operation::holds(all, variables))
+    }
+
     /// Whether `other` sends the same request as this fetch apart from its representations
     /// (the same entity fetch reached along another path), so that the two can be one request.
     pub fn same_request(&self, other: &FetchNode) -> bool {
@@ -180,6 +223,11 @@ impl PlanNode {
             }
             PlanNode::Fetch(fetch) => {
                 writeln!(f, "{pad}Fetch(service: \"{}\") {{", fetch.service_name)?;
+                if !fetch.gate.is_empty() {
+                    let when: Vec<String> =
+                        fetch.gate.iter().map(|all| conditions_text(all)).collect();
+                    writeln!(f, "{pad}  when {}", when.join(" or "))?;
+                }
                 for rep in &fetch.requires {
                     let mut text = String::new();
                     super::operation::write_selection_set(&mut text, &rep.selection);

@@ -278,6 +278,7 @@ mod tests {
                 renames: false,
                 representations_variable: Name::new_unchecked("representations"),
                 requires: Vec::new(),
+                gate: Vec::new(),
             });
             Some(match group.parent {
                 None => fetch,

@@ -229,6 +229,7 @@ impl Live {
             crate::pipeline::execute::unresolvable_errors(
                 &engine.graph,
                 &self.rest,
+                &self.prepared.variables,
                 &output.data,
                 &mut errors,
             );
@@ -239,8 +240,11 @@ impl Live {
         let data = shape::shape(
             &engine.supergraph.api,
             &engine.graph,
-            &self.prepared.planned.operation,
-            &self.prepared.planned.withheld,
+            shape::Selected {
+                operation: &self.prepared.planned.operation,
+                withheld: &self.prepared.planned.withheld,
+                variables: &self.prepared.variables,
+            },
             &output.data,
             None,
             &mut errors,

@@ -98,6 +98,41 @@ async fn refuses_each_oversized_operation_with_its_own_code_and_calls_no_subgrap
 }
 
 #[tokio::test]
+async fn a_skipped_selection_costs_nothing_and_a_condition_must_be_a_boolean() {
+    let mut config = GatewayConfig::default();
+    config.limits.max_cost = Some(10);
+    let (router, count) = router(config).await;
+    let query = "query($deep: Boolean = false) { item { id } items @include(if: $deep) { children { id } } }";
+    let ask = |variables: Value| {
+        let body = json!({ "query": query, "variables": variables });
+        let router = &router;
+        async move { crate::post_request(router, &body).await }
+    };
+    // Skipped (given or by default), the 110 of `items` does not count.
+    for variables in [json!({ "deep": false }), json!({})] {
+        let (status, body) = ask(variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, json!({ "data": { "item": { "id": "1" } } }));
+    }
+    // The same operation with it included is over the limit, plan cached or not.
+    let (status, body) = ask(json!({ "deep": true })).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "COST_LIMIT_EXCEEDED"),
+        "{body}"
+    );
+    // A nullable condition variable sent as null cannot decide anything.
+    let (status, body) = ask(json!({ "deep": null })).await;
+    assert_eq!((status, code(&body)), (400, "BAD_REQUEST"), "{body}");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        2,
+        "only the admitted requests were sent"
+    );
+    router.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_assumed_list_size_multiplies_what_is_below_a_list() {
     let sdl_limit = |max: u64| {
         let mut config = GatewayConfig::default();

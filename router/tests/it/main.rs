@@ -52,10 +52,18 @@ pub async fn post_query(
     router: &tessera_router::server::RouterServer,
     query: &str,
 ) -> (u16, serde_json::Value) {
+    post_request(router, &serde_json::json!({ "query": query })).await
+}
+
+/// POSTs the GraphQL request `body` (query, variables) as [`post_query`] does.
+pub async fn post_request(
+    router: &tessera_router::server::RouterServer,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/graphql", router.url()))
         .header("accept", "application/graphql-response+json")
-        .json(&serde_json::json!({ "query": query }))
+        .json(body)
         .send()
         .await
         .expect("answer");

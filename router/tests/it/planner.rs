@@ -20,8 +20,7 @@ fn plan(query: &str) -> String {
     let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
         .expect("a valid operation");
     let op = document.operations.get(None).expect("one operation");
-    let (normalized, _) =
-        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
+    let normalized = operation::normalize(&supergraph.schema, &document, op);
     planner::plan(&graph, &supergraph.schema, &normalized)
         .expect("plans")
         .to_string()
@@ -43,8 +42,7 @@ fn plan_composed(subgraphs: &[(&str, &str)], query: &str) -> String {
     let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
         .expect("a valid operation");
     let op = document.operations.get(None).expect("one operation");
-    let (normalized, _) =
-        operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
+    let normalized = operation::normalize(&supergraph.schema, &document, op);
     planner::plan(&graph, &supergraph.schema, &normalized)
         .expect("plans")
         .to_string()
@@ -127,8 +125,7 @@ fn plans_every_field_of_the_supergraph_to_depth_four() {
             ExecutableDocument::parse_and_validate(&supergraph.api, &query, "all.graphql")
                 .unwrap_or_else(|e| panic!("{query}\n{}", e.errors));
         let op = document.operations.get(None).expect("one operation");
-        let (normalized, _) =
-            operation::normalize(&supergraph.schema, &document, op, &|_| None).expect("normalizes");
+        let normalized = operation::normalize(&supergraph.schema, &document, op);
         let plan = planner::plan(&graph, &supergraph.schema, &normalized)
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert!(plan.root.is_some(), "{kind}: a plan with fetches");

@@ -27,9 +27,7 @@ fn normalized(supergraph: &Supergraph, query: &str) -> std::sync::Arc<operation:
     let document = ExecutableDocument::parse_and_validate(&supergraph.api, query, "op.graphql")
         .unwrap_or_else(|e| panic!("{query}\n{}", e.errors));
     let op = document.operations.get(None).expect("one operation");
-    operation::normalize(&supergraph.schema, &document, op, &|_| None)
-        .expect("normalizes")
-        .0
+    operation::normalize(&supergraph.schema, &document, op)
 }
 
 /// A supergraph written by hand as Apollo's composition writes it: the join directives, then

@@ -518,6 +518,7 @@ impl<'a> Builder<'a> {
             parent_type: ty.to_string(),
             key: field.key().to_string(),
             field: field.name.to_string(),
+            conditions: field.conditions.clone(),
         });
         Ok(())
     }

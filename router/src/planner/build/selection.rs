@@ -88,6 +88,7 @@ pub(crate) fn typename_field() -> Field {
         name: Name::new_unchecked("__typename"),
         arguments: Vec::new(),
         ty: Type::NonNullNamed(Name::new_unchecked("String")),
+        conditions: Vec::new(),
         selection: SelectionSet::default(),
     }
 }

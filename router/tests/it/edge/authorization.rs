@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::post as route_post;
 use serde_json::{Value, json};
 
-use super::{Key, claims, jwks_file, jwt_config, post, router};
+use super::{Key, claims, jwks_file, jwt_config, post, post_body, router};
 
 fn errors_at(body: &Value) -> Vec<(String, String)> {
     body["errors"]
@@ -119,6 +119,55 @@ async fn lets_scopes_open_fields_and_filters_nested_ones_per_caller() {
     assert!(answer.body.get("errors").is_none(), "{}", answer.body);
     let last = subgraph.requests().last().expect("a request").query.clone();
     assert!(last.contains("email"), "{last}");
+}
+
+#[tokio::test]
+async fn a_skipped_guarded_field_is_not_denied_and_an_included_one_is() {
+    let key = Key::new("k1", 1);
+    let jwks = jwks_file(&[&key]);
+    let (router, subgraph) = router(&jwt_config(jwks.path(), "")).await;
+    let query = "query($me: Boolean!, $noVault: Boolean!) { public me @include(if: $me) { id } ... @skip(if: $noVault) { vault { code } } }";
+    let ask = |me: bool, no_vault: bool| {
+        let body = json!({ "query": query, "variables": { "me": me, "noVault": no_vault } });
+        let router = &router;
+        async move { post_body(router, &body, &[]).await }
+    };
+
+    // Both guarded selections skipped: nothing denied, nothing reported.
+    let answer = ask(false, true).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body, json!({ "data": { "public": "hello" } }));
+
+    // One of them included: that one is denied, the other is still left out.
+    let answer = ask(true, true).await;
+    assert_eq!(
+        answer.body["data"],
+        json!({ "public": "hello", "me": null }),
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        errors_at(&answer.body),
+        [("me".to_owned(), "UNAUTHORIZED_FIELD_OR_TYPE".to_owned())]
+    );
+    let answer = ask(false, false).await;
+    assert_eq!(
+        answer.body["data"],
+        json!({ "public": "hello", "vault": null }),
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        errors_at(&answer.body),
+        [("vault".to_owned(), "UNAUTHORIZED_FIELD_OR_TYPE".to_owned())]
+    );
+    // A denied field is never asked for, whatever its condition.
+    for seen in subgraph.requests() {
+        assert!(seen.query.contains("public"), "{}", seen.query);
+    }
+    let last = subgraph.requests().last().expect("a request").query.clone();
+    assert!(!last.contains("vault"), "{last}");
+    router.shutdown().await;
 }
 
 #[tokio::test]

@@ -135,10 +135,15 @@ impl Answer {
 
 /// POSTs `query` with extra `headers`, asking for `application/graphql-response+json`.
 pub async fn post(router: &RouterServer, query: &str, headers: &[(&str, &str)]) -> Answer {
+    post_body(router, &json!({ "query": query }), headers).await
+}
+
+/// Posts a GraphQL request `body` (query, variables) with `headers`.
+pub async fn post_body(router: &RouterServer, body: &Value, headers: &[(&str, &str)]) -> Answer {
     let mut request = reqwest::Client::new()
         .post(format!("{}/graphql", router.url()))
         .header("accept", "application/graphql-response+json")
-        .json(&json!({ "query": query }));
+        .json(body);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
