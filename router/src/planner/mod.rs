@@ -149,7 +149,14 @@ fn fetch_node(
     );
     let mut variables = Vec::new();
     collect_variables(&selection, &mut variables);
-    let gate = gate(&selection);
+    let gate = match gate(&selection) {
+        top if group.context.is_empty() => top,
+        top if top.is_empty() => vec![group.context.clone()],
+        top => top
+            .into_iter()
+            .map(|own| group.context.iter().cloned().chain(own).collect())
+            .collect(),
+    };
     let definitions: Vec<&str> = operation
         .variables
         .iter()

@@ -260,6 +260,7 @@ mod tests {
             selection: SelectionSet::default(),
             reps: Vec::new(),
             deps: deps.iter().copied().collect(),
+            context: Vec::new(),
         }
     }
 

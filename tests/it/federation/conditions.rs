@@ -162,6 +162,35 @@ async fn plans_an_operation_once_whatever_its_conditions() {
 }
 
 #[tokio::test]
+async fn objects_also_selected_without_the_condition_are_not_fetched_for_it() {
+    let f = start(subgraphs()).await;
+    // `products` answers unconditionally, so its objects are there either way; the reviews
+    // fetch below the conditional copy still waits for its condition.
+    let query = "query($x: Boolean!) { products { upc } ... @include(if: $x) { products { reviews { body } } } }";
+    let reply = f
+        .request(query)
+        .variables(json!({ "x": false }))
+        .send()
+        .await;
+    assert_eq!(
+        reply.body,
+        json!({ "data": { "products": [ { "upc": "p1" }, { "upc": "p2" } ] } })
+    );
+    assert_eq!(f.requests_to("reviews"), 0);
+    let reply = f
+        .request(query)
+        .variables(json!({ "x": true }))
+        .send()
+        .await;
+    assert_eq!(
+        reply.body["data"]["products"][1],
+        json!({ "upc": "p2", "reviews": [ { "body": "Fine p2" } ] })
+    );
+    assert_eq!(f.requests_to("reviews"), 1);
+    f.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_field_under_two_conditions_of_one_kind_needs_both() {
     let f = start(subgraphs()).await;
     // The fragment's `@include` and the field's own meet on `name`; neither directive may be
@@ -171,13 +200,13 @@ async fn a_field_under_two_conditions_of_one_kind_needs_both() {
     }";
     for a in [false, true] {
         for b in [false, true] {
-            for c in [false, true] {
+            for (c, d) in [(false, false), (true, false), (false, true), (true, true)] {
                 let reply = f
                     .request(query)
-                    .variables(json!({ "a": a, "b": b, "c": c, "d": c }))
+                    .variables(json!({ "a": a, "b": b, "c": c, "d": d }))
                     .send()
                     .await;
-                let products = if a && b && !c {
+                let products = if a && b && !c && !d {
                     json!([ { "upc": "p1", "name": "Teapot" }, { "upc": "p2", "name": "Kettle" } ])
                 } else {
                     json!([ { "upc": "p1" }, { "upc": "p2" } ])
@@ -185,7 +214,7 @@ async fn a_field_under_two_conditions_of_one_kind_needs_both() {
                 assert_eq!(
                     reply.body,
                     json!({ "data": { "products": products } }),
-                    "a={a} b={b} c={c}"
+                    "a={a} b={b} c={c} d={d}"
                 );
             }
         }

@@ -20,7 +20,7 @@ use apollo_compiler::ast::OperationType;
 use super::PlanError;
 use super::budget::Budget;
 use super::graph::{Graph, SubgraphId};
-use super::operation::{Field, Operation, Selection, SelectionSet};
+use super::operation::{Condition, Field, Operation, Selection, SelectionSet};
 use super::plan::PathSegment;
 
 pub(super) type GroupId = usize;
@@ -39,6 +39,11 @@ pub(super) struct Group {
     /// For an entity fetch: (representation typename, concrete types it matches, fields).
     pub reps: Vec<(Name, Vec<Name>, SelectionSet)>,
     pub deps: BTreeSet<GroupId>,
+    /// For an entity fetch: the `@skip`/`@include` conditions of the fields above its
+    /// objects, in this group's ancestors. Objects at its path may also come from an
+    /// unconditional selection of the same response key, so the fetch is sent only when
+    /// these hold.
+    pub context: Vec<Condition>,
 }
 
 /// A position inside a group's selection.
@@ -238,6 +243,10 @@ impl<'a> Builder<'a> {
         parent: Option<(GroupId, Vec<Step>)>,
         path: Vec<PathSegment>,
     ) -> GroupId {
+        let context = match &parent {
+            Some((p, pos)) => self.context_at(*p, pos),
+            None => Vec::new(),
+        };
         self.groups.push(Group {
             subgraph,
             parent,
@@ -245,8 +254,24 @@ impl<'a> Builder<'a> {
             selection: SelectionSet::default(),
             reps: Vec::new(),
             deps: BTreeSet::new(),
+            context,
         });
         self.groups.len() - 1
+    }
+
+    /// The conditions objects at position `pos` of group `g` are selected under.
+    fn context_at(&self, g: GroupId, pos: &[Step]) -> Vec<Condition> {
+        let mut context = self.groups[g].context.clone();
+        for step in pos {
+            if let Step::Field(field) = step {
+                for condition in &field.conditions {
+                    if !context.contains(condition) {
+                        context.push(condition.clone());
+                    }
+                }
+            }
+        }
+        context
     }
 
     pub(super) fn touch(&mut self, g: GroupId) {
@@ -689,11 +714,13 @@ impl<'a> Builder<'a> {
         touched: &BTreeSet<GroupId>,
         fields: &SelectionSet,
     ) -> GroupId {
+        let context = self.context_at(parent, parent_pos);
         let reusable = (0..self.groups.len()).find(|&id| {
             let group = &self.groups[id];
             group.subgraph == subgraph
                 && group.path == path
                 && group.parent.as_ref().is_some_and(|(p, _)| *p == parent)
+                && group.context == context
                 // Its requirements must not come from fetches that wait for this group...
                 && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
                 // ...and one representation cannot carry a field with two argument sets.
