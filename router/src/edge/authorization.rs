@@ -302,17 +302,11 @@ pub fn policies(guards: &[Guard]) -> Vec<String> {
 }
 
 /// Which guards `caller` fails, as a mask over `guards`, leaving out guards inside a denied
-/// one (the outer denial already removes them) and guards the request's `variables` skip.
-pub fn decide(
-    guards: &[Guard],
-    caller: &Caller<'_>,
-    variables: &apollo_compiler::response::JsonMap,
-) -> Vec<bool> {
+/// one (the outer denial already removes them). Whatever the `@skip`/`@include` conditions,
+/// so that the mask, and the filtered plan made for it, depends on the caller alone.
+pub fn decide(guards: &[Guard], caller: &Caller<'_>) -> Vec<bool> {
     let mut denied = vec![false; guards.len()];
     for (i, guard) in guards.iter().enumerate() {
-        if !crate::planner::operation::holds(&guard.conditions, variables) {
-            continue;
-        }
         let inside_denied = guards[..i]
             .iter()
             .zip(&denied)

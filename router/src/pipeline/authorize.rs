@@ -40,18 +40,20 @@ pub async fn authorize(
         scope: &|s| scopes.contains(s),
         policy: &|p| allowed.contains(p),
     };
-    let denied = authorization::decide(&planned.guards, &caller, variables);
+    let denied = authorization::decide(&planned.guards, &caller);
     if !denied.contains(&true) {
         return Ok((planned, Vec::new()));
     }
+    // Denied selections the request's variables skip are removed all the same, but reported
+    // only when selected.
     let paths: Vec<_> = planned
         .guards
         .iter()
         .zip(&denied)
-        .filter(|(_, d)| **d)
+        .filter(|(g, d)| **d && crate::planner::operation::holds(&g.conditions, variables))
         .map(|(g, _)| g.path.clone())
         .collect();
-    if engine.config.authorization.mode == AuthorizationMode::Reject {
+    if engine.config.authorization.mode == AuthorizationMode::Reject && !paths.is_empty() {
         return Err(RequestError::Unauthorized {
             paths,
             authenticated: identity.is_some(),
