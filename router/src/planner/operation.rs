@@ -49,6 +49,14 @@ pub struct Condition {
     pub include: bool,
 }
 
+impl std::fmt::Display for Condition {
+    /// As the directive reads in a subgraph operation: `@include(if:$v)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = if self.include { "include" } else { "skip" };
+        write!(f, "@{name}(if:${})", self.variable)
+    }
+}
+
 /// Whether every one of `conditions` holds for the coerced `variables` (a variable that is
 /// not a Boolean counts as false; [`Operation::check_conditions`] refuses those up front).
 pub fn holds(conditions: &[Condition], variables: &apollo_compiler::response::JsonMap) -> bool {
@@ -463,13 +471,11 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
                 let mut own = Vec::with_capacity(field.conditions.len());
                 let mut wrappers = 0;
                 for condition in &field.conditions {
-                    let name = if condition.include { "include" } else { "skip" };
-                    let text = format!("@{name}(if:${})", condition.variable);
                     if std::mem::replace(&mut seen[usize::from(condition.include)], true) {
-                        let _ = write!(out, "...{text}{{");
+                        let _ = write!(out, "...{condition}{{");
                         wrappers += 1;
                     } else {
-                        own.push(text);
+                        own.push(condition);
                     }
                 }
                 if let Some(alias) = &field.alias {
@@ -486,8 +492,8 @@ pub fn write_selection_set(out: &mut String, set: &SelectionSet) {
                     }
                     out.push(')');
                 }
-                for text in own {
-                    out.push_str(&text);
+                for condition in own {
+                    let _ = write!(out, "{condition}");
                 }
                 if !field.selection.0.is_empty() {
                     write_selection_set(out, &field.selection);

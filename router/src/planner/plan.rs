@@ -117,8 +117,7 @@ fn conditions_text(conditions: &[super::operation::Condition]) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        let name = if c.include { "include" } else { "skip" };
-        let _ = write!(out, "@{name}(if:${})", c.variable);
+        let _ = write!(out, "{c}");
     }
     out
 }
