@@ -43,7 +43,7 @@ pub struct Field {
 }
 
 /// An `@include(if: $variable)` (`include`) or `@skip(if: $variable)` (not `include`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Condition {
     pub variable: Name,
     pub include: bool,
@@ -338,6 +338,8 @@ impl Normalizer<'_> {
                     let selection = self.selection_set(&field.selection_set);
                     let mut conditions = self.scope.clone();
                     conditions.extend(own);
+                    // In one order, so that the same conditions written in any order merge.
+                    conditions.sort_unstable();
                     let (alias, client_key) = self.keys(level, field);
                     out.push(Selection::Field(Field {
                         alias,

@@ -223,6 +223,32 @@ async fn a_field_under_two_conditions_of_one_kind_needs_both() {
 }
 
 #[tokio::test]
+async fn the_same_conditions_in_another_order_select_the_field_once() {
+    let f = start(subgraphs()).await;
+    let query = "query($a: Boolean!, $b: Boolean!) { products {
+        ... @include(if: $a) { name @skip(if: $b) }
+        ... @skip(if: $b) { name @include(if: $a) }
+    } }";
+    let reply = f
+        .request(query)
+        .variables(json!({ "a": true, "b": false }))
+        .send()
+        .await;
+    assert_eq!(
+        reply.body,
+        json!({ "data": { "products": [ { "name": "Teapot" }, { "name": "Kettle" } ] } })
+    );
+    let asked = f.received_by("catalog");
+    assert_eq!(
+        asked[0].query().matches("name").count(),
+        1,
+        "{}",
+        asked[0].query()
+    );
+    f.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_mutation_field_a_condition_leaves_out_is_not_run() {
     let f = start(vec![Subgraph::new(
         "ledger",
