@@ -301,6 +301,18 @@ impl Federation {
     /// Serves every subgraph, composes their SDLs and starts the router. Each listener is
     /// bound before anything is asked of it, so the set is ready when this returns.
     pub async fn start(subgraphs: impl IntoIterator<Item = Subgraph>) -> anyhow::Result<Self> {
+        Self::start_with(subgraphs, |sdls| {
+            compose(sdls).map_err(|e| anyhow::anyhow!("composition failed:\n{e}"))
+        })
+        .await
+    }
+
+    /// Serves every subgraph and starts the router on the supergraph `supergraph` makes of
+    /// them (for supergraphs written by hand: features composition does not produce).
+    pub async fn start_with(
+        subgraphs: impl IntoIterator<Item = Subgraph>,
+        supergraph: impl FnOnce(&[SubgraphSdl]) -> anyhow::Result<String>,
+    ) -> anyhow::Result<Self> {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut sdls = Vec::new();
         let mut tasks = Vec::new();
@@ -337,7 +349,7 @@ impl Federation {
                 sdl: subgraph.sdl,
             });
         }
-        let supergraph = compose(&sdls).map_err(|e| anyhow::anyhow!("composition failed:\n{e}"))?;
+        let supergraph = supergraph(&sdls)?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let router = RouterServer::start(listener, &supergraph, GatewayConfig::default()).await?;
         Ok(Self {

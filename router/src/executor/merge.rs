@@ -160,6 +160,39 @@ pub fn for_each_object<'v>(value: &'v Value, path: &[PathSegment], f: &mut impl 
     }
 }
 
+/// [`for_each_object`], with the objects each one sits under: `ancestors` holds, outermost
+/// first, every object a key of `path` was read from on the way to it.
+pub fn for_each_object_under<'v>(
+    value: &'v Value,
+    path: &[PathSegment],
+    ancestors: &mut Vec<&'v Value>,
+    f: &mut impl FnMut(&'v Value, &[&'v Value]),
+) {
+    match path.split_first() {
+        None => {
+            if value.is_object() {
+                f(value, ancestors);
+            }
+        }
+        Some((PathSegment::Key(key), rest)) => {
+            if let Value::Object(map) = value
+                && let Some(child) = map.get(key.as_str())
+            {
+                ancestors.push(value);
+                for_each_object_under(child, rest, ancestors, f);
+                ancestors.pop();
+            }
+        }
+        Some((PathSegment::List, rest)) => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    for_each_object_under(item, rest, ancestors, f);
+                }
+            }
+        }
+    }
+}
+
 /// [`for_each_object`], mutably: the same objects in the same order.
 pub fn for_each_object_mut(
     value: &mut Value,

@@ -152,12 +152,45 @@ struct Body<'a> {
 /// under the variable name its operation declares.
 struct Variables {
     client: JsonMap,
+    /// The values of an entity fetch's context variables.
+    context: Vec<(apollo_compiler::Name, Value)>,
     representations: Option<(apollo_compiler::Name, Vec<Value>)>,
 }
 
 impl Variables {
     fn is_empty(&self) -> bool {
-        self.client.is_empty() && self.representations.is_none()
+        self.client.is_empty() && self.context.is_empty() && self.representations.is_none()
+    }
+}
+
+/// The concrete response paths of some objects.
+type ObjectPaths = Vec<Vec<Step>>;
+
+/// (part, representation) of an object in an entity fetch.
+type Slot = (usize, usize);
+
+/// The objects of an entity fetch that share their context values: one request.
+struct Part {
+    context: Vec<Value>,
+    representations: Vec<Value>,
+}
+
+/// The `_entities` list of an entity fetch's response, with renamed fields moved back.
+fn entities_of(fetch: &FetchNode, data: Option<Value>) -> Vec<Option<Value>> {
+    match data {
+        Some(Value::Object(mut map)) => match map.remove("_entities") {
+            Some(mut entities @ Value::Array(_)) => {
+                if fetch.renames {
+                    crate::planner::rename_back(&mut entities);
+                }
+                match entities {
+                    Value::Array(entities) => entities.into_iter().map(Some).collect(),
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 
@@ -166,6 +199,9 @@ impl Serialize for Variables {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         for (k, v) in &self.client {
+            map.serialize_entry(k.as_str(), v)?;
+        }
+        for (k, v) in &self.context {
             map.serialize_entry(k.as_str(), v)?;
         }
         if let Some((name, representations)) = &self.representations {
@@ -283,6 +319,7 @@ impl<'a> Run<'a> {
         }
         let variables = Variables {
             client: self.variables(fetch),
+            context: Vec::new(),
             representations: None,
         };
         match self.send(fetch, variables).await {
@@ -315,76 +352,108 @@ impl<'a> Run<'a> {
         if !fetch.open(self.request.variables) {
             return;
         }
-        // Representations, de-duplicated; `order[p]` gives, for each object at `paths[p]` in
-        // response order, the representation standing for it.
-        let mut representations: Vec<Value> = Vec::new();
-        let mut order: Vec<Vec<Option<usize>>> = Vec::with_capacity(paths.len());
+        // Representations, de-duplicated, in parts: objects whose context values differ are
+        // sent in requests of their own (one part when the fetch takes none). `order[p]`
+        // gives, for each object at `paths[p]` in response order, the (part, representation)
+        // standing for it.
+        let mut parts: Vec<Part> = Vec::new();
+        let mut order: Vec<Vec<Option<Slot>>> = Vec::with_capacity(paths.len());
         {
             let data = self.lock_data();
-            let mut seen: HashMap<u64, Vec<usize>, ahash::RandomState> = HashMap::default();
+            let hasher = &self.executor.hasher;
+            let hash = |value: &Value| {
+                let mut h = hasher.build_hasher();
+                merge::hash_value(value, &mut h);
+                h.finish()
+            };
+            let mut seen: HashMap<u64, Vec<Slot>, ahash::RandomState> = HashMap::default();
+            let mut part_by_context: HashMap<u64, Vec<usize>, ahash::RandomState> =
+                HashMap::default();
             for path in paths {
                 let mut slots = Vec::new();
-                merge::for_each_object(&data, path, &mut |object| {
-                    slots.push(self.representation(fetch, object).map(|representation| {
-                        let mut hasher = self.executor.hasher.build_hasher();
-                        merge::hash_value(&representation, &mut hasher);
-                        let same = seen.entry(hasher.finish()).or_default();
-                        match same.iter().find(|&&i| representations[i] == representation) {
-                            Some(&i) => i,
-                            None => {
-                                representations.push(representation);
-                                same.push(representations.len() - 1);
-                                representations.len() - 1
-                            }
+                let mut ancestors = Vec::new();
+                merge::for_each_object_under(&data, path, &mut ancestors, &mut |object, above| {
+                    let Some(representation) = self.representation(fetch, object) else {
+                        slots.push(None);
+                        return;
+                    };
+                    let context = self.context_values(fetch, above);
+                    let context_hash = hash(&Value::Array(context.clone()));
+                    let same_context = part_by_context.entry(context_hash).or_default();
+                    let part = match same_context.iter().find(|&&p| parts[p].context == context) {
+                        Some(&p) => p,
+                        None => {
+                            parts.push(Part {
+                                context,
+                                representations: Vec::new(),
+                            });
+                            same_context.push(parts.len() - 1);
+                            parts.len() - 1
                         }
-                    }));
+                    };
+                    let same = seen
+                        .entry(hash(&representation) ^ context_hash)
+                        .or_default();
+                    let slot = match same
+                        .iter()
+                        .find(|&&(p, i)| p == part && parts[p].representations[i] == representation)
+                    {
+                        Some(&slot) => slot,
+                        None => {
+                            let representations = &mut parts[part].representations;
+                            representations.push(representation);
+                            let slot = (part, representations.len() - 1);
+                            same.push(slot);
+                            slot
+                        }
+                    };
+                    slots.push(Some(slot));
                 });
                 order.push(slots);
             }
         }
-        if representations.is_empty() {
+        if parts.is_empty() {
             return;
         }
-        let variables = Variables {
-            client: self.variables(fetch),
-            representations: Some((fetch.representations_variable.clone(), representations)),
-        };
-        let response = match self.send(fetch, variables).await {
-            Ok(response) => response,
-            Err(e) => {
-                // The failure is every object's: one error at each object's path.
-                let (_, affected) = self.affected(paths, &order, 0);
-                let errors: Vec<Value> = if affected.is_empty() {
-                    vec![fetch_error(&e, &fetch.service_name, None)]
-                } else {
-                    affected
-                        .iter()
-                        .map(|path| fetch_error(&e, &fetch.service_name, Some(path.as_slice())))
-                        .collect()
-                };
-                self.push_errors(errors);
-                return;
-            }
-        };
-        let mut entities: Vec<Option<Value>> = match response.data {
-            Some(Value::Object(mut map)) => match map.remove("_entities") {
-                Some(mut entities @ Value::Array(_)) => {
-                    if fetch.renames {
-                        crate::planner::rename_back(&mut entities);
-                    }
-                    match entities {
-                        Value::Array(entities) => entities.into_iter().map(Some).collect(),
-                        _ => Vec::new(),
+        let sizes: Vec<usize> = parts.iter().map(|p| p.representations.len()).collect();
+        let sent = parts.into_iter().map(|part| {
+            let variables = Variables {
+                client: self.variables(fetch),
+                context: fetch
+                    .contexts
+                    .iter()
+                    .map(|c| c.variable.clone())
+                    .zip(part.context)
+                    .collect(),
+                representations: Some((
+                    fetch.representations_variable.clone(),
+                    part.representations,
+                )),
+            };
+            self.send(fetch, variables)
+        });
+        let responses = join_all(sent).await;
+        let mut entities: Vec<Vec<Option<Value>>> = Vec::with_capacity(responses.len());
+        let mut failed: Vec<(usize, FetchError)> = Vec::new();
+        let mut errors: Vec<(usize, Vec<Value>)> = Vec::new();
+        for (part, response) in responses.into_iter().enumerate() {
+            match response {
+                Ok(response) => {
+                    entities.push(entities_of(fetch, response.data));
+                    if !response.errors.is_empty() {
+                        errors.push((part, response.errors));
                     }
                 }
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
+                Err(e) => {
+                    entities.push(Vec::new());
+                    failed.push((part, e));
+                }
+            }
+        }
         // How many objects still wait for each entity: the last one takes it without a copy.
-        let mut waiting = vec![0usize; entities.len()];
-        for i in order.iter().flatten().flatten() {
-            if let Some(w) = waiting.get_mut(*i) {
+        let mut waiting: Vec<Vec<usize>> = entities.iter().map(|e| vec![0; e.len()]).collect();
+        for &(p, i) in order.iter().flatten().flatten() {
+            if let Some(w) = waiting.get_mut(p).and_then(|w| w.get_mut(i)) {
                 *w += 1;
             }
         }
@@ -395,12 +464,12 @@ impl<'a> Run<'a> {
                 merge::for_each_object_mut(&mut data, path, &mut |object| {
                     let slot = slots.get(next).copied().flatten();
                     next += 1;
-                    let Some(i) = slot else { return };
-                    let Some(entity) = entities.get_mut(i) else {
+                    let Some((p, i)) = slot else { return };
+                    let Some(entity) = entities[p].get_mut(i) else {
                         return;
                     };
-                    waiting[i] -= 1;
-                    let value = if waiting[i] == 0 {
+                    waiting[p][i] -= 1;
+                    let value = if waiting[p][i] == 0 {
                         entity.take()
                     } else {
                         entity.clone()
@@ -411,45 +480,105 @@ impl<'a> Run<'a> {
                 });
             }
         }
-        if response.errors.is_empty() {
+        if failed.is_empty() && errors.is_empty() {
             return;
         }
         // Error paths need each object's concrete path; only now are they worth computing.
-        let (targets, affected) = self.affected(paths, &order, waiting.len());
-        let affected: Vec<Vec<Value>> = affected
-            .iter()
-            .map(|p| p.iter().map(Step::to_json).collect())
-            .collect();
-        let errors: Vec<Value> = response
-            .errors
-            .into_iter()
-            .flat_map(|error| {
-                subgraph_error(error, &fetch.service_name, |path| {
-                    // `_entities.<i>.rest` → every object representation `i` stands for. An
-                    // error the subgraph did not locate among the entities is every object's.
-                    path.and_then(|path| entity_paths(path, &targets))
-                        .unwrap_or_else(|| affected.clone())
+        let (targets, affected) = self.affected(paths, &order, &sizes);
+        // The objects a part stands for, in response order when there is one part.
+        let everyone = |part: usize| -> Vec<Vec<Step>> {
+            if sizes.len() == 1 {
+                affected.clone()
+            } else {
+                targets[part].iter().flatten().cloned().collect()
+            }
+        };
+        for (part, e) in failed {
+            // The failure is every object's of the part: one error at each object's path.
+            let paths = everyone(part);
+            let errors: Vec<Value> = if paths.is_empty() {
+                vec![fetch_error(&e, &fetch.service_name, None)]
+            } else {
+                paths
+                    .iter()
+                    .map(|path| fetch_error(&e, &fetch.service_name, Some(path.as_slice())))
+                    .collect()
+            };
+            self.push_errors(errors);
+        }
+        for (part, part_errors) in errors {
+            let everyone: Vec<Vec<Value>> = everyone(part)
+                .iter()
+                .map(|p| p.iter().map(Step::to_json).collect())
+                .collect();
+            let errors: Vec<Value> = part_errors
+                .into_iter()
+                .flat_map(|error| {
+                    subgraph_error(error, &fetch.service_name, |path| {
+                        // `_entities.<i>.rest` → every object representation `i` stands for.
+                        // An error the subgraph did not locate among the entities is every
+                        // object's.
+                        path.and_then(|path| entity_paths(path, &targets[part]))
+                            .unwrap_or_else(|| everyone.clone())
+                    })
                 })
-            })
-            .collect();
-        self.push_errors(errors);
+                .collect();
+            self.push_errors(errors);
+        }
     }
 
-    /// The concrete paths of the objects an entity fetch stands for: by representation
-    /// (`representations` of them), and all of them in response order.
+    /// The values of `fetch`'s context variables for an object under `above`, in the order
+    /// of `fetch.contexts`: each read on the ancestor the plan names, null where that
+    /// ancestor is missing or is not of a type that sets the context.
+    fn context_values(&self, fetch: &FetchNode, above: &[&Value]) -> Vec<Value> {
+        fetch
+            .contexts
+            .iter()
+            .map(|context| {
+                let Some(ancestor) = above
+                    .len()
+                    .checked_sub(context.up)
+                    .and_then(|i| above.get(i))
+                else {
+                    return Value::Null;
+                };
+                let typename = ancestor.get("__typename").and_then(Value::as_str);
+                let source = match typename {
+                    Some(t) => context.sources.iter().find(|(on, _)| on == t),
+                    None => context.sources.first(),
+                };
+                let Some((_, selection)) = source else {
+                    return Value::Null;
+                };
+                match merge::project(self.request.graph, ancestor, selection) {
+                    Some(Value::Object(fields)) => fields
+                        .into_iter()
+                        .find(|(k, _)| k.as_str() != "__typename")
+                        .map(|(_, v)| v)
+                        .unwrap_or(Value::Null),
+                    _ => Value::Null,
+                }
+            })
+            .collect()
+    }
+
+    /// The concrete paths of the objects an entity fetch stands for: by part and
+    /// representation (`sizes[p]` representations in part `p`), and all of them in response
+    /// order.
     fn affected(
         &self,
         paths: &[&[PathSegment]],
-        order: &[Vec<Option<usize>>],
-        representations: usize,
-    ) -> (Vec<Vec<Vec<Step>>>, Vec<Vec<Step>>) {
-        let mut targets: Vec<Vec<Vec<Step>>> = vec![Vec::new(); representations];
+        order: &[Vec<Option<Slot>>],
+        sizes: &[usize],
+    ) -> (Vec<Vec<ObjectPaths>>, ObjectPaths) {
+        let mut targets: Vec<Vec<ObjectPaths>> =
+            sizes.iter().map(|&n| vec![Vec::new(); n]).collect();
         let mut all = Vec::new();
         let data = self.lock_data();
         for (path, slots) in paths.iter().zip(order) {
             for (object_path, slot) in merge::collect_paths(&data, path).into_iter().zip(slots) {
-                let Some(i) = slot else { continue };
-                if let Some(t) = targets.get_mut(*i) {
+                let Some((p, i)) = slot else { continue };
+                if let Some(t) = targets.get_mut(*p).and_then(|t| t.get_mut(*i)) {
                     t.push(object_path.clone());
                 }
                 all.push(object_path);

@@ -49,12 +49,33 @@ pub struct FieldIn {
     pub type_in_graph: Option<Name>,
     /// The same, as written (with list and non-null wrappers).
     pub type_in_graph_text: Option<String>,
+    /// Arguments this subgraph takes from an ancestor's `@context`: the field is fetched as
+    /// an entity field, with their values taken from the response above its object.
+    pub context: Vec<ContextArgument>,
     /// Declared `@external` or overridden for good (`usedOverridden`), whatever the labels.
     declared_external: bool,
     /// A progressive `@override` label this declaration depends on: (label, whether it
     /// resolves the field while the label is active). The overriding subgraph resolves it
     /// while the label is active, the overridden one while it is not.
     label: Option<(usize, bool)>,
+}
+
+/// A field argument whose value comes from an ancestor object that sets a context.
+#[derive(Debug, Clone)]
+pub struct ContextArgument {
+    pub name: Name,
+    /// Its type in the subgraph, as GraphQL text.
+    pub ty: String,
+    pub context: String,
+}
+
+/// What a context gives on one type that sets it: the value of `selection`'s one field.
+#[derive(Debug, Clone)]
+pub struct ContextSource {
+    /// The type carrying `@context` (an object, an interface or a union).
+    pub ty: Name,
+    /// The selection of the context argument, read on that type.
+    pub selection: SelectionSet,
 }
 
 /// The planner's view of a supergraph.
@@ -72,6 +93,8 @@ pub struct Graph {
     /// whose index is in `active` are active and the others not.
     labels: Vec<String>,
     active: Vec<bool>,
+    /// (type, field, argument) → the argument's selection on each type setting its context.
+    context_selections: HashMap<(Name, Name, Name), Vec<ContextSource>>,
 }
 
 impl Graph {
@@ -195,7 +218,40 @@ impl Graph {
                         .and_then(|other| other.override_label.as_ref())
                         .map(|l| (index(l), false)),
                 };
+                let mut context = Vec::new();
+                for argument in &join.context_arguments {
+                    let name = Name::new(&argument.name)
+                        .map_err(|_| format!("{ty}.{field}: bad context argument name"))?;
+                    let sources: Vec<ContextSource> = joins
+                        .contexts
+                        .iter()
+                        .filter(|(_, names)| names.contains(&argument.context))
+                        .filter_map(|(on, _)| {
+                            field_set(schema, on, &argument.selection)
+                                .ok()
+                                .map(|selection| ContextSource {
+                                    ty: on.clone(),
+                                    selection: alias_arguments(selection),
+                                })
+                        })
+                        .collect();
+                    if sources.is_empty() {
+                        return Err(format!(
+                            "{ty}.{field}: no type sets the context {} with the field set \"{}\"",
+                            argument.context, argument.selection
+                        ));
+                    }
+                    graph
+                        .context_selections
+                        .insert((ty.clone(), field.clone(), name.clone()), sources);
+                    context.push(ContextArgument {
+                        name,
+                        ty: argument.ty.clone(),
+                        context: argument.context.clone(),
+                    });
+                }
                 list.push(FieldIn {
+                    context,
                     subgraph: ids[g],
                     // No label is active in the graph as read.
                     external: declared_external || label.is_some_and(|(_, when)| when),
@@ -273,6 +329,45 @@ impl Graph {
         }
         graph.labels = labels;
         Ok(graph)
+    }
+
+    /// How an object of type `ty` gives the context argument `argument` of `field.name`: for
+    /// each concrete type of `ty` that sets the argument's context (itself, through an
+    /// interface, or as a member of a union that sets it), the argument's selection on it.
+    /// Empty when no object of `ty` sets the context.
+    pub fn context_sources(
+        &self,
+        ty: &Name,
+        field: &(Name, Name),
+        argument: &ContextArgument,
+    ) -> Vec<(Name, SelectionSet)> {
+        let Some(sources) =
+            self.context_selections
+                .get(&(field.0.clone(), field.1.clone(), argument.name.clone()))
+        else {
+            return Vec::new();
+        };
+        let concrete: Vec<Name> = if self.is_abstract(ty) {
+            self.possible_types(ty).to_vec()
+        } else {
+            vec![ty.clone()]
+        };
+        concrete
+            .into_iter()
+            .filter_map(|object| {
+                sources
+                    .iter()
+                    .find(|source| {
+                        source.ty == object
+                            || self
+                                .interfaces_of
+                                .get(&object)
+                                .is_some_and(|list| list.contains(&source.ty))
+                            || self.possible_types(&source.ty).contains(&object)
+                    })
+                    .map(|source| (object, source.selection.clone()))
+            })
+            .collect()
     }
 
     /// The supergraph's progressive `@override` labels, sorted.

@@ -27,7 +27,9 @@ use build::{Builder, GroupId};
 pub use everything::everything;
 pub use graph::Graph;
 use operation::{Operation, collect_variables, write_selection_set};
-pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Representation, Unresolvable};
+pub use plan::{
+    ContextValue, FetchNode, PathSegment, PlanNode, QueryPlan, Representation, Unresolvable,
+};
 
 /// Why an operation could not be planned.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -157,12 +159,20 @@ fn fetch_node(
             .map(|own| group.context.iter().cloned().chain(own).collect())
             .collect(),
     };
+    let context_definitions: Vec<String> = group
+        .contexts
+        .iter()
+        .map(|c| format!("${}:{}", c.variable, c.ty))
+        .collect();
     let definitions: Vec<&str> = operation
         .variables
         .iter()
         .filter(|v| variables.contains(&v.name))
         .map(|v| v.text.as_str())
+        .chain(context_definitions.iter().map(String::as_str))
         .collect();
+    // The plan's own variables are not the client's: the executor fills them in.
+    variables.retain(|v| !group.contexts.iter().any(|c| &c.variable == v));
     let representations = representations_variable(operation);
     let service_name = graph.subgraphs[group.subgraph].name.clone();
     let mut text = String::new();
@@ -218,6 +228,16 @@ fn fetch_node(
             })
             .collect(),
         gate,
+        contexts: group
+            .contexts
+            .iter()
+            .map(|c| ContextValue {
+                variable: c.variable.clone(),
+                ty: c.ty.clone(),
+                up: c.up,
+                sources: c.sources.clone(),
+            })
+            .collect(),
     });
     if is_entity {
         PlanNode::Flatten {
@@ -276,4 +296,81 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use apollo_compiler::ast::Type;
+    use apollo_compiler::{Name, name};
+
+    use super::gate;
+    use super::operation::{Condition, Field, Fragment, Selection, SelectionSet};
+
+    fn field(name: Name, conditions: &[(&str, bool)]) -> Selection {
+        Selection::Field(Field {
+            alias: None,
+            client_key: None,
+            name,
+            arguments: Vec::new(),
+            ty: Type::Named(name!("String")),
+            conditions: conditions
+                .iter()
+                .map(|(v, include)| Condition {
+                    variable: Name::new_unchecked(v),
+                    include: *include,
+                })
+                .collect(),
+            selection: SelectionSet::default(),
+        })
+    }
+
+    fn texts(gate: Vec<Vec<Condition>>) -> Vec<String> {
+        gate.iter()
+            .map(|all| {
+                all.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fetch_with_one_unconditional_field_is_always_sent() {
+        let selection = SelectionSet(vec![
+            field(name!("a"), &[("x", true)]),
+            field(name!("b"), &[]),
+        ]);
+        assert!(gate(&selection).is_empty());
+    }
+
+    #[test]
+    fn a_fetch_of_conditional_fields_waits_for_one_of_their_conditions() {
+        let selection = SelectionSet(vec![
+            field(name!("a"), &[("x", true)]),
+            field(name!("b"), &[("x", true)]),
+            field(name!("c"), &[("y", false), ("x", true)]),
+        ]);
+        assert_eq!(
+            texts(gate(&selection)),
+            ["@include(if:$x)", "@skip(if:$y) @include(if:$x)"]
+        );
+    }
+
+    #[test]
+    fn entity_fragments_are_looked_into() {
+        let selection = SelectionSet(vec![Selection::Fragment(Fragment {
+            on: name!("T"),
+            selection: SelectionSet(vec![field(name!("a"), &[("x", false)])]),
+        })]);
+        assert_eq!(texts(gate(&selection)), ["@skip(if:$x)"]);
+        let open = SelectionSet(vec![Selection::Fragment(Fragment {
+            on: name!("T"),
+            selection: SelectionSet(vec![
+                field(name!("a"), &[("x", false)]),
+                field(name!("b"), &[]),
+            ]),
+        })]);
+        assert!(gate(&open).is_empty());
+    }
 }

@@ -99,6 +99,56 @@ pub struct FetchNode {
         serialize_with = "serialize_gate"
     )]
     pub gate: Vec<Vec<super::operation::Condition>>,
+    /// For an entity fetch: variables whose values are read above each object (context
+    /// arguments). Objects whose values differ are sent in separate requests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<ContextValue>,
+}
+
+/// A variable of an entity fetch whose value is read on an ancestor of each object.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextValue {
+    pub variable: Name,
+    /// Its type in the subgraph, as GraphQL text.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// How many field levels above the object the ancestor sits.
+    pub up: usize,
+    /// For each concrete type the ancestor may have, the selection whose one field is the
+    /// value.
+    #[serde(serialize_with = "serialize_sources")]
+    pub sources: Vec<(Name, SelectionSet)>,
+}
+
+impl ContextValue {
+    /// As the plan prints it: `$v = ../../... on T { prop }`.
+    fn text(&self) -> String {
+        let mut out = format!("${} = {}", self.variable, "../".repeat(self.up));
+        for (i, (on, selection)) in self.sources.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" | ");
+            }
+            let _ = write!(out, "... on {on} ");
+            super::operation::write_selection_set(&mut out, selection);
+        }
+        out
+    }
+}
+
+fn serialize_sources<S: serde::Serializer>(
+    sources: &[(Name, SelectionSet)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let text: Vec<String> = sources
+        .iter()
+        .map(|(on, selection)| {
+            let mut out = format!("... on {on} ");
+            super::operation::write_selection_set(&mut out, selection);
+            out
+        })
+        .collect();
+    text.serialize(s)
 }
 
 fn serialize_gate<S: serde::Serializer>(
@@ -231,6 +281,9 @@ impl PlanNode {
                     let mut text = String::new();
                     super::operation::write_selection_set(&mut text, &rep.selection);
                     writeln!(f, "{pad}  ... on {} {text} =>", rep.typename)?;
+                }
+                for context in &fetch.contexts {
+                    writeln!(f, "{pad}  {}", context.text())?;
                 }
                 writeln!(f, "{pad}  {}", fetch.operation)?;
                 writeln!(f, "{pad}}}")

@@ -261,6 +261,7 @@ mod tests {
             reps: Vec::new(),
             deps: deps.iter().copied().collect(),
             context: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 
@@ -280,6 +281,7 @@ mod tests {
                 representations_variable: Name::new_unchecked("representations"),
                 requires: Vec::new(),
                 gate: Vec::new(),
+                contexts: Vec::new(),
             });
             Some(match group.parent {
                 None => fetch,

@@ -57,6 +57,11 @@ impl Links {
         self.get("join").map_or("join", |l| l.namespace.as_str())
     }
 
+    /// The name `@context` has in this schema, when the context specification is linked.
+    pub fn context(&self) -> Option<String> {
+        self.get("context").map(|l| l.local_name("context"))
+    }
+
     /// The name `@inaccessible` has in this schema, when linked.
     pub fn inaccessible(&self) -> Option<String> {
         self.get("inaccessible").map(|l| {
@@ -79,9 +84,8 @@ const KNOWN: &[(&str, u32, u32)] = &[
     ("requiresScopes", 0, 1),
     ("policy", 0, 1),
     ("cost", 0, 1),
+    ("context", 0, 1),
 ];
-// Not yet: `context` (`@context`/`@fromContext`). Composition links it `for: SECURITY`, so a
-// supergraph using it is refused rather than served with those arguments left out.
 
 fn string_arg<'a>(directive: &'a apollo_compiler::ast::Directive, name: &str) -> Option<&'a str> {
     match directive

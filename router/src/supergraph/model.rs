@@ -42,6 +42,19 @@ pub struct FieldJoin {
     pub override_from: Option<String>,
     pub override_label: Option<String>,
     pub used_overridden: bool,
+    /// Arguments the subgraph takes from an ancestor's `@context` (`@fromContext`).
+    pub context_arguments: Vec<ContextArgument>,
+}
+
+/// One `join__ContextArgument`: the argument `name` of the field, of type `ty`, takes the value
+/// of `selection` on the nearest ancestor of the field's object whose type carries
+/// `@context(name: context)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextArgument {
+    pub name: String,
+    pub ty: String,
+    pub context: String,
+    pub selection: String,
 }
 
 /// The join information of a supergraph.
@@ -54,6 +67,8 @@ pub struct Joins {
     pub implements: HashMap<(Name, Name), Vec<Name>>,
     /// union → (subgraph, member).
     pub union_members: HashMap<Name, Vec<(Name, Name)>>,
+    /// type → the contexts it sets (`@context(name:)`), for arguments of fields below it.
+    pub contexts: HashMap<Name, Vec<String>>,
 }
 
 impl Joins {
@@ -100,6 +115,42 @@ fn boolean(directive: &Directive, name: &str, default: bool) -> bool {
     }
 }
 
+fn context_arguments(directive: &Directive) -> Result<Vec<ContextArgument>, String> {
+    let Some(value) = arg(directive, "contextArguments") else {
+        return Ok(Vec::new());
+    };
+    let items = match value {
+        Value::List(items) => items.iter().map(|i| i.as_ref()).collect(),
+        Value::Object(_) => vec![value],
+        Value::Null => Vec::new(),
+        _ => return Err("contextArguments is not a list".to_owned()),
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(fields) = item else {
+                return Err("a context argument is not an object".to_owned());
+            };
+            let text = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| match v.as_ref() {
+                        Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .ok_or_else(|| format!("a context argument has no {key}"))
+            };
+            Ok(ContextArgument {
+                name: text("name")?,
+                ty: text("type")?,
+                context: text("context")?,
+                selection: text("selection")?,
+            })
+        })
+        .collect()
+}
+
 fn graph(directive: &Directive) -> Option<Name> {
     match arg(directive, "graph") {
         Some(Value::Enum(e)) => Some(e.clone()),
@@ -113,6 +164,7 @@ pub fn read(schema: &Schema, links: &Links) -> Result<Joins, SupergraphError> {
     let (graph_enum, graph_dir) = (format!("{ns}__Graph"), format!("{ns}__graph"));
     let (type_dir, field_dir) = (format!("{ns}__type"), format!("{ns}__field"));
     let (implements_dir, member_dir) = (format!("{ns}__implements"), format!("{ns}__unionMember"));
+    let context_dir = links.context();
 
     let mut joins = Joins::default();
     let Some(ExtendedType::Enum(graphs)) = schema.types.get(graph_enum.as_str()) else {
@@ -155,6 +207,16 @@ pub fn read(schema: &Schema, links: &Links) -> Result<Joins, SupergraphError> {
         if !type_joins.is_empty() {
             joins.types.insert(type_name.clone(), type_joins);
         }
+        if let Some(context_dir) = &context_dir {
+            let names: Vec<String> = ty
+                .directives()
+                .get_all(context_dir)
+                .filter_map(|d| string(d, "name"))
+                .collect();
+            if !names.is_empty() {
+                joins.contexts.insert(type_name.clone(), names);
+            }
+        }
         for directive in ty.directives().get_all(&implements_dir) {
             if let (Some(graph), Some(interface)) =
                 (graph(directive), string(directive, "interface"))
@@ -191,29 +253,27 @@ pub fn read(schema: &Schema, links: &Links) -> Result<Joins, SupergraphError> {
             _ => Vec::new(),
         };
         for (field_name, directives) in fields {
-            if directives
-                .get_all(&field_dir)
-                .any(|d| d.specified_argument_by_name("contextArguments").is_some())
-            {
-                return Err(SupergraphError::UnsupportedSpec {
-                    url: format!("@{field_dir}(contextArguments:) on {type_name}.{field_name}"),
-                    reason: "arguments taken from an ancestor's @context are not planned yet"
-                        .to_owned(),
-                });
-            }
             let field_joins: Vec<FieldJoin> = directives
                 .get_all(&field_dir)
-                .map(|d| FieldJoin {
-                    graph: graph(d),
-                    requires: string(d, "requires"),
-                    provides: string(d, "provides"),
-                    type_in_graph: string(d, "type"),
-                    external: boolean(d, "external", false),
-                    override_from: string(d, "override"),
-                    override_label: string(d, "overrideLabel"),
-                    used_overridden: boolean(d, "usedOverridden", false),
+                .map(|d| {
+                    let context_arguments = context_arguments(d).map_err(|e| {
+                        SupergraphError::Malformed(format!(
+                            "@{field_dir} on {type_name}.{field_name}: {e}"
+                        ))
+                    })?;
+                    Ok(FieldJoin {
+                        graph: graph(d),
+                        requires: string(d, "requires"),
+                        provides: string(d, "provides"),
+                        type_in_graph: string(d, "type"),
+                        external: boolean(d, "external", false),
+                        override_from: string(d, "override"),
+                        override_label: string(d, "overrideLabel"),
+                        used_overridden: boolean(d, "usedOverridden", false),
+                        context_arguments,
+                    })
                 })
-                .collect();
+                .collect::<Result<_, SupergraphError>>()?;
             if let Some(unknown) = field_joins
                 .iter()
                 .filter_map(|j| j.graph.as_ref())

@@ -203,20 +203,17 @@ async fn an_operation_over_the_planning_budget_gets_a_coded_error() {
     router.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_answered() {
-    // `extra` lives only in `b`, whose key is not resolvable: nothing can fetch it.
+/// Subgraph `a` lists `ts` (answering every request with `response`); `T.extra` lives only in
+/// `b`, whose key is not resolvable: nothing can fetch it.
+async fn unreachable_extra(response: &'static str) -> String {
     let app = axum::Router::new().route(
         "/graphql",
-        axum::routing::post(|| async {
-            (
-                [("content-type", "application/json")],
-                r#"{"data":{"ts":[{"id":"1","name":"one"},{"id":"2","name":"two"}]}}"#,
-            )
-        }),
+        axum::routing::post(
+            move || async move { ([("content-type", "application/json")], response) },
+        ),
     );
     let a_url = crate::serve(app).await;
-    let supergraph = tessera_router::compose::compose(&[
+    tessera_router::compose::compose(&[
         tessera_router::compose::SubgraphSdl {
             name: "a".into(),
             url: a_url,
@@ -233,7 +230,14 @@ async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_
                 .into(),
         },
     ])
-    .expect("composes");
+    .expect("composes")
+}
+
+#[tokio::test]
+async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_answered() {
+    let supergraph =
+        unreachable_extra(r#"{"data":{"ts":[{"id":"1","name":"one"},{"id":"2","name":"two"}]}}"#)
+            .await;
     let plan = plan_text(&supergraph, "{ ts { id name extra } }");
     assert!(
         plan.contains("Unresolvable(path: \"ts.@\", field: \"T.extra\")"),
@@ -261,6 +265,42 @@ async fn a_field_no_subgraph_can_reach_is_a_located_field_error_and_the_rest_is_
         errors
             .iter()
             .all(|e| e["extensions"]["code"] == json!("UNRESOLVABLE_FIELD")),
+        "{body}"
+    );
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_field_no_subgraph_can_reach_under_a_skipped_parent_is_no_error() {
+    let supergraph = unreachable_extra(r#"{"data":{"ts":[{"id":"1"}]}}"#).await;
+    let router = router(&supergraph, GatewayConfig::default()).await;
+    // The objects are in the response through the unconditional selection of `ts`; `extra`
+    // is selected only under the skipped one.
+    let query = "query($x: Boolean!) { ts { id } ts @include(if: $x) { extra } }";
+    let (status, body) = crate::post_request(
+        &router,
+        &json!({ "query": query, "variables": { "x": false } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "data": { "ts": [{ "id": "1" }] } }));
+    let (_, body) = crate::post_request(
+        &router,
+        &json!({ "query": query, "variables": { "x": true } }),
+    )
+    .await;
+    assert_eq!(
+        body["data"],
+        json!({ "ts": [{ "id": "1", "extra": null }] }),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["ts", 0, "extra"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNRESOLVABLE_FIELD",
         "{body}"
     );
     router.shutdown().await;
@@ -370,4 +410,65 @@ type Query @join__type(graph: A) @join__type(graph: C) { products: [Product!]! @
     );
     assert_eq!(plan.matches("Fetch(service:").count(), 2, "{plan}");
     assert_eq!(plan.matches("Fetch(service: \"a\")").count(), 1, "{plan}");
+}
+
+/// A supergraph with context arguments, as Federation 2.8 composes it: `Container` (an
+/// interface) sets the context `a__c` that `Item.note(label:)` reads.
+fn context_supergraph() -> String {
+    r#"schema @link(url: "https://specs.apollo.dev/link/v1.0") @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION) @link(url: "https://specs.apollo.dev/context/v0.1", for: SECURITY) { query: Query }
+directive @context(name: String!) repeatable on INTERFACE | OBJECT | UNION
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean, overrideLabel: String, contextArguments: [join__ContextArgument!]) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+input join__ContextArgument { name: String! type: String! context: String! selection: join__FieldValue! }
+scalar join__FieldSet
+scalar join__FieldValue
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") }
+type Query @join__type(graph: A) { containers: [Container!]! item: Item! }
+interface Container @join__type(graph: A) @context(name: "a__c") { label: String! }
+type Box implements Container @join__type(graph: A) @join__implements(graph: A, interface: "Container") { label: String! inner: Wrapper! }
+type Bag implements Container @join__type(graph: A) @join__implements(graph: A, interface: "Container") { label: String! items: [Item!]! }
+type Wrapper @join__type(graph: A) { item: Item! }
+type Item @join__type(graph: A, key: "id") { id: ID! note: String! @join__field(graph: A, contextArguments: [{context: "a__c", name: "label", type: "String!", selection: "{ label }"}]) }
+"#
+    .to_owned()
+}
+
+#[test]
+fn a_context_argument_is_read_on_the_nearest_ancestor_setting_it_however_far_up() {
+    let plan = plan_text(
+        &context_supergraph(),
+        "{ containers { ... on Box { inner { item { note } } } ... on Bag { items { note } } } }",
+    );
+    // Two levels up from a box's item, one from a bag's; the interface's implementations both
+    // set the context, so the label is read by the container's concrete type.
+    assert!(
+        plan.contains("$contextualArgument_1 = ../../... on Box {label}"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("$contextualArgument_2 = ../... on Bag {label}"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("note(label:$contextualArgument_1)")
+            && plan.contains("$contextualArgument_1:String!"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_context_argument_no_ancestor_sets_is_a_located_field_error() {
+    // Nothing above `item` sets the context: the field cannot be resolved there, and only
+    // there (the rest of the operation is planned).
+    let plan = plan_text(&context_supergraph(), "{ item { id note } }");
+    assert!(
+        plan.contains("Unresolvable(path: \"item\", field: \"Item.note\")"),
+        "{plan}"
+    );
+    assert!(!plan.contains("_entities"), "{plan}");
 }

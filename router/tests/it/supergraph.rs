@@ -144,11 +144,11 @@ fn refuses_supergraphs_it_cannot_serve() {
         "{err}"
     );
 
-    // Arguments from an ancestor's `@context` are not planned: refused rather than left out.
+    // A context version past the one this router plans is refused rather than misread.
     let context =
-        with_links("  @link(url: \"https://specs.apollo.dev/context/v0.1\", for: SECURITY)");
-    let err = Supergraph::parse(&context).expect_err("context is not served");
-    assert!(err.to_string().contains("context/v0.1"), "{err}");
+        with_links("  @link(url: \"https://specs.apollo.dev/context/v0.2\", for: SECURITY)");
+    let err = Supergraph::parse(&context).expect_err("context v0.2 is not served");
+    assert!(err.to_string().contains("context/v0.2"), "{err}");
 
     // Unknown specifications that do not affect execution are metadata: accepted.
     let metadata = with_links("  @link(url: \"https://specs.example.com/docs/v1.0\")");

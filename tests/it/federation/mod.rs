@@ -5,6 +5,7 @@
 
 mod abstract_types;
 mod conditions;
+mod context;
 mod errors;
 mod inaccessible;
 mod keys;

@@ -72,6 +72,7 @@ impl Builder<'_> {
             requires.as_ref(),
             Some(&field.name),
         )?;
+        let field = &self.with_context(next, &rep_ty, field)?;
         let entity_pos = vec![Step::Fragment(rep_ty.clone())];
         let provides = self
             .graph

@@ -7,6 +7,7 @@
 //! - `reach`: what a selection costs from a subgraph, to choose where fields go.
 //! - `selection`: editing the selection sets of fetch groups.
 
+mod context;
 mod jump;
 mod reach;
 mod selection;
@@ -44,6 +45,9 @@ pub(super) struct Group {
     /// unconditional selection of the same response key, so the fetch is sent only when
     /// these hold.
     pub context: Vec<Condition>,
+    /// For an entity fetch: the context arguments of its fields, with where their values
+    /// come from.
+    pub contexts: Vec<context::ContextUse>,
 }
 
 /// A position inside a group's selection.
@@ -80,6 +84,12 @@ pub(super) struct Builder<'a> {
     pub unresolvable: Vec<super::plan::Unresolvable>,
     /// How many abstract types' member branches the walk is inside.
     member_branches: usize,
+    /// The operation's root type.
+    root_type: Name,
+    /// The variables the client's operation declares: the plan's own must not meet them.
+    client_variables: Vec<Name>,
+    /// How many variables of its own the plan has named.
+    variables_made: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -96,6 +106,9 @@ impl<'a> Builder<'a> {
             depth: 0,
             unresolvable: Vec::new(),
             member_branches: 0,
+            root_type: Name::new_unchecked("Query"),
+            client_variables: Vec::new(),
+            variables_made: 0,
         }
     }
 
@@ -106,6 +119,8 @@ impl<'a> Builder<'a> {
             .root_operation(operation.kind)
             .ok_or(PlanError::NoRootType(operation.kind))?
             .clone();
+        self.root_type = root_type.clone();
+        self.client_variables = operation.variables.iter().map(|v| v.name.clone()).collect();
         let fields = flatten_fields(self.graph, &root_type, &operation.selection);
         let mut roots: Vec<GroupId> = Vec::new();
         let mut fallback: Option<PlanError> = None;
@@ -255,6 +270,7 @@ impl<'a> Builder<'a> {
             reps: Vec::new(),
             deps: BTreeSet::new(),
             context,
+            contexts: Vec::new(),
         });
         self.groups.len() - 1
     }
@@ -473,9 +489,20 @@ impl<'a> Builder<'a> {
                 provided.and_then(|p| provided_field(self.graph, p, ty, &field.name));
             let declared = self.graph.field_in(subgraph, ty, &field.name);
             let requires = declared.and_then(|f| f.requires.as_ref());
+            // A field taking arguments from an ancestor's context is an entity field: its
+            // fetch is where the values are passed in.
+            let contextual = declared.is_some_and(|f| !f.context.is_empty());
             let local = (self.graph.resolves(subgraph, ty, &field.name)
                 || provided_field.is_some())
-                && (requires.is_none() || at_entity_root || provided_field.is_some());
+                && (at_entity_root
+                    || (!contextual && (requires.is_none() || provided_field.is_some())));
+            let with_context;
+            let field = if local && contextual {
+                with_context = self.with_context(g, ty, field)?;
+                &with_context
+            } else {
+                field
+            };
             if local {
                 if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
                     self.require_at_root(g, ty, requires)?;
@@ -508,7 +535,8 @@ impl<'a> Builder<'a> {
                     }
                 }
             } else if let Err(e) = self.jump_with(g, pos, path, ty, field, true) {
-                self.give_up(e, path, ty, field)?;
+                let above = self.context_at(g, pos);
+                self.give_up(e, path, ty, field, above)?;
             }
         }
         Ok(())
@@ -519,13 +547,16 @@ impl<'a> Builder<'a> {
     /// itself (a key or requirement being walked), the search was cut short by the budget, or
     /// the field sits on an abstract type or in one member's branch of one: there a
     /// supergraph whose members cannot be completed is refused as the reference gateways
-    /// refuse it.
+    /// refuse it. `above` are the conditions of the fields above it: where they do not hold,
+    /// the field is not selected, even if its parent object is there through another
+    /// selection of the same key.
     fn give_up(
         &mut self,
         error: PlanError,
         path: &[PathSegment],
         ty: &Name,
         field: &Field,
+        mut above: Vec<Condition>,
     ) -> Result<(), PlanError> {
         if !matches!(error, PlanError::Unresolvable(_))
             || !self.touched.is_empty()
@@ -543,7 +574,15 @@ impl<'a> Builder<'a> {
             parent_type: ty.to_string(),
             key: field.key().to_string(),
             field: field.name.to_string(),
-            conditions: field.conditions.clone(),
+            conditions: {
+                for condition in &field.conditions {
+                    if !above.contains(condition) {
+                        above.push(condition.clone());
+                    }
+                }
+                above.sort();
+                above
+            },
         });
         Ok(())
     }
@@ -592,7 +631,13 @@ impl<'a> Builder<'a> {
                 let Selection::Field(sub) = &sub else {
                     return Err(e);
                 };
-                self.give_up(e, &extend_path(path, field), child, sub)?;
+                let mut above = self.context_at(g, pos);
+                for condition in &field.conditions {
+                    if !above.contains(condition) {
+                        above.push(condition.clone());
+                    }
+                }
+                self.give_up(e, &extend_path(path, field), child, sub, above)?;
             }
         }
         Ok(())

@@ -132,12 +132,13 @@ impl Builder<'_> {
                 }
                 let provided_field =
                     provided.and_then(|p| provided_field(self.graph, p, concrete, &field.name));
-                let requires = self
-                    .graph
-                    .field_in(from, concrete, &field.name)
-                    .and_then(|f| f.requires.as_ref());
-                let local = provided_field.is_some()
-                    || (self.graph.resolves(from, concrete, &field.name) && requires.is_none());
+                let declared = self.graph.field_in(from, concrete, &field.name);
+                let requires = declared.and_then(|f| f.requires.as_ref());
+                let contextual = declared.is_some_and(|f| !f.context.is_empty());
+                let local = (provided_field.is_some() && !contextual)
+                    || (self.graph.resolves(from, concrete, &field.name)
+                        && requires.is_none()
+                        && !contextual);
                 if local {
                     if !field.selection.0.is_empty() {
                         let child = self.child_type(from, concrete, field);

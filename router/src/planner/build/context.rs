@@ -1,0 +1,181 @@
+//! Context arguments (`@context`/`@fromContext`): a field argument whose value is read on the
+//! nearest ancestor object that sets the argument's context. The field is fetched as an entity
+//! field; the ancestor's fetch selects the value, and the entity fetch passes it as a variable
+//! (ADR 0023).
+
+use std::collections::BTreeSet;
+
+use apollo_compiler::ast::Value;
+use apollo_compiler::{Name, Node};
+
+use super::super::PlanError;
+use super::super::operation::{Field, Fragment, Selection, SelectionSet};
+use super::super::plan::PathSegment;
+use super::selection::extend_path;
+use super::{Builder, GroupId, Step};
+
+/// One context argument of a field in an entity group: where its value comes from.
+#[derive(Debug, Clone)]
+pub(crate) struct ContextUse {
+    /// The variable the subgraph operation takes the value in.
+    pub variable: Name,
+    /// The argument's type in the subgraph, as GraphQL text.
+    pub ty: String,
+    /// How many field levels above the entity object the ancestor sits.
+    pub up: usize,
+    /// For each concrete type the ancestor may have: the selection whose one field is the
+    /// value.
+    pub sources: Vec<(Name, SelectionSet)>,
+}
+
+/// An object level on the way from the operation's root to a position: the group and the
+/// position where its selection sits, its response path, and its type.
+struct Level {
+    group: GroupId,
+    pos: Vec<Step>,
+    path: Vec<PathSegment>,
+    ty: Name,
+}
+
+impl Builder<'_> {
+    /// `field` (on `ty`, at the root of entity group `g`) with its context arguments added as
+    /// variables, the values they take selected on their ancestors first. A field without
+    /// context arguments in `g`'s subgraph comes back as it is.
+    pub(super) fn with_context(
+        &mut self,
+        g: GroupId,
+        ty: &Name,
+        field: &Field,
+    ) -> Result<Field, PlanError> {
+        let subgraph = self.groups[g].subgraph;
+        let Some(arguments) = self
+            .graph
+            .field_in(subgraph, ty, &field.name)
+            .map(|f| f.context.clone())
+            .filter(|c| !c.is_empty())
+        else {
+            return Ok(field.clone());
+        };
+        let Some((parent, parent_pos)) = self.groups[g].parent.clone() else {
+            return Err(PlanError::Unresolvable(format!(
+                "{ty}.{}: context arguments at the root",
+                field.name
+            )));
+        };
+        // The levels above the field's object (which is the last of these).
+        let mut levels = self.levels(parent, &parent_pos);
+        levels.pop();
+        let mut out = field.clone();
+        for argument in arguments {
+            let key = (ty.clone(), field.name.clone());
+            let found = levels.iter().enumerate().rev().find_map(|(i, level)| {
+                let sources = self.graph.context_sources(&level.ty, &key, &argument);
+                (!sources.is_empty()).then_some((i, sources))
+            });
+            let Some((i, sources)) = found else {
+                return Err(PlanError::Unresolvable(format!(
+                    "{ty}.{}: no object above it sets the context {}",
+                    field.name, argument.context
+                )));
+            };
+            let level = &levels[i];
+            let up = levels.len() - i;
+            self.touched.push(BTreeSet::new());
+            let walked = (|| {
+                if sources.len() > 1 || sources[0].0 != level.ty {
+                    self.add_typename(level.group, &level.pos);
+                }
+                for (on, selection) in &sources {
+                    let selection = if *on == level.ty {
+                        selection.clone()
+                    } else {
+                        SelectionSet(vec![Selection::Fragment(Fragment {
+                            on: on.clone(),
+                            selection: selection.clone(),
+                        })])
+                    };
+                    self.walk(
+                        level.group,
+                        &level.pos,
+                        &level.path,
+                        &level.ty,
+                        &selection,
+                        None,
+                    )?;
+                }
+                Ok(())
+            })();
+            let touched = self.touched.pop().unwrap_or_default();
+            walked?;
+            if touched.iter().any(|&t| t == g || self.depends_on(t, g)) {
+                return Err(PlanError::Unresolvable(format!(
+                    "{ty}.{}: its context {} comes from fetches that wait for it",
+                    field.name, argument.context
+                )));
+            }
+            self.groups[g].deps.extend(touched);
+            let variable = self.fresh_variable("contextualArgument");
+            out.arguments.push((
+                argument.name.clone(),
+                Node::new(Value::Variable(variable.clone())),
+            ));
+            self.groups[g].contexts.push(ContextUse {
+                variable,
+                ty: argument.ty.clone(),
+                up,
+                sources,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The object levels from the operation's root down to the object at `pos` of `g`.
+    fn levels(&self, g: GroupId, pos: &[Step]) -> Vec<Level> {
+        let group = &self.groups[g];
+        let mut levels = match &group.parent {
+            Some((parent, parent_pos)) => self.levels(*parent, parent_pos),
+            None => vec![Level {
+                group: g,
+                pos: Vec::new(),
+                path: group.path.clone(),
+                ty: self.root_type.clone(),
+            }],
+        };
+        for (i, step) in pos.iter().enumerate() {
+            match step {
+                Step::Field(field) => {
+                    let path = levels
+                        .last()
+                        .map(|l| extend_path(&l.path, field))
+                        .unwrap_or_default();
+                    levels.push(Level {
+                        group: g,
+                        pos: pos[..=i].to_vec(),
+                        path,
+                        ty: field.ty.inner_named_type().clone(),
+                    });
+                }
+                Step::Fragment(on) => {
+                    if let Some(last) = levels.last_mut() {
+                        last.group = g;
+                        last.pos = pos[..=i].to_vec();
+                        last.ty = on.clone();
+                    }
+                }
+            }
+        }
+        levels
+    }
+
+    /// A variable name of the plan's own: `<base>_<n>`, used by no variable of the client's
+    /// operation and by no other of the plan's.
+    fn fresh_variable(&mut self, base: &str) -> Name {
+        loop {
+            self.variables_made += 1;
+            let name = format!("{base}_{}", self.variables_made);
+            if !self.client_variables.iter().any(|v| v == name.as_str()) {
+                return Name::new(&name).expect("a GraphQL name");
+            }
+        }
+    }
+}

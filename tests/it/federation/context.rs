@@ -1,0 +1,327 @@
+//! `@context` / `@fromContext`: a field argument whose value is read on the nearest ancestor
+//! that sets the context. The composition library does not write context arguments, so the
+//! supergraph is written here as Federation 2.8 composes it. The field is fetched as an entity
+//! field with the value passed as a variable; the value may come from another subgraph than
+//! the field's; objects whose values differ are sent in separate requests, objects sharing them
+//! in one.
+
+use serde_json::{Value, json};
+use tessera_router::compose::SubgraphSdl;
+use tessera_tests::federation::{Federation, Subgraph};
+
+/// Shops, their currency and their products; a product's price and label read the shop's
+/// currency and locale, which the router passes in.
+mod catalog {
+    use async_graphql::{ComplexObject, ID, Object, SimpleObject};
+
+    #[derive(SimpleObject, Clone)]
+    #[graphql(complex)]
+    pub struct Shop {
+        id: ID,
+        name: String,
+        currency: String,
+        #[graphql(skip)]
+        products: Vec<&'static str>,
+    }
+
+    #[ComplexObject]
+    impl Shop {
+        async fn products(&self) -> Vec<Product> {
+            self.products.iter().filter_map(|id| product(id)).collect()
+        }
+    }
+
+    #[derive(Clone)]
+    pub struct Product {
+        id: ID,
+        name: &'static str,
+        cents: i32,
+    }
+
+    #[Object]
+    impl Product {
+        async fn id(&self) -> &ID {
+            &self.id
+        }
+
+        async fn name(&self) -> &str {
+            self.name
+        }
+
+        async fn price(&self, currency: Option<String>) -> String {
+            format!("{} {}", self.cents, currency.as_deref().unwrap_or("?"))
+        }
+
+        async fn label(&self, locale: Option<String>) -> String {
+            format!("{} ({})", self.name, locale.as_deref().unwrap_or("?"))
+        }
+    }
+
+    fn product(id: &str) -> Option<Product> {
+        let (name, cents) = match id {
+            "p1" => ("Teapot", 4000),
+            "p2" => ("Kettle", 6000),
+            "p3" => ("Cup", 500),
+            _ => return None,
+        };
+        Some(Product {
+            id: id.into(),
+            name,
+            cents,
+        })
+    }
+
+    fn shops() -> Vec<Shop> {
+        let shop = |id: &str, name: &str, currency: &str, products: Vec<&'static str>| Shop {
+            id: id.into(),
+            name: name.into(),
+            currency: currency.into(),
+            products,
+        };
+        vec![
+            shop("s1", "Tea House", "EUR", vec!["p1"]),
+            shop("s2", "Kettle Co", "USD", vec!["p2", "p3"]),
+            shop("s3", "Cup Corner", "USD", vec!["p3"]),
+        ]
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        async fn shops(&self) -> Vec<Shop> {
+            shops()
+        }
+
+        #[graphql(entity)]
+        async fn shop(&self, id: ID) -> Option<Shop> {
+            shops().into_iter().find(|s| s.id == id)
+        }
+
+        #[graphql(entity)]
+        async fn product(&self, id: ID) -> Option<Product> {
+            product(&id)
+        }
+    }
+}
+
+/// Where each shop is: its locale.
+mod region {
+    use async_graphql::{ID, Object, SimpleObject};
+
+    #[derive(SimpleObject)]
+    pub struct Shop {
+        id: ID,
+        locale: String,
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(entity)]
+        async fn shop(&self, id: ID) -> Option<Shop> {
+            let locale = match id.as_str() {
+                "s1" => "de-DE",
+                "s2" | "s3" => "en-US",
+                _ => return None,
+            };
+            Some(Shop {
+                id,
+                locale: locale.into(),
+            })
+        }
+    }
+}
+
+/// The supergraph of the two, with `Shop` setting the context `shop` that `Product.price`
+/// and `Product.label` read in the catalog.
+fn supergraph(sdls: &[SubgraphSdl]) -> anyhow::Result<String> {
+    let url = |name: &str| {
+        sdls.iter()
+            .find(|s| s.name == name)
+            .map(|s| s.url.clone())
+            .ok_or_else(|| anyhow::anyhow!("no subgraph {name}"))
+    };
+    Ok(format!(
+        r#"schema
+  @link(url: "https://specs.apollo.dev/link/v1.0")
+  @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION)
+  @link(url: "https://specs.apollo.dev/context/v0.1", for: SECURITY)
+{{
+  query: Query
+}}
+
+directive @context(name: String!) repeatable on INTERFACE | OBJECT | UNION
+directive @context__fromContext(field: context__ContextFieldValue) on ARGUMENT_DEFINITION
+directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean, overrideLabel: String, contextArguments: [join__ContextArgument!]) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__implements(graph: join__Graph!, interface: String!) repeatable on OBJECT | INTERFACE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+
+scalar context__ContextFieldValue
+
+input join__ContextArgument {{
+  name: String!
+  type: String!
+  context: String!
+  selection: join__FieldValue!
+}}
+
+scalar join__FieldSet
+scalar join__FieldValue
+
+enum join__Graph {{
+  CATALOG @join__graph(name: "catalog", url: "{catalog}")
+  REGION @join__graph(name: "region", url: "{region}")
+}}
+
+scalar link__Import
+
+enum link__Purpose {{
+  SECURITY
+  EXECUTION
+}}
+
+type Query @join__type(graph: CATALOG) @join__type(graph: REGION) {{
+  shops: [Shop!]! @join__field(graph: CATALOG)
+}}
+
+type Shop
+  @join__type(graph: CATALOG, key: "id")
+  @join__type(graph: REGION, key: "id")
+  @context(name: "catalog__shop")
+{{
+  id: ID!
+  name: String! @join__field(graph: CATALOG)
+  currency: String! @join__field(graph: CATALOG)
+  locale: String! @join__field(graph: CATALOG, external: true) @join__field(graph: REGION)
+  products: [Product!]! @join__field(graph: CATALOG)
+}}
+
+type Product @join__type(graph: CATALOG, key: "id") {{
+  id: ID!
+  name: String!
+  price: String! @join__field(graph: CATALOG, contextArguments: [{{context: "catalog__shop", name: "currency", type: "String", selection: "{{ currency }}"}}])
+  label: String! @join__field(graph: CATALOG, contextArguments: [{{context: "catalog__shop", name: "locale", type: "String", selection: "{{ locale }}"}}])
+}}
+"#,
+        catalog = url("catalog")?,
+        region = url("region")?,
+    ))
+}
+
+async fn start() -> Federation {
+    Federation::start_with(
+        [
+            Subgraph::query("catalog", catalog::Query),
+            Subgraph::query("region", region::Query),
+        ],
+        supergraph,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the federation starts: {e:#}"))
+}
+
+/// The variables of the catalog's `_entities` requests, with their representations' ids,
+/// sorted (the requests run at the same time).
+fn catalog_entity_requests(federation: &Federation) -> Vec<Value> {
+    let mut requests: Vec<Value> = federation
+        .received_by("catalog")
+        .into_iter()
+        .filter(|r| r.query().contains("_entities"))
+        .map(|r| {
+            let mut variables = r.body["variables"].clone();
+            let ids: Vec<Value> = r
+                .representations()
+                .iter()
+                .map(|rep| rep["id"].clone())
+                .collect();
+            if let Some(map) = variables.as_object_mut() {
+                map.remove("representations");
+                map.insert("ids".to_owned(), Value::Array(ids));
+            }
+            variables
+        })
+        .collect();
+    requests.sort_by_key(|v| v.to_string());
+    requests
+}
+
+#[tokio::test]
+async fn arguments_come_from_the_nearest_shop_whoever_resolves_them() {
+    let federation = start().await;
+    let (body, plan) = federation
+        .query_with_plan("{ shops { name products { name price label } } }")
+        .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "shops": [
+            { "name": "Tea House", "products": [
+                { "name": "Teapot", "price": "4000 EUR", "label": "Teapot (de-DE)" },
+            ] },
+            { "name": "Kettle Co", "products": [
+                { "name": "Kettle", "price": "6000 USD", "label": "Kettle (en-US)" },
+                { "name": "Cup", "price": "500 USD", "label": "Cup (en-US)" },
+            ] },
+            { "name": "Cup Corner", "products": [
+                { "name": "Cup", "price": "500 USD", "label": "Cup (en-US)" },
+            ] },
+        ] } })
+    );
+    insta::assert_snapshot!("two_sources", plan);
+    // One request per distinct pair of values: the cup of two USD shops is asked for once.
+    assert_eq!(
+        catalog_entity_requests(&federation),
+        vec![
+            json!({ "contextualArgument_1": "EUR", "contextualArgument_2": "de-DE", "ids": ["p1"] }),
+            json!({ "contextualArgument_1": "USD", "contextualArgument_2": "en-US", "ids": ["p2", "p3"] }),
+        ]
+    );
+    assert_eq!(federation.requests_to("region"), 1);
+    federation.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_plan_variables_never_meet_the_clients() {
+    let federation = start().await;
+    let body = federation
+        .request(
+            "query($contextualArgument_1: Boolean = true) {
+               shops @include(if: $contextualArgument_1) { products { price } }
+             }",
+        )
+        .send()
+        .await
+        .body;
+    assert_eq!(
+        body["data"]["shops"][0]["products"],
+        json!([{ "price": "4000 EUR" }])
+    );
+    assert_eq!(
+        catalog_entity_requests(&federation),
+        vec![
+            json!({ "contextualArgument_2": "EUR", "ids": ["p1"] }),
+            json!({ "contextualArgument_2": "USD", "ids": ["p2", "p3"] }),
+        ]
+    );
+    federation.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_cannot_pass_the_argument_themselves() {
+    let federation = start().await;
+    let body = federation
+        .query(r#"{ shops { products { price(currency: "NOK") } } }"#)
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    assert_eq!(federation.received().len(), 0);
+    federation.shutdown().await;
+}
