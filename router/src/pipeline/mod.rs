@@ -323,7 +323,9 @@ pub async fn prepare(
         request::allows(http.method, operation.operation_type)?;
     }
     let variables = coerce(engine, &operation, request.variables.unwrap_or_default())?;
-    let labels = engine.overrides.decide(http.headers);
+    let labels = engine
+        .overrides
+        .relevant(engine.overrides.decide(http.headers), &document);
     let planned = plan::plan(engine, key, &document, &operation, &variables, labels).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;

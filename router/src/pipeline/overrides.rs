@@ -3,12 +3,15 @@
 //!
 //! A label is active for a request when the configuration names it, when the configured
 //! request header names it, or, for a `percent(p)` label, in p% of requests drawn at random.
-//! Plans are cached per set of active labels, so a supergraph with `k` labels has at most
-//! `2^k` plans of an operation, and none more when it has no labels.
+//! Plans are cached per set of active labels among those that change a field the document
+//! names: an operation touching `j` of a supergraph's labelled fields has at most `2^j`
+//! plans, and one when it touches none.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::executable;
 use http::{HeaderMap, HeaderName};
 use lru::LruCache;
 use rand::Rng;
@@ -36,6 +39,8 @@ pub struct Overrides {
     rules: Vec<Rule>,
     header: Option<HeaderName>,
     graphs: Mutex<LruCache<Vec<bool>, Arc<Graph>>>,
+    /// Per label, the names of the fields it changes.
+    fields: Vec<Vec<apollo_compiler::Name>>,
 }
 
 impl std::fmt::Debug for Overrides {
@@ -77,6 +82,9 @@ impl Overrides {
             rules,
             header,
             graphs: Mutex::new(LruCache::new(NonZeroUsize::new(GRAPHS).expect("not 0"))),
+            fields: (0..graph.override_labels().len())
+                .map(|i| graph.label_fields(i).to_vec())
+                .collect(),
         })
     }
 
@@ -104,6 +112,39 @@ impl Overrides {
                     }
                 }
             }
+        }
+        active
+    }
+
+    /// `active` without the labels that change no field `document` names: those cannot
+    /// change its plan, so they stay out of the plan key.
+    pub fn relevant(&self, mut active: Vec<bool>, document: &ExecutableDocument) -> Vec<bool> {
+        if !active.contains(&true) {
+            return active;
+        }
+        let mut names: Vec<&apollo_compiler::Name> = Vec::new();
+        let mut sets: Vec<&executable::SelectionSet> = document
+            .operations
+            .iter()
+            .map(|o| &o.selection_set)
+            .chain(document.fragments.values().map(|f| &f.selection_set))
+            .collect();
+        while let Some(set) = sets.pop() {
+            for selection in &set.selections {
+                match selection {
+                    executable::Selection::Field(field) => {
+                        names.push(&field.name);
+                        sets.push(&field.selection_set);
+                    }
+                    executable::Selection::InlineFragment(fragment) => {
+                        sets.push(&fragment.selection_set);
+                    }
+                    executable::Selection::FragmentSpread(_) => {}
+                }
+            }
+        }
+        for (on, fields) in active.iter_mut().zip(&self.fields) {
+            *on = *on && fields.iter().any(|f| names.contains(&f));
         }
         active
     }

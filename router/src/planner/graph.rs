@@ -93,6 +93,8 @@ pub struct Graph {
     /// whose index is in `active` are active and the others not.
     labels: Vec<String>,
     active: Vec<bool>,
+    /// Per label, the names of the fields whose resolution it changes.
+    label_fields: Vec<Vec<Name>>,
     /// (type, field, argument) → the argument's selection on each type setting its context.
     context_selections: HashMap<(Name, Name, Name), Vec<ContextSource>>,
 }
@@ -327,6 +329,17 @@ impl Graph {
                     .insert((abstract_ty.clone(), subgraph), in_subgraph);
             }
         }
+        graph.label_fields = vec![Vec::new(); labels.len()];
+        for ((_, field), list) in &graph.fields {
+            for join in list {
+                if let Some((label, _)) = join.label {
+                    let names = &mut graph.label_fields[label];
+                    if !names.contains(field) {
+                        names.push(field.clone());
+                    }
+                }
+            }
+        }
         graph.labels = labels;
         Ok(graph)
     }
@@ -373,6 +386,14 @@ impl Graph {
     /// The supergraph's progressive `@override` labels, sorted.
     pub fn override_labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// The names of the fields whose resolution label `label` changes.
+    pub fn label_fields(&self, label: usize) -> &[Name] {
+        self.label_fields
+            .get(label)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Which of [`Self::override_labels`] are active in this graph.

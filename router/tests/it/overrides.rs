@@ -199,3 +199,40 @@ async fn a_bad_header_name_is_refused_with_the_configuration() {
     let error = refused.err().expect("refused").to_string();
     assert!(error.contains("override_labels.header"), "{error}");
 }
+
+#[tokio::test]
+async fn a_label_that_moves_no_field_of_the_operation_plans_nothing_new() {
+    let supergraph = supergraph("use-new-feed", "use-new-status").await;
+    let router = crate::start_router(
+        &supergraph,
+        config("query_plan: {override_labels: {header: x-override-labels}}"),
+    )
+    .await;
+    let feed = |labels: Option<&'static str>| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", router.url()))
+            .json(&json!({ "query": "{ feed }" }));
+        if let Some(labels) = labels {
+            request = request.header("x-override-labels", labels);
+        }
+        async move {
+            let body: Value = request
+                .send()
+                .await
+                .expect("answer")
+                .json()
+                .await
+                .expect("JSON");
+            body["data"]["feed"].clone()
+        }
+    };
+    assert_eq!(feed(None).await, json!("old"));
+    assert_eq!(feed(Some("use-new-status")).await, json!("old"));
+    assert_eq!(router.engine().load().cached_plans(), 1);
+    assert_eq!(
+        feed(Some("use-new-feed,use-new-status")).await,
+        json!("new")
+    );
+    assert_eq!(feed(Some("use-new-feed")).await, json!("new"));
+    assert_eq!(router.engine().load().cached_plans(), 2);
+}
