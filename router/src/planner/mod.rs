@@ -182,11 +182,13 @@ fn fetch_node(
         _ => "query",
     };
     text.push_str(keyword);
-    if let Some(name) = &operation.name {
+    let operation_name = operation
+        .name
+        .as_ref()
+        .map(|name| format!("{name}__{}", sanitize(&service_name)));
+    if let Some(name) = &operation_name {
         text.push(' ');
         text.push_str(name);
-        text.push_str("__");
-        text.push_str(&sanitize(&service_name));
     }
     if is_entity || !definitions.is_empty() {
         text.push('(');
@@ -195,14 +197,17 @@ fn fetch_node(
         if is_entity {
             parts.push(&declaration);
         }
-        parts.extend(definitions);
+        parts.extend(definitions.iter().copied());
         text.push_str(&parts.join(","));
         text.push(')');
     }
+    let mut entity_selection = String::new();
     if is_entity {
-        let _ = write!(text, "{{_entities(representations:${representations})");
-        write_selection_set(&mut text, &selection);
-        text.push('}');
+        write_selection_set(&mut entity_selection, &selection);
+        let _ = write!(
+            text,
+            "{{_entities(representations:${representations}){entity_selection}}}"
+        );
     } else {
         write_selection_set(&mut text, &selection);
     }
@@ -238,6 +243,13 @@ fn fetch_node(
                 sources: c.sources.clone(),
             })
             .collect(),
+        operation_name,
+        definitions: if is_entity {
+            definitions.iter().map(|d| (*d).to_owned()).collect()
+        } else {
+            Vec::new()
+        },
+        entity_selection,
     });
     if is_entity {
         PlanNode::Flatten {

@@ -103,6 +103,15 @@ pub struct FetchNode {
     /// arguments). Objects whose values differ are sent in separate requests.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<ContextValue>,
+    /// For an entity fetch, the parts of `operation` a request holding several `_entities`
+    /// calls is written from: the operation's name, its variable definitions other than the
+    /// representations, and the selection of its `_entities` field.
+    #[serde(skip)]
+    pub operation_name: Option<String>,
+    #[serde(skip)]
+    pub definitions: Vec<String>,
+    #[serde(skip)]
+    pub entity_selection: String,
 }
 
 /// A variable of an entity fetch whose value is read on an ancestor of each object.

@@ -282,6 +282,9 @@ mod tests {
                 requires: Vec::new(),
                 gate: Vec::new(),
                 contexts: Vec::new(),
+                operation_name: None,
+                definitions: Vec::new(),
+                entity_selection: String::new(),
             });
             Some(match group.parent {
                 None => fetch,

@@ -472,3 +472,25 @@ fn a_context_argument_no_ancestor_sets_is_a_located_field_error() {
     );
     assert!(!plan.contains("_entities"), "{plan}");
 }
+
+#[test]
+fn a_root_field_several_subgraphs_resolve_joins_the_fetch_another_root_field_needs() {
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@shareable\"])";
+    let supergraph = tessera_router::compose::compose(&[
+        tessera_router::compose::SubgraphSdl {
+            name: "a".into(),
+            url: "http://127.0.0.1:1/a".into(),
+            sdl: format!("{link}\ntype Query {{ feed: [String] @shareable }}"),
+        },
+        tessera_router::compose::SubgraphSdl {
+            name: "b".into(),
+            url: "http://127.0.0.1:1/b".into(),
+            sdl: format!("{link}\ntype Query {{ feed: [String] @shareable bFeed: [String] }}"),
+        },
+    ])
+    .expect("composes");
+    // `feed` comes first and either subgraph has it; only `b` has `bFeed`: one fetch, to `b`.
+    let plan = plan_text(&supergraph, "{ feed bFeed }");
+    assert_eq!(plan.matches("Fetch(").count(), 1, "{plan}");
+    assert!(plan.contains("Fetch(service: \"b\")"), "{plan}");
+}

@@ -2,8 +2,8 @@
 //! that sets the context. The composition library does not write context arguments, so the
 //! supergraph is written here as Federation 2.8 composes it. The field is fetched as an entity
 //! field with the value passed as a variable; the value may come from another subgraph than
-//! the field's; objects whose values differ are sent in separate requests, objects sharing them
-//! in one.
+//! the field's; objects whose values differ are sent in separate `_entities` calls (of one
+//! request), objects sharing them in one.
 
 use serde_json::{Value, json};
 use tessera_router::compose::SubgraphSdl;
@@ -226,29 +226,40 @@ async fn start() -> Federation {
     .unwrap_or_else(|e| panic!("the federation starts: {e:#}"))
 }
 
-/// The variables of the catalog's `_entities` requests, with their representations' ids,
-/// sorted (the requests run at the same time).
-fn catalog_entity_requests(federation: &Federation) -> Vec<Value> {
-    let mut requests: Vec<Value> = federation
-        .received_by("catalog")
-        .into_iter()
-        .filter(|r| r.query().contains("_entities"))
-        .map(|r| {
-            let mut variables = r.body["variables"].clone();
-            let ids: Vec<Value> = r
-                .representations()
-                .iter()
-                .map(|rep| rep["id"].clone())
-                .collect();
-            if let Some(map) = variables.as_object_mut() {
-                map.remove("representations");
-                map.insert("ids".to_owned(), Value::Array(ids));
+/// The catalog's `_entities` calls: for each, its context variables (renamed per call, `_<k>`)
+/// and its representations' ids, sorted.
+fn catalog_entity_calls(federation: &Federation) -> Vec<Value> {
+    let mut calls: Vec<Value> = Vec::new();
+    for request in federation.received_by("catalog") {
+        if !request.query().contains("_entities") {
+            continue;
+        }
+        let Some(variables) = request.body["variables"].as_object() else {
+            continue;
+        };
+        for k in 0.. {
+            let Some(representations) = variables
+                .get(&format!("representations_{k}"))
+                .and_then(Value::as_array)
+            else {
+                break;
+            };
+            let suffix = format!("_{k}");
+            let mut call = serde_json::Map::new();
+            for (name, value) in variables {
+                if let Some(base) = name.strip_suffix(&suffix)
+                    && base.starts_with("contextualArgument_")
+                {
+                    call.insert(base.to_owned(), value.clone());
+                }
             }
-            variables
-        })
-        .collect();
-    requests.sort_by_key(|v| v.to_string());
-    requests
+            let ids: Vec<Value> = representations.iter().map(|r| r["id"].clone()).collect();
+            call.insert("ids".to_owned(), Value::Array(ids));
+            calls.push(Value::Object(call));
+        }
+    }
+    calls.sort_by_key(|v| v.to_string());
+    calls
 }
 
 #[tokio::test]
@@ -273,9 +284,18 @@ async fn arguments_come_from_the_nearest_shop_whoever_resolves_them() {
         ] } })
     );
     insta::assert_snapshot!("two_sources", plan);
-    // One request per distinct pair of values: the cup of two USD shops is asked for once.
+    // One request, with one call per distinct pair of values: the cup of two USD shops is
+    // asked for once.
     assert_eq!(
-        catalog_entity_requests(&federation),
+        federation
+            .received_by("catalog")
+            .iter()
+            .filter(|r| r.query().contains("_entities"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        catalog_entity_calls(&federation),
         vec![
             json!({ "contextualArgument_1": "EUR", "contextualArgument_2": "de-DE", "ids": ["p1"] }),
             json!({ "contextualArgument_1": "USD", "contextualArgument_2": "en-US", "ids": ["p2", "p3"] }),
@@ -302,7 +322,7 @@ async fn the_plan_variables_never_meet_the_clients() {
         json!([{ "price": "4000 EUR" }])
     );
     assert_eq!(
-        catalog_entity_requests(&federation),
+        catalog_entity_calls(&federation),
         vec![
             json!({ "contextualArgument_2": "EUR", "ids": ["p1"] }),
             json!({ "contextualArgument_2": "USD", "ids": ["p2", "p3"] }),

@@ -121,7 +121,13 @@ impl<'a> Builder<'a> {
             .clone();
         self.root_type = root_type.clone();
         self.client_variables = operation.variables.iter().map(|v| v.name.clone()).collect();
-        let fields = flatten_fields(self.graph, &root_type, &operation.selection);
+        let mut fields = flatten_fields(self.graph, &root_type, &operation.selection);
+        if operation.kind != OperationType::Mutation {
+            // Fields only one subgraph resolves are placed first, so that those several can
+            // resolve join a fetch already made rather than open one of their own (query
+            // root fields run in any order; mutation fields keep theirs).
+            fields.sort_by_key(|f| self.graph.resolvers(&root_type, &f.name).len() > 1);
+        }
         let mut roots: Vec<GroupId> = Vec::new();
         let mut fallback: Option<PlanError> = None;
         for field in fields {
