@@ -28,6 +28,7 @@ type ObjectPaths = Vec<Vec<Step>>;
 type Slot = (usize, usize);
 
 /// The objects of an entity fetch that share their context values: one `_entities` call.
+#[derive(Default)]
 struct Part {
     context: Vec<Value>,
     representations: Vec<Value>,
@@ -498,15 +499,6 @@ impl Run<'_> {
             }
         }
         Some(Value::Object(representation))
-    }
-}
-
-impl Default for Part {
-    fn default() -> Self {
-        Part {
-            context: Vec::new(),
-            representations: Vec::new(),
-        }
     }
 }
 
