@@ -230,6 +230,49 @@ async fn resolves_a_requirement_that_has_a_requirement_of_its_own() {
 }
 
 #[tokio::test]
+async fn the_requirements_of_a_skipped_field_are_not_fetched() {
+    let f = start(subgraphs()).await;
+    let query = "query($premium: Boolean!) { products { name premium @include(if: $premium) } }";
+    let (skipped, plan) = {
+        let reply = f
+            .request(query)
+            .variables(json!({ "premium": false }))
+            .with_plan()
+            .send()
+            .await;
+        (reply.body, reply.plan.expect("a plan"))
+    };
+    assert_eq!(
+        skipped,
+        json!({ "data": { "products": [ { "name": "Teapot" }, { "name": "Kettle" } ] } })
+    );
+    // The shipping estimate is fetched only for the premium: it waits for the same condition.
+    assert!(
+        plan.contains("Fetch(service: \"shipping\") {\n        when @include(if:$premium)"),
+        "{plan}"
+    );
+    let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+    assert_eq!(order, ["catalog"]);
+    f.forget_requests();
+    let included = f
+        .request(query)
+        .variables(json!({ "premium": true }))
+        .send()
+        .await
+        .body;
+    assert_eq!(
+        included,
+        json!({ "data": { "products": [
+            { "name": "Teapot", "premium": 125 },
+            { "name": "Kettle", "premium": 255 },
+        ] } })
+    );
+    let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+    assert_eq!(order, ["catalog", "shipping", "insurance"]);
+    f.shutdown().await;
+}
+
+#[tokio::test]
 async fn passes_the_arguments_of_required_fields_and_of_the_requiring_field() {
     let f = start(subgraphs()).await;
     // The client's price is in dollars; the duty needs the euro price, fetched alongside.

@@ -81,9 +81,9 @@ impl Builder<'_> {
             let level = &levels[i];
             let up = levels.len() - i;
             self.touched.push(BTreeSet::new());
-            let walked = (|| {
+            let walked = self.serving(&field.conditions, |b| {
                 if sources.len() > 1 || sources[0].0 != level.ty {
-                    self.add_typename(level.group, &level.pos);
+                    b.add_typename(level.group, &level.pos);
                 }
                 for (on, selection) in &sources {
                     let selection = if *on == level.ty {
@@ -94,7 +94,7 @@ impl Builder<'_> {
                             selection: selection.clone(),
                         })])
                     };
-                    self.walk(
+                    b.walk(
                         level.group,
                         &level.pos,
                         &level.path,
@@ -104,7 +104,7 @@ impl Builder<'_> {
                     )?;
                 }
                 Ok(())
-            })();
+            });
             let touched = self.touched.pop().unwrap_or_default();
             walked?;
             if touched.iter().any(|&t| t == g || self.depends_on(t, g)) {

@@ -70,7 +70,7 @@ impl Builder<'_> {
             &rep_ty,
             &key,
             requires.as_ref(),
-            Some(&field.name),
+            Some(field),
         )?;
         let field = &self.with_context(next, &rep_ty, field)?;
         let entity_pos = vec![Step::Fragment(rep_ty.clone())];
@@ -99,19 +99,21 @@ impl Builder<'_> {
         rep_ty: &Name,
         key: &Key,
         requires: Option<&SelectionSet>,
-        field_name: Option<&Name>,
+        field: Option<&Field>,
     ) -> Result<GroupId, PlanError> {
         self.jumping
-            .push((rep_ty.clone(), target, field_name.cloned()));
+            .push((rep_ty.clone(), target, field.map(|f| f.name.clone())));
         self.touched.push(BTreeSet::new());
-        let walked = (|| {
-            self.add_typename(g, pos);
-            self.walk(g, pos, path, ty, &key.fields, None)?;
+        // What the key and requirement walks fetch serves only this field.
+        let conditions = field.map(|f| f.conditions.clone()).unwrap_or_default();
+        let walked = self.serving(&conditions, |b| {
+            b.add_typename(g, pos);
+            b.walk(g, pos, path, ty, &key.fields, None)?;
             if let Some(requires) = requires {
-                self.walk(g, pos, path, ty, requires, None)?;
+                b.walk(g, pos, path, ty, requires, None)?;
             }
             Ok(())
-        })();
+        });
         let touched = self.touched.pop().unwrap_or_default();
         self.jumping.pop();
         walked?;

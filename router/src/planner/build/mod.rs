@@ -90,6 +90,9 @@ pub(super) struct Builder<'a> {
     client_variables: Vec<Name>,
     /// How many variables of its own the plan has named.
     variables_made: usize,
+    /// While walking the keys and requirements of a conditional field: its conditions.
+    /// Fetches made there serve only that field, so they wait for them too.
+    serving: Vec<Condition>,
 }
 
 impl<'a> Builder<'a> {
@@ -109,6 +112,7 @@ impl<'a> Builder<'a> {
             root_type: Name::new_unchecked("Query"),
             client_variables: Vec::new(),
             variables_made: 0,
+            serving: Vec::new(),
         }
     }
 
@@ -284,16 +288,34 @@ impl<'a> Builder<'a> {
     /// The conditions objects at position `pos` of group `g` are selected under.
     fn context_at(&self, g: GroupId, pos: &[Step]) -> Vec<Condition> {
         let mut context = self.groups[g].context.clone();
-        for step in pos {
-            if let Step::Field(field) = step {
-                for condition in &field.conditions {
-                    if !context.contains(condition) {
-                        context.push(condition.clone());
-                    }
-                }
+        let steps = pos.iter().filter_map(|step| match step {
+            Step::Field(field) => Some(&field.conditions),
+            Step::Fragment(_) => None,
+        });
+        for condition in steps.flatten().chain(&self.serving) {
+            if !context.contains(condition) {
+                context.push(condition.clone());
             }
         }
+        context.sort();
         context
+    }
+
+    /// Runs `walk` with `conditions` added to those the fetches it makes wait for.
+    pub(super) fn serving<T>(
+        &mut self,
+        conditions: &[Condition],
+        walk: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let before = self.serving.len();
+        for condition in conditions {
+            if !self.serving.contains(condition) {
+                self.serving.push(condition.clone());
+            }
+        }
+        let out = walk(self);
+        self.serving.truncate(before);
+        out
     }
 
     pub(super) fn touch(&mut self, g: GroupId) {
@@ -511,7 +533,8 @@ impl<'a> Builder<'a> {
             };
             if local {
                 if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
-                    self.require_at_root(g, ty, requires)?;
+                    let conditions = field.conditions.clone();
+                    self.serving(&conditions, |b| b.require_at_root(g, ty, requires))?;
                 }
                 let child_provided =
                     match (provided_field, declared.and_then(|f| f.provides.as_ref())) {
