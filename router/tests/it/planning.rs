@@ -494,3 +494,34 @@ fn a_root_field_several_subgraphs_resolve_joins_the_fetch_another_root_field_nee
     assert_eq!(plan.matches("Fetch(").count(), 1, "{plan}");
     assert!(plan.contains("Fetch(service: \"b\")"), "{plan}");
 }
+
+#[test]
+fn root_fields_that_more_subgraphs_answer_join_the_fetch_of_those_fewer_answer() {
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@shareable\", \"@key\"])";
+    let supergraph = tessera_router::compose::compose(&[
+        tessera_router::compose::SubgraphSdl {
+            name: "a".into(),
+            url: "http://127.0.0.1:1/a".into(),
+            sdl: format!(
+                "{link}\ntype Query {{ product: Product @shareable }}\n\
+                 type Product @key(fields: \"id\") {{ id: ID! }}"
+            ),
+        },
+        tessera_router::compose::SubgraphSdl {
+            name: "b".into(),
+            url: "http://127.0.0.1:1/b".into(),
+            sdl: format!(
+                "{link}\ntype Query {{ product: Product @shareable }}\n\
+                 type Product @key(fields: \"id\") {{ id: ID! price: Int }}"
+            ),
+        },
+    ])
+    .expect("composes");
+    // Both answer `product { id }`; only `b` answers the aliased one with its price.
+    let plan = plan_text(
+        &supergraph,
+        "{ product { id } other: product { id price } }",
+    );
+    assert_eq!(plan.matches("Fetch(").count(), 1, "{plan}");
+    assert!(plan.contains("Fetch(service: \"b\")"), "{plan}");
+}

@@ -127,10 +127,16 @@ impl<'a> Builder<'a> {
         self.client_variables = operation.variables.iter().map(|v| v.name.clone()).collect();
         let mut fields = flatten_fields(self.graph, &root_type, &operation.selection);
         if operation.kind != OperationType::Mutation {
-            // Fields only one subgraph resolves are placed first, so that those several can
-            // resolve join a fetch already made rather than open one of their own (query
-            // root fields run in any order; mutation fields keep theirs).
-            fields.sort_by_key(|f| self.graph.resolvers(&root_type, &f.name).len() > 1);
+            // Fields fewer subgraphs answer best are placed first, so that those more can
+            // answer as well join a fetch already made rather than open one of their own
+            // (query root fields run in any order; mutation fields keep theirs).
+            let best: Vec<usize> = fields
+                .iter()
+                .map(|f| self.best_root_candidates(&root_type, f))
+                .collect();
+            let mut order: Vec<usize> = (0..fields.len()).collect();
+            order.sort_by_key(|&i| best[i]);
+            fields = order.into_iter().map(|i| fields[i]).collect();
         }
         let mut roots: Vec<GroupId> = Vec::new();
         let mut fallback: Option<PlanError> = None;
@@ -569,6 +575,30 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// How many subgraphs answer root field `field` at the lowest cost (any number above the
+    /// candidates' count when none can answer it whole).
+    fn best_root_candidates(&self, root_type: &Name, field: &Field) -> usize {
+        let candidates = self.graph.resolvers(root_type, &field.name);
+        let costs: Vec<u32> = candidates
+            .iter()
+            .filter_map(|&s| {
+                if field.selection.0.is_empty() {
+                    return Some(0);
+                }
+                let child = self.child_type(s, root_type, field);
+                let provides = self
+                    .graph
+                    .field_in(s, root_type, &field.name)
+                    .and_then(|f| f.provides.as_ref());
+                self.reach(s, &child, &field.selection, provides, &mut Vec::new(), 0)
+            })
+            .collect();
+        match costs.iter().min() {
+            Some(min) => costs.iter().filter(|c| *c == min).count(),
+            None => usize::MAX,
+        }
     }
 
     /// A client field that cannot be resolved where it is asked for becomes a field error
