@@ -207,10 +207,13 @@ impl FetchNode {
     }
 
     /// Whether `other` sends the same request as this fetch apart from its representations
-    /// (the same entity fetch reached along another path), so that the two can be one request.
+    /// (the same entity fetch reached along another path, under the same conditions), so that
+    /// the two can be one `_entities` call.
     pub fn same_request(&self, other: &FetchNode) -> bool {
         self.subgraph == other.subgraph
             && self.operation == other.operation
+            // A fetch waiting for other conditions is sent when they hold, not these.
+            && self.gate == other.gate
             && self.requires.len() == other.requires.len()
             && self.requires.iter().zip(&other.requires).all(|(x, y)| {
                 x.typename == y.typename

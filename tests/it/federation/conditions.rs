@@ -314,3 +314,29 @@ async fn decides_literal_conditions() {
     assert_eq!(f.requests_to("reviews"), 0);
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_entity_fetch_under_an_excluded_selection_does_not_hold_back_the_same_one_selected() {
+    let f = start(subgraphs()).await;
+    // The two `reviews` fetches send the same operation for the same objects; only the
+    // second is selected.
+    let body = f
+        .request(
+            "query($no: Boolean = false) {
+                hidden: products @include(if: $no) { reviews { body } }
+                shown: products { reviews { body } }
+            }",
+        )
+        .send()
+        .await
+        .body;
+    assert_eq!(
+        body,
+        json!({ "data": { "shown": [
+            { "reviews": [{ "body": "Fine p1" }] },
+            { "reviews": [{ "body": "Fine p2" }] },
+        ] } })
+    );
+    assert_eq!(f.requests_to("reviews"), 1);
+    f.shutdown().await;
+}
