@@ -354,6 +354,15 @@ impl<'a> Shaper<'a> {
                         ));
                         return self.null(ty, parent, field);
                     };
+                    if self.unresolved_concrete(name, object, selections) {
+                        // An `@interfaceObject`'s object whose concrete type the plan asked
+                        // for and did not get (that fetch failed): it cannot be shaped.
+                        self.error(&format!(
+                            "{parent}.{}: the concrete type of this {name} could not be resolved",
+                            field.name
+                        ));
+                        return self.rewind(start, ty);
+                    }
                     match self.concrete(name, object) {
                         Some(concrete) => match self.object(&concrete, object, selections, None) {
                             Ok(()) => Ok(()),
@@ -382,6 +391,28 @@ impl<'a> Shaper<'a> {
             self.out.extend_from_slice(b"null");
             Ok(())
         }
+    }
+
+    /// Whether `object`, in a position of interface type `ty`, carries no concrete type (none,
+    /// or the interface's own name, as an `@interfaceObject` answers) while `selections` ask
+    /// for something only its concrete type answers: its `__typename`, or a fragment on an
+    /// object type.
+    fn unresolved_concrete(&self, ty: &Name, object: &Map, selections: &[&SelectionSet]) -> bool {
+        fn needs(api: &apollo_compiler::Schema, set: &SelectionSet) -> bool {
+            set.0.iter().any(|item| match item {
+                Selection::Field(field) => field.name == "__typename",
+                Selection::Fragment(fragment) => {
+                    matches!(api.types.get(&fragment.on), Some(ExtendedType::Object(_)))
+                        || needs(api, &fragment.selection)
+                }
+            })
+        }
+        if !matches!(self.api.types.get(ty), Some(ExtendedType::Interface(_))) {
+            return false;
+        }
+        let typename = object.get("__typename").and_then(Value::as_str);
+        typename.is_none_or(|t| t == ty.as_str())
+            && selections.iter().any(|set| needs(&self.api, set))
     }
 
     /// The concrete type of an object in a position of type `ty`.
