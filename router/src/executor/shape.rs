@@ -412,7 +412,7 @@ impl<'a> Shaper<'a> {
         }
         let typename = object.get("__typename").and_then(Value::as_str);
         typename.is_none_or(|t| t == ty.as_str())
-            && selections.iter().any(|set| needs(&self.api, set))
+            && selections.iter().any(|set| needs(self.api, set))
     }
 
     /// The concrete type of an object in a position of type `ty`.
