@@ -78,6 +78,28 @@ pub fn dealias(
     counter > 0
 }
 
+/// The response keys met at one level of a subgraph operation, with the type each has there,
+/// and, per key, the same for the level below it: fields sharing a key at one level share the
+/// levels below too, where their children must agree as well (the spec's SameResponseShape).
+#[derive(Default)]
+struct Seen {
+    keys: Vec<(Name, String)>,
+    below: Vec<(Name, Seen)>,
+}
+
+impl Seen {
+    fn below(&mut self, key: &Name) -> &mut Seen {
+        let i = match self.below.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.below.push((key.clone(), Seen::default()));
+                self.below.len() - 1
+            }
+        };
+        &mut self.below[i].1
+    }
+}
+
 /// One selection level (fields, and fields in its fragments), then each field's own level.
 fn level(
     graph: &Graph,
@@ -87,7 +109,7 @@ fn level(
     set: &mut SelectionSet,
     counter: &mut usize,
 ) {
-    let mut seen: Vec<(Name, String)> = Vec::new();
+    let mut seen = Seen::default();
     visit(graph, schema, subgraph, parent, set, &mut seen, counter);
 }
 
@@ -97,7 +119,7 @@ fn visit(
     subgraph: SubgraphId,
     parent: &str,
     set: &mut SelectionSet,
-    seen: &mut Vec<(Name, String)>,
+    seen: &mut Seen,
     counter: &mut usize,
 ) {
     for item in &mut set.0 {
@@ -114,13 +136,13 @@ fn visit(
                     })
                     .unwrap_or_default();
                 let key = field.key().clone();
-                match seen.iter().find(|(k, _)| *k == key) {
+                match seen.keys.iter().find(|(k, _)| *k == key) {
                     Some((_, existing)) if *existing != ty => {
                         *counter += 1;
                         field.alias = Name::new(&format!("{key}{RENAME_MARK}{counter}")).ok();
                     }
                     Some(_) => {}
-                    None => seen.push((key, ty)),
+                    None => seen.keys.push((key, ty)),
                 }
                 if !field.selection.0.is_empty() {
                     let child = graph
@@ -133,12 +155,14 @@ fn visit(
                                 .map(|f| f.ty.inner_named_type().to_string())
                         })
                         .unwrap_or_default();
-                    level(
+                    let below = seen.below(field.key());
+                    visit(
                         graph,
                         schema,
                         subgraph,
                         &child,
                         &mut field.selection,
+                        below,
                         counter,
                     );
                 }

@@ -525,3 +525,24 @@ fn root_fields_that_more_subgraphs_answer_join_the_fetch_of_those_fewer_answer()
     assert_eq!(plan.matches("Fetch(").count(), 1, "{plan}");
     assert!(plan.contains("Fetch(service: \"b\")"), "{plan}");
 }
+
+#[test]
+fn children_of_fields_sharing_a_response_key_are_checked_together() {
+    // In subgraph `b`, `User.id` is `ID!` and `Admin.id` is `ID` (the supergraph has `ID` for
+    // both): under one response key, in the children of two `similarAccounts` that share
+    // theirs, `b` would refuse the operation, so one of them is aliased.
+    let sdl = hand_composed(
+        r#"enum join__Graph { B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }
+type Query @join__type(graph: B) { accounts: [Account] }
+interface Account @join__type(graph: B) { id: ID similarAccounts: [Account] }
+type User implements Account @join__type(graph: B) @join__implements(graph: B, interface: "Account") { id: ID @join__field(graph: B, type: "ID!") similarAccounts: [Account] }
+type Admin implements Account @join__type(graph: B) @join__implements(graph: B, interface: "Account") { id: ID similarAccounts: [Account] }
+"#,
+    );
+    let plan = plan_text(
+        &sdl,
+        "{ accounts { ... on User { similarAccounts { ... on User { id } } } \
+           ... on Admin { similarAccounts { ... on Admin { id } } } } }",
+    );
+    assert!(plan.contains("id__tessera_alias_"), "{plan}");
+}
