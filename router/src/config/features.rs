@@ -55,6 +55,12 @@ pub struct QueryPlanConfig {
     /// Which progressive `@override` labels are active.
     #[serde(default)]
     pub override_labels: OverrideLabelsConfig,
+    /// The entity fetches of one plan step that go to one subgraph are sent as one request
+    /// (an aliased `_entities` call each). Fewer subgraph requests; off, each is a request of
+    /// its own, sent in parallel, which can answer sooner when the subgraph handles the calls
+    /// of one request one after another.
+    #[serde(default = "yes")]
+    pub combine_entity_fetches: bool,
 }
 
 /// Progressive `@override(from:, label:)`: while a field's label is active the overriding
@@ -83,6 +89,7 @@ impl Default for QueryPlanConfig {
             max_steps: default_plan_steps(),
             timeout_ms: default_plan_timeout_ms(),
             override_labels: OverrideLabelsConfig::default(),
+            combine_entity_fetches: true,
         }
     }
 }

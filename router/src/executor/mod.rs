@@ -58,6 +58,8 @@ pub struct Executor {
     endpoints: Arc<Vec<Endpoint>>,
     /// Share one subgraph request among identical queries in flight at the same time.
     dedupe: bool,
+    /// Send the entity fetches of a step to one subgraph as one request.
+    combine: bool,
     in_flight: Arc<dedupe::Table>,
     hasher: ahash::RandomState,
 }
@@ -78,9 +80,17 @@ impl Executor {
             transport,
             endpoints: Arc::new(endpoints),
             dedupe,
+            combine: true,
             in_flight: Arc::default(),
             hasher: ahash::RandomState::new(),
         }
+    }
+
+    /// This executor, combining the entity fetches of a step to one subgraph into one request
+    /// (`true`, the default) or not.
+    pub fn combining(mut self, combine: bool) -> Self {
+        self.combine = combine;
+        self
     }
 
     /// The endpoint of subgraph `subgraph` (indexed like the planner's subgraphs).
@@ -207,10 +217,11 @@ impl<'a> Run<'a> {
                         match node {
                             PlanNode::Flatten { path, node } => match node.as_ref() {
                                 PlanNode::Fetch(fetch) => {
-                                    let batch = match batches
-                                        .iter_mut()
-                                        .find(|b| b[0].0.subgraph == fetch.subgraph)
-                                    {
+                                    let combine = self.executor.combine;
+                                    let batch = match batches.iter_mut().find(|b| {
+                                        b[0].0.subgraph == fetch.subgraph
+                                            && (combine || b[0].0.same_request(fetch))
+                                    }) {
                                         Some(batch) => batch,
                                         None => {
                                             batches.push(Vec::new());
