@@ -188,6 +188,8 @@ impl Run<'_> {
             .collect();
         let base = representations_base(&taken);
         let mut definitions: Vec<String> = Vec::new();
+        let mut declared: std::collections::HashSet<String, ahash::RandomState> =
+            Default::default();
         let mut body = String::new();
         let mut variables = Variables {
             client: Default::default(),
@@ -202,6 +204,7 @@ impl Run<'_> {
                 .unwrap_or_default();
             let representations = Name::new(&format!("{base}{k}")).expect("a GraphQL name");
             definitions.push(format!("${representations}:[_Any!]!"));
+            declared.insert(definitions[definitions.len() - 1].clone());
             // A fetch's context variables are renamed per call: its parts differ in them.
             let renamed: Vec<(Name, Name)> = fetch
                 .contexts
@@ -213,7 +216,7 @@ impl Run<'_> {
                 .collect();
             for definition in &fetch.definitions {
                 let definition = rename_variables(definition, &renamed);
-                if !definitions.contains(&definition) {
+                if declared.insert(definition.clone()) {
                     definitions.push(definition);
                 }
             }
@@ -535,7 +538,22 @@ fn rename_variables(text: &str, renamed: &[(Name, Name)]) -> String {
     }
     let mut out = String::with_capacity(text.len() + 8 * renamed.len());
     let mut rest = text;
-    while let Some(at) = rest.find('$') {
+    // `$` inside a string value is text, not a variable.
+    let outside_strings = |text: &str| -> Option<usize> {
+        let mut quoted = false;
+        let mut escaped = false;
+        for (i, c) in text.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                '$' if !quoted => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    };
+    while let Some(at) = outside_strings(rest) {
         out.push_str(&rest[..=at]);
         rest = &rest[at + 1..];
         let end = rest

@@ -398,12 +398,25 @@ impl<'a> Shaper<'a> {
     /// for something only its concrete type answers: its `__typename`, or a fragment on an
     /// object type.
     fn unresolved_concrete(&self, ty: &Name, object: &Map, selections: &[&SelectionSet]) -> bool {
-        fn needs(api: &apollo_compiler::Schema, set: &SelectionSet) -> bool {
+        // Only what the request selects counts: skipped fields need nothing.
+        fn needs(api: &apollo_compiler::Schema, variables: &JsonMap, set: &SelectionSet) -> bool {
+            fn any_field(variables: &JsonMap, set: &SelectionSet) -> bool {
+                set.0.iter().any(|item| match item {
+                    Selection::Field(field) => {
+                        crate::planner::operation::holds(&field.conditions, variables)
+                    }
+                    Selection::Fragment(fragment) => any_field(variables, &fragment.selection),
+                })
+            }
             set.0.iter().any(|item| match item {
-                Selection::Field(field) => field.name == "__typename",
+                Selection::Field(field) => {
+                    field.name == "__typename"
+                        && crate::planner::operation::holds(&field.conditions, variables)
+                }
                 Selection::Fragment(fragment) => {
-                    matches!(api.types.get(&fragment.on), Some(ExtendedType::Object(_)))
-                        || needs(api, &fragment.selection)
+                    (matches!(api.types.get(&fragment.on), Some(ExtendedType::Object(_)))
+                        && any_field(variables, &fragment.selection))
+                        || needs(api, variables, &fragment.selection)
                 }
             })
         }
@@ -412,7 +425,9 @@ impl<'a> Shaper<'a> {
         }
         let typename = object.get("__typename").and_then(Value::as_str);
         typename.is_none_or(|t| t == ty.as_str())
-            && selections.iter().any(|set| needs(self.api, set))
+            && selections
+                .iter()
+                .any(|set| needs(self.api, self.variables, set))
     }
 
     /// The concrete type of an object in a position of type `ty`.

@@ -39,8 +39,9 @@ pub struct Overrides {
     rules: Vec<Rule>,
     header: Option<HeaderName>,
     graphs: Mutex<LruCache<Vec<bool>, Arc<Graph>>>,
-    /// Per label, the names of the fields it changes.
-    fields: Vec<Vec<apollo_compiler::Name>>,
+    /// Per label, the names of the fields it changes; `None` for a label whose fields plans
+    /// reach through keys or requirements, which is always part of the key.
+    fields: Vec<Option<Vec<apollo_compiler::Name>>>,
 }
 
 impl std::fmt::Debug for Overrides {
@@ -83,7 +84,7 @@ impl Overrides {
             header,
             graphs: Mutex::new(LruCache::new(NonZeroUsize::new(GRAPHS).expect("not 0"))),
             fields: (0..graph.override_labels().len())
-                .map(|i| graph.label_fields(i).to_vec())
+                .map(|i| (!graph.label_reached(i)).then(|| graph.label_fields(i).to_vec()))
                 .collect(),
         })
     }
@@ -144,7 +145,9 @@ impl Overrides {
             }
         }
         for (on, fields) in active.iter_mut().zip(&self.fields) {
-            *on = *on && fields.iter().any(|f| names.contains(&f));
+            if let Some(fields) = fields {
+                *on = *on && fields.iter().any(|f| names.contains(&f));
+            }
         }
         active
     }

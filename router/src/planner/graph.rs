@@ -95,8 +95,12 @@ pub struct Graph {
     active: Vec<bool>,
     /// Per label, the names of the fields whose resolution it changes.
     label_fields: Vec<Vec<Name>>,
-    /// (type, field, argument) → the argument's selection on each type setting its context.
-    context_selections: HashMap<(Name, Name, Name), Vec<ContextSource>>,
+    /// Per label, whether one of its fields is named by a key, a requirement or a context
+    /// selection, which plans reach without the operation naming them.
+    label_reached: Vec<bool>,
+    /// (subgraph, type, field, argument) → the argument's selection on each type setting its
+    /// context.
+    context_selections: HashMap<(SubgraphId, Name, Name, Name), Vec<ContextSource>>,
 }
 
 impl Graph {
@@ -245,7 +249,7 @@ impl Graph {
                     }
                     graph
                         .context_selections
-                        .insert((ty.clone(), field.clone(), name.clone()), sources);
+                        .insert((ids[g], ty.clone(), field.clone(), name.clone()), sources);
                     context.push(ContextArgument {
                         name,
                         ty: argument.ty.clone(),
@@ -340,6 +344,34 @@ impl Graph {
                 }
             }
         }
+        let mut reached: Vec<&Name> = Vec::new();
+        let sets = graph
+            .fields
+            .values()
+            .flatten()
+            .filter_map(|f| f.requires.as_ref())
+            .chain(
+                graph
+                    .types
+                    .values()
+                    .flatten()
+                    .flat_map(|t| t.keys.iter().map(|k| &k.fields)),
+            )
+            .chain(
+                graph
+                    .context_selections
+                    .values()
+                    .flatten()
+                    .map(|c| &c.selection),
+            );
+        for set in sets {
+            field_names(set, &mut reached);
+        }
+        graph.label_reached = graph
+            .label_fields
+            .iter()
+            .map(|names| names.iter().any(|n| reached.contains(&n)))
+            .collect();
         graph.labels = labels;
         Ok(graph)
     }
@@ -350,14 +382,18 @@ impl Graph {
     /// Empty when no object of `ty` sets the context.
     pub fn context_sources(
         &self,
+        subgraph: SubgraphId,
         ty: &Name,
         field: &(Name, Name),
         argument: &ContextArgument,
     ) -> Vec<(Name, SelectionSet)> {
-        let Some(sources) =
-            self.context_selections
-                .get(&(field.0.clone(), field.1.clone(), argument.name.clone()))
-        else {
+        let key = (
+            subgraph,
+            field.0.clone(),
+            field.1.clone(),
+            argument.name.clone(),
+        );
+        let Some(sources) = self.context_selections.get(&key) else {
             return Vec::new();
         };
         let concrete: Vec<Name> = if self.is_abstract(ty) {
@@ -386,6 +422,12 @@ impl Graph {
     /// The supergraph's progressive `@override` labels, sorted.
     pub fn override_labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// Whether a field of label `label` is named by a key, a requirement or a context selection
+    /// (so that an operation can reach it without naming it).
+    pub fn label_reached(&self, label: usize) -> bool {
+        self.label_reached.get(label).copied().unwrap_or(true)
     }
 
     /// The names of the fields whose resolution label `label` changes.
@@ -541,6 +583,22 @@ impl Graph {
             .into_iter()
             .flat_map(|t| t.keys.iter())
             .filter(|k| k.resolvable)
+    }
+}
+
+/// Every field name in `set`, at every depth.
+fn field_names<'s>(set: &'s SelectionSet, out: &mut Vec<&'s Name>) {
+    use super::operation::Selection;
+    for item in &set.0 {
+        match item {
+            Selection::Field(field) => {
+                if !out.contains(&&field.name) {
+                    out.push(&field.name);
+                }
+                field_names(&field.selection, out);
+            }
+            Selection::Fragment(fragment) => field_names(&fragment.selection, out),
+        }
     }
 }
 

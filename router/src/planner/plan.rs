@@ -102,7 +102,7 @@ pub struct FetchNode {
     )]
     pub gate: Vec<Vec<super::operation::Condition>>,
     /// For an entity fetch: variables whose values are read above each object (context
-    /// arguments). Objects whose values differ are sent in separate requests.
+    /// arguments). Objects whose values differ are sent in separate `_entities` calls.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<ContextValue>,
     /// For an entity fetch, the parts of `operation` a request holding several `_entities`

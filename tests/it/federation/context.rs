@@ -308,10 +308,11 @@ async fn arguments_come_from_the_nearest_shop_whoever_resolves_them() {
 #[tokio::test]
 async fn the_plan_variables_never_meet_the_clients() {
     let federation = start().await;
+    // Named like the per-call name of the plan's first variable would be.
     let body = federation
         .request(
-            "query($contextualArgument_1: Boolean = true) {
-               shops @include(if: $contextualArgument_1) { products { price } }
+            "query($contextualArgument_1_0: Boolean = true) {
+               shops @include(if: $contextualArgument_1_0) { products { price } }
              }",
         )
         .send()
@@ -319,13 +320,14 @@ async fn the_plan_variables_never_meet_the_clients() {
         .body;
     assert_eq!(
         body["data"]["shops"][0]["products"],
-        json!([{ "price": "4000 EUR" }])
+        json!([{ "price": "4000 EUR" }]),
+        "{body}"
     );
     assert_eq!(
         catalog_entity_calls(&federation),
         vec![
-            json!({ "contextualArgument_2": "EUR", "ids": ["p1"] }),
-            json!({ "contextualArgument_2": "USD", "ids": ["p2", "p3"] }),
+            json!({ "contextualArgument__1": "EUR", "ids": ["p1"] }),
+            json!({ "contextualArgument__1": "USD", "ids": ["p2", "p3"] }),
         ]
     );
     federation.shutdown().await;
@@ -343,5 +345,25 @@ async fn clients_cannot_pass_the_argument_themselves() {
         "{body}"
     );
     assert_eq!(federation.received().len(), 0);
+    federation.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_field_selected_twice_under_one_key_takes_one_variable() {
+    let federation = start().await;
+    let body = federation
+        .request(
+            "query($a: Boolean = true, $b: Boolean = false) {
+               shops { products { price @include(if: $a) price @skip(if: $b) } }
+             }",
+        )
+        .send()
+        .await
+        .body;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["shops"][0]["products"],
+        json!([{ "price": "4000 EUR" }])
+    );
     federation.shutdown().await;
 }

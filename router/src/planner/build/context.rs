@@ -69,7 +69,9 @@ impl Builder<'_> {
         for argument in arguments {
             let key = (ty.clone(), field.name.clone());
             let found = levels.iter().enumerate().rev().find_map(|(i, level)| {
-                let sources = self.graph.context_sources(&level.ty, &key, &argument);
+                let sources = self
+                    .graph
+                    .context_sources(subgraph, &level.ty, &key, &argument);
                 (!sources.is_empty()).then_some((i, sources))
             });
             let Some((i, sources)) = found else {
@@ -80,6 +82,19 @@ impl Builder<'_> {
             };
             let level = &levels[i];
             let up = levels.len() - i;
+            // The same argument read from the same ancestor in this fetch: one variable, so
+            // that two selections of the field under one key keep the same arguments.
+            if let Some(existing) = self.groups[g]
+                .contexts
+                .iter()
+                .find(|c| c.up == up && c.ty == argument.ty && c.sources == sources)
+            {
+                out.arguments.push((
+                    argument.name.clone(),
+                    Node::new(Value::Variable(existing.variable.clone())),
+                ));
+                continue;
+            }
             self.touched.push(BTreeSet::new());
             let walked = self.serving(&field.conditions, |b| {
                 if sources.len() > 1 || sources[0].0 != level.ty {
@@ -167,15 +182,19 @@ impl Builder<'_> {
         levels
     }
 
-    /// A variable name of the plan's own: `<base>_<n>`, used by no variable of the client's
-    /// operation and by no other of the plan's.
+    /// A variable name of the plan's own: `<base>_<n>`, with `base` made longer (`_`) until
+    /// no variable of the client's operation starts with `<base>_`, so neither this name nor
+    /// the per-call names made from it (`<base>_<n>_<k>`) can be the client's.
     fn fresh_variable(&mut self, base: &str) -> Name {
-        loop {
-            self.variables_made += 1;
-            let name = format!("{base}_{}", self.variables_made);
-            if !self.client_variables.iter().any(|v| v == name.as_str()) {
-                return Name::new(&name).expect("a GraphQL name");
-            }
+        let mut base = base.to_owned();
+        while self
+            .client_variables
+            .iter()
+            .any(|v| v.as_str().starts_with(&format!("{base}_")))
+        {
+            base.push('_');
         }
+        self.variables_made += 1;
+        Name::new(&format!("{base}_{}", self.variables_made)).expect("a GraphQL name")
     }
 }
