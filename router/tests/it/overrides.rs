@@ -56,9 +56,18 @@ fn config(yaml: &str) -> GatewayConfig {
 }
 
 async fn ask(router: &tessera_router::server::RouterServer, header: Option<&str>) -> Value {
+    ask_for(router, "{ feed status }", header).await
+}
+
+/// The data of `query`, with `header` as the labels header when given.
+async fn ask_for(
+    router: &tessera_router::server::RouterServer,
+    query: &str,
+    header: Option<&str>,
+) -> Value {
     let mut request = reqwest::Client::new()
         .post(format!("{}/graphql", router.url()))
-        .json(&json!({ "query": "{ feed status }" }));
+        .json(&json!({ "query": query }));
     if let Some(labels) = header {
         request = request.header("x-override-labels", labels);
     }
@@ -208,23 +217,8 @@ async fn a_label_that_moves_no_field_of_the_operation_plans_nothing_new() {
         config("query_plan: {override_labels: {header: x-override-labels}}"),
     )
     .await;
-    let feed = |labels: Option<&'static str>| {
-        let mut request = reqwest::Client::new()
-            .post(format!("{}/graphql", router.url()))
-            .json(&json!({ "query": "{ feed }" }));
-        if let Some(labels) = labels {
-            request = request.header("x-override-labels", labels);
-        }
-        async move {
-            let body: Value = request
-                .send()
-                .await
-                .expect("answer")
-                .json()
-                .await
-                .expect("JSON");
-            body["data"]["feed"].clone()
-        }
+    let feed = async |labels: Option<&'static str>| {
+        ask_for(&router, "{ feed }", labels).await["feed"].clone()
     };
     assert_eq!(feed(None).await, json!("old"));
     assert_eq!(feed(Some("use-new-status")).await, json!("old"));
