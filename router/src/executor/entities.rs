@@ -108,23 +108,28 @@ impl Run<'_> {
                     slots.push(None);
                     return;
                 };
-                let context = self.context_values(fetch, above);
-                let context_hash = if context.is_empty() {
-                    0
-                } else {
-                    hash(&Value::Array(context.clone()))
-                };
-                let same_context = part_by_context.entry(context_hash).or_default();
-                let part = match same_context.iter().find(|&&p| parts[p].context == context) {
-                    Some(&p) => p,
-                    None => {
-                        parts.push(Part {
-                            context,
-                            representations: Vec::new(),
-                        });
-                        same_context.push(parts.len() - 1);
-                        parts.len() - 1
+                // Without context variables every object is in the one part: no lookup.
+                let (part, context_hash) = if fetch.contexts.is_empty() {
+                    if parts.is_empty() {
+                        parts.push(Part::default());
                     }
+                    (0, 0)
+                } else {
+                    let context = self.context_values(fetch, above);
+                    let context_hash = hash(&Value::Array(context.clone()));
+                    let same_context = part_by_context.entry(context_hash).or_default();
+                    let part = match same_context.iter().find(|&&p| parts[p].context == context) {
+                        Some(&p) => p,
+                        None => {
+                            parts.push(Part {
+                                context,
+                                representations: Vec::new(),
+                            });
+                            same_context.push(parts.len() - 1);
+                            parts.len() - 1
+                        }
+                    };
+                    (part, context_hash)
                 };
                 let same = seen
                     .entry(hash(&representation) ^ context_hash)
