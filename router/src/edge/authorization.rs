@@ -291,9 +291,9 @@ fn shared_conditions(set: &SelectionSet) -> Vec<crate::planner::operation::Condi
 }
 
 /// The policy names the guards refer to, once each.
-pub fn policies(guards: &[Guard]) -> Vec<String> {
+pub fn policies<'g>(guards: impl IntoIterator<Item = &'g Guard>) -> Vec<String> {
     let mut names: Vec<String> = guards
-        .iter()
+        .into_iter()
         .flat_map(|g| g.requirement.policies.iter().flatten().flatten().cloned())
         .collect();
     names.sort();

@@ -12,7 +12,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use apollo_compiler::Name;
 
-use super::errors::{entity_paths, fetch_error, subgraph_error};
+use futures::future::join_all;
+
+use super::errors::{entity_paths, error_value, fetch_error, subgraph_error};
 use super::merge::{self, Step};
 use super::{FetchError, Run, Variables};
 use crate::json::{Map, Value};
@@ -39,7 +41,14 @@ struct Part {
 struct Collected {
     parts: Vec<Part>,
     order: Vec<Vec<Option<Slot>>>,
+    /// (path, object) of the objects left out because a context value a non-null argument
+    /// takes is null: sent, they would fail the whole request.
+    missing: Vec<(usize, usize)>,
 }
+
+/// The most `_entities` calls one request holds; a step with more is sent as several
+/// requests, in parallel.
+const MAX_CALLS_PER_REQUEST: usize = 32;
 
 /// What one `_entities` call gave: its entities, and the errors the subgraph raised for it.
 type Outcome = Result<(Vec<Option<Value>>, Vec<Value>), FetchError>;
@@ -60,27 +69,113 @@ impl Run<'_> {
                 (0..parts).map(move |p| (u, p))
             })
             .collect();
+        self.report_missing(units, &collected);
         if calls.is_empty() {
             return;
         }
         let mut collected = collected;
-        let outcomes = if let [(u, p)] = calls[..] {
-            let fetch = units[u].0;
-            let part = collected[u]
-                .as_mut()
-                .map(|c| std::mem::take(&mut c.parts[p]))
-                .unwrap_or_default();
-            vec![self.single_call(fetch, part).await]
-        } else {
-            self.combined_call(units, &mut collected, &calls).await
-        };
+        // Each request's calls, and what they take from `collected`.
+        let requests: Vec<(&[(usize, usize)], Vec<Part>)> = calls
+            .chunks(MAX_CALLS_PER_REQUEST)
+            .map(|chunk| {
+                let parts = chunk
+                    .iter()
+                    .map(|&(u, p)| {
+                        collected[u]
+                            .as_mut()
+                            .map(|c| std::mem::take(&mut c.parts[p]))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                (chunk, parts)
+            })
+            .collect();
+        let answers = join_all(requests.into_iter().map(|(chunk, mut parts)| async move {
+            match (chunk, parts.pop()) {
+                ([(u, _)], Some(part)) => {
+                    (vec![self.single_call(units[*u].0, part).await], Vec::new())
+                }
+                (_, last) => {
+                    parts.extend(last);
+                    self.combined_call(units, chunk, parts).await
+                }
+            }
+        }))
+        .await;
+        let mut outcomes = Vec::with_capacity(calls.len());
+        let mut unlocated = Vec::new();
+        for (chunk_outcomes, chunk_unlocated) in answers {
+            outcomes.extend(chunk_outcomes);
+            unlocated.extend(chunk_unlocated);
+        }
         // Back to each unit, in the order of its parts.
         let mut outcomes = outcomes.into_iter();
-        for ((fetch, paths), collected) in units.iter().zip(collected) {
+        for ((fetch, paths), collected) in units.iter().zip(&collected) {
             let Some(collected) = collected else { continue };
             let mine: Vec<Outcome> = outcomes.by_ref().take(collected.parts.len()).collect();
             self.apply(fetch, paths, &collected.order, mine);
         }
+        if !unlocated.is_empty() {
+            self.report_unlocated(units, &collected, unlocated);
+        }
+    }
+
+    /// An error a combined request raised outside every call: once at each object any of
+    /// its calls stood for (an object several calls stood for gets one copy), or once
+    /// without a path when there is none.
+    fn report_unlocated(
+        &self,
+        units: &[Unit<'_>],
+        collected: &[Option<Collected>],
+        errors: Vec<Value>,
+    ) {
+        let mut objects: Vec<Vec<Value>> = Vec::new();
+        let mut seen: std::collections::HashSet<Vec<Step>, ahash::RandomState> = Default::default();
+        for ((_, paths), collected) in units.iter().zip(collected) {
+            let Some(collected) = collected else { continue };
+            let sizes = part_sizes(&collected.order, collected.parts.len());
+            let (_, affected) = self.affected(paths, &collected.order, &sizes);
+            for path in affected {
+                let json = path.iter().map(Step::to_json).collect();
+                if seen.insert(path) {
+                    objects.push(json);
+                }
+            }
+        }
+        let service = &units[0].0.service_name;
+        let errors: Vec<Value> = errors
+            .into_iter()
+            .flat_map(|error| subgraph_error(error, service, |_| objects.clone()))
+            .collect();
+        self.push_errors(errors);
+    }
+
+    /// The objects left out of their fetch for a null context value a non-null argument
+    /// takes: their entity fields stay unresolved, with an error at each object.
+    fn report_missing(&self, units: &[Unit<'_>], collected: &[Option<Collected>]) {
+        let mut errors = Vec::new();
+        for ((fetch, paths), collected) in units.iter().zip(collected) {
+            let Some(collected) = collected.as_ref().filter(|c| !c.missing.is_empty()) else {
+                continue;
+            };
+            let data = self.lock_data();
+            let concrete: Vec<Vec<Vec<Step>>> = paths
+                .iter()
+                .map(|path| merge::collect_paths(&data, path))
+                .collect();
+            drop(data);
+            for &(p, o) in &collected.missing {
+                let at = concrete.get(p).and_then(|objects| objects.get(o));
+                errors.push(error_value(
+                    "a value a field of this object reads from an object above it \
+                     (@fromContext) is null, and the argument taking it is non-null",
+                    "CONTEXT_VALUE_MISSING",
+                    Some(&fetch.service_name),
+                    at.map(Vec::as_slice),
+                ));
+            }
+        }
+        self.push_errors(errors);
     }
 
     /// The representations `fetch` sends for the objects at `paths`, or `None` when it sends
@@ -100,7 +195,8 @@ impl Run<'_> {
         };
         let mut seen: HashMap<u64, Vec<Slot>, ahash::RandomState> = HashMap::default();
         let mut part_by_context: HashMap<u64, Vec<usize>, ahash::RandomState> = HashMap::default();
-        for path in paths {
+        let mut missing = Vec::new();
+        for (p, path) in paths.iter().enumerate() {
             let mut slots = Vec::new();
             let mut ancestors = Vec::new();
             merge::for_each_object_under(&data, path, &mut ancestors, &mut |object, above| {
@@ -116,6 +212,15 @@ impl Run<'_> {
                     (0, 0)
                 } else {
                     let context = self.context_values(fetch, above);
+                    let unset = context
+                        .iter()
+                        .zip(&fetch.contexts)
+                        .any(|(value, c)| value.is_null() && c.ty.ends_with('!'));
+                    if unset {
+                        missing.push((p, slots.len()));
+                        slots.push(None);
+                        return;
+                    }
                     let context_hash = hash(&Value::Array(context.clone()));
                     let same_context = part_by_context.entry(context_hash).or_default();
                     let part = match same_context.iter().find(|&&p| parts[p].context == context) {
@@ -152,7 +257,11 @@ impl Run<'_> {
             });
             order.push(slots);
         }
-        (!parts.is_empty()).then_some(Collected { parts, order })
+        (!parts.is_empty() || !missing.is_empty()).then_some(Collected {
+            parts,
+            order,
+            missing,
+        })
     }
 
     /// One `_entities` call alone: the fetch's own operation.
@@ -178,13 +287,15 @@ impl Run<'_> {
     }
 
     /// Several `_entities` calls in one request, each under an alias (`_0`, `_1`, ...) with
-    /// its own representations and context variables.
+    /// its own representations and context variables: `calls[k]` is (unit, part) and sends
+    /// `parts[k]`. Gives each call's outcome, and the errors the subgraph raised outside
+    /// every call.
     async fn combined_call(
         &self,
         units: &[Unit<'_>],
-        collected: &mut [Option<Collected>],
         calls: &[(usize, usize)],
-    ) -> Vec<Outcome> {
+        parts: Vec<Part>,
+    ) -> (Vec<Outcome>, Vec<Value>) {
         let first = units[calls[0].0].0;
         let taken: Vec<&str> = units
             .iter()
@@ -201,12 +312,8 @@ impl Run<'_> {
             context: Vec::new(),
             representations: Vec::new(),
         };
-        for (k, &(u, p)) in calls.iter().enumerate() {
+        for (k, (&(u, _), part)) in calls.iter().zip(parts).enumerate() {
             let fetch = units[u].0;
-            let part = collected[u]
-                .as_mut()
-                .map(|c| std::mem::take(&mut c.parts[p]))
-                .unwrap_or_default();
             let representations = Name::new(&format!("{base}{k}")).expect("a GraphQL name");
             definitions.push(format!("${representations}:[_Any!]!"));
             declared.insert(definitions[definitions.len() - 1].clone());
@@ -254,16 +361,17 @@ impl Run<'_> {
             .await
         {
             Ok(response) => response,
-            Err(e) => return calls.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return (calls.iter().map(|_| Err(e.clone())).collect(), Vec::new()),
         };
         let mut data = match response.data {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
         };
         let mut errors: Vec<Vec<Value>> = vec![Vec::new(); calls.len()];
+        let mut unlocated = Vec::new();
         for error in response.errors {
             // `_k.<i>.rest` is call k's `_entities.<i>.rest`; an error outside the calls is
-            // every call's.
+            // the request's.
             let call = error
                 .get("path")
                 .and_then(|p| match p {
@@ -285,14 +393,10 @@ impl Run<'_> {
                     }
                     errors[k].push(error);
                 }
-                None => {
-                    for list in &mut errors {
-                        list.push(error.clone());
-                    }
-                }
+                None => unlocated.push(error),
             }
         }
-        calls
+        let outcomes = calls
             .iter()
             .zip(errors)
             .enumerate()
@@ -300,7 +404,8 @@ impl Run<'_> {
                 let entities = entities_of(units[u].0, data.remove(&format!("_{k}")));
                 Ok((entities, errors))
             })
-            .collect()
+            .collect();
+        (outcomes, unlocated)
     }
 
     /// Merges what the calls of `fetch` gave into the objects at `paths`, and reports their
@@ -312,15 +417,7 @@ impl Run<'_> {
         order: &[Vec<Option<Slot>>],
         outcomes: Vec<Outcome>,
     ) {
-        let sizes: Vec<usize> = {
-            let mut sizes = vec![0usize; outcomes.len()];
-            for &(p, i) in order.iter().flatten().flatten() {
-                if let Some(n) = sizes.get_mut(p) {
-                    *n = (*n).max(i + 1);
-                }
-            }
-            sizes
-        };
+        let sizes = part_sizes(order, outcomes.len());
         let mut entities: Vec<Vec<Option<Value>>> = Vec::with_capacity(outcomes.len());
         let mut failed: Vec<(usize, FetchError)> = Vec::new();
         let mut errors: Vec<(usize, Vec<Value>)> = Vec::new();
@@ -416,36 +513,37 @@ impl Run<'_> {
     }
 
     /// The values of `fetch`'s context variables for an object under `above`, in the order
-    /// of `fetch.contexts`: each read on the ancestor the plan names, null where that
-    /// ancestor is missing or is not of a type that sets the context.
+    /// of `fetch.contexts`: each read on the nearest ancestor the plan names whose concrete
+    /// type sets the context, null where there is none.
     fn context_values(&self, fetch: &FetchNode, above: &[&Value]) -> Vec<Value> {
         fetch
             .contexts
             .iter()
             .map(|context| {
-                let Some(ancestor) = above
-                    .len()
-                    .checked_sub(context.up)
-                    .and_then(|i| above.get(i))
-                else {
-                    return Value::Null;
-                };
-                let typename = ancestor.get("__typename").and_then(Value::as_str);
-                let source = match typename {
-                    Some(t) => context.sources.iter().find(|(on, _)| on == t),
-                    None => context.sources.first(),
-                };
-                let Some((_, selection)) = source else {
-                    return Value::Null;
-                };
-                match merge::project(self.request.graph, ancestor, selection) {
-                    Some(Value::Object(fields)) => fields
-                        .into_iter()
-                        .find(|(k, _)| k.as_str() != "__typename")
-                        .map(|(_, v)| v)
-                        .unwrap_or(Value::Null),
-                    _ => Value::Null,
+                for tier in &context.from {
+                    let Some(ancestor) =
+                        above.len().checked_sub(tier.up).and_then(|i| above.get(i))
+                    else {
+                        continue;
+                    };
+                    let typename = ancestor.get("__typename").and_then(Value::as_str);
+                    let source = match typename {
+                        Some(t) => tier.sources.iter().find(|(on, _)| on == t),
+                        None => tier.sources.first(),
+                    };
+                    let Some((_, selection)) = source else {
+                        continue;
+                    };
+                    return match merge::project(self.request.graph, ancestor, selection) {
+                        Some(Value::Object(fields)) => fields
+                            .into_iter()
+                            .find(|(k, _)| k.as_str() != "__typename")
+                            .map(|(_, v)| v)
+                            .unwrap_or(Value::Null),
+                        _ => Value::Null,
+                    };
                 }
+                Value::Null
             })
             .collect()
     }
@@ -508,6 +606,17 @@ impl Run<'_> {
         }
         Some(Value::Object(representation))
     }
+}
+
+/// How many representations each of `parts` parts has, read off the slots of its objects.
+fn part_sizes(order: &[Vec<Option<Slot>>], parts: usize) -> Vec<usize> {
+    let mut sizes = vec![0usize; parts];
+    for &(p, i) in order.iter().flatten().flatten() {
+        if let Some(n) = sizes.get_mut(p) {
+            *n = (*n).max(i + 1);
+        }
+    }
+    sizes
 }
 
 /// An `_entities` list, with renamed fields moved back.

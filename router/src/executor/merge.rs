@@ -7,7 +7,7 @@ use crate::planner::operation::{Selection, SelectionSet};
 use crate::planner::{Graph, PathSegment};
 
 /// A concrete step in the response: a key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     Key(Str),
     Index(usize),

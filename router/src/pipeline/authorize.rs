@@ -27,11 +27,19 @@ pub async fn authorize(
     if planned.guards.is_empty() {
         return Ok((planned, Vec::new()));
     }
-    let allowed = match (&engine.edge.policy_hook, planned.policies.is_empty()) {
-        (Some(hook), false) if identity.is_some() => {
-            hook.allowed(&planned.policies, identity.map(|i| &*i.claims))
-                .await
-        }
+    // The hook is asked only about the policies of selections this request makes.
+    let asked: Vec<String> = if planned.policies.is_empty() || identity.is_none() {
+        Vec::new()
+    } else {
+        authorization::policies(
+            planned
+                .guards
+                .iter()
+                .filter(|g| crate::planner::operation::holds(&g.conditions, variables)),
+        )
+    };
+    let allowed = match &engine.edge.policy_hook {
+        Some(hook) if !asked.is_empty() => hook.allowed(&asked, identity.map(|i| &*i.claims)).await,
         _ => HashSet::new(),
     };
     let scopes: HashSet<&str> = identity.map(|i| i.scopes().collect()).unwrap_or_default();
@@ -89,7 +97,7 @@ fn filtered(
     let out = Arc::new(Planned {
         operation: planned.operation.clone(),
         plan,
-        introspection: planned.introspection,
+        introspection: planned.introspection.clone(),
         measure: planned.measure,
         guards: Vec::new(),
         policies: Vec::new(),

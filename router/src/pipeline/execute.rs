@@ -51,7 +51,11 @@ pub async fn execute(
     headers: &HeaderMap,
     mut errors: Vec<Value>,
 ) -> Result<Response, RequestError> {
-    let introspection = if planned.introspection {
+    let introspects = planned
+        .introspection
+        .iter()
+        .any(|conditions| crate::planner::operation::holds(conditions, variables));
+    let introspection = if introspects {
         if !engine.config.introspection.enabled {
             return Err(RequestError::IntrospectionDisabled);
         }

@@ -19,8 +19,9 @@ use crate::planner::{self, QueryPlan};
 pub struct Planned {
     pub operation: Arc<Operation>,
     pub plan: QueryPlan,
-    /// Whether the operation has root introspection fields (`__schema`, `__type`).
-    pub introspection: bool,
+    /// The conditions of each of the operation's root introspection fields (`__schema`,
+    /// `__type`): introspection runs when any holds.
+    pub introspection: Vec<Vec<operation::Condition>>,
     /// Its size, for the operation limits.
     pub measure: super::limits::Measure,
     /// Its selections with authorization requirements, outermost first.
@@ -167,9 +168,17 @@ fn build(
     key: PlanKey,
 ) -> Result<Arc<Planned>, RequestError> {
     let plan = plan_normalized(engine, &normalized, &key.labels)?;
-    let introspection = normalized.selection.0.iter().any(|s| {
-        matches!(s, operation::Selection::Field(f) if f.name == "__schema" || f.name == "__type")
-    });
+    let introspection = normalized
+        .selection
+        .0
+        .iter()
+        .filter_map(|s| match s {
+            operation::Selection::Field(f) if f.name == "__schema" || f.name == "__type" => {
+                Some(f.conditions.clone())
+            }
+            _ => None,
+        })
+        .collect();
     let guards = authorization::guards(&engine.edge.rules, &engine.supergraph.schema, &normalized);
     let planned = Arc::new(Planned {
         policies: authorization::policies(&guards),

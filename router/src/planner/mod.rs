@@ -28,7 +28,8 @@ pub use everything::everything;
 pub use graph::Graph;
 use operation::{Operation, collect_variables, write_selection_set};
 pub use plan::{
-    ContextValue, FetchNode, PathSegment, PlanNode, QueryPlan, Representation, Unresolvable,
+    ContextSource, ContextValue, FetchNode, PathSegment, PlanNode, QueryPlan, Representation,
+    Unresolvable,
 };
 
 /// Why an operation could not be planned.
@@ -239,8 +240,7 @@ fn fetch_node(
             .map(|c| ContextValue {
                 variable: c.variable.clone(),
                 ty: c.ty.clone(),
-                up: c.up,
-                sources: c.sources.clone(),
+                from: c.from.clone(),
             })
             .collect(),
         operation_name,

@@ -124,24 +124,40 @@ pub struct ContextValue {
     /// Its type in the subgraph, as GraphQL text.
     #[serde(rename = "type")]
     pub ty: String,
+    /// The ancestors that may set the context, nearest first: the value is read on the first
+    /// whose concrete type is one of its sources (an ancestor of an abstract type may be of a
+    /// type that does not set it, and then the one above is asked).
+    pub from: Vec<ContextSource>,
+}
+
+/// An ancestor a context value may be read on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContextSource {
     /// How many field levels above the object the ancestor sits.
     pub up: usize,
-    /// For each concrete type the ancestor may have, the selection whose one field is the
-    /// value.
+    /// For each concrete type the ancestor may have that sets the context, the selection
+    /// whose one field is the value.
     #[serde(serialize_with = "serialize_sources")]
     pub sources: Vec<(Name, SelectionSet)>,
 }
 
 impl ContextValue {
-    /// As the plan prints it: `$v = ../../... on T { prop }`.
+    /// As the plan prints it: `$v = ../../... on T { prop }`, ancestors farther up after
+    /// `||`.
     fn text(&self) -> String {
-        let mut out = format!("${} = {}", self.variable, "../".repeat(self.up));
-        for (i, (on, selection)) in self.sources.iter().enumerate() {
-            if i > 0 {
-                out.push_str(" | ");
+        let mut out = format!("${} = ", self.variable);
+        for (t, tier) in self.from.iter().enumerate() {
+            if t > 0 {
+                out.push_str(" || ");
             }
-            let _ = write!(out, "... on {on} ");
-            super::operation::write_selection_set(&mut out, selection);
+            out.push_str(&"../".repeat(tier.up));
+            for (i, (on, selection)) in tier.sources.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" | ");
+                }
+                let _ = write!(out, "... on {on} ");
+                super::operation::write_selection_set(&mut out, selection);
+            }
         }
         out
     }

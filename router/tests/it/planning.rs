@@ -462,6 +462,34 @@ fn a_context_argument_is_read_on_the_nearest_ancestor_setting_it_however_far_up(
 }
 
 #[test]
+fn a_context_argument_on_an_abstract_ancestor_falls_back_to_the_one_above() {
+    // A holder is a bag (which sets the context) or a box (which does not): an item in a box
+    // reads the label of the shelf above it.
+    let supergraph = context_supergraph().replace(
+        "type Query @join__type(graph: A) { containers: [Container!]! item: Item! }",
+        r#"type Query @join__type(graph: A) { containers: [Container!]! item: Item! shelves: [Shelf!]! }
+type Shelf @join__type(graph: A) @context(name: "a__c") { label: String! holders: [Holder!]! }
+interface Holder @join__type(graph: A) { items: [Item!]! }
+type Sack implements Holder @join__type(graph: A) @join__implements(graph: A, interface: "Holder") @context(name: "a__c") { label: String! items: [Item!]! }
+type Crate implements Holder @join__type(graph: A) @join__implements(graph: A, interface: "Holder") { items: [Item!]! }"#,
+    );
+    let plan = plan_text(&supergraph, "{ shelves { holders { items { note } } } }");
+    assert!(
+        plan.contains(
+            "$contextualArgument_1 = ../... on Sack {label} || ../../... on Shelf {label}"
+        ),
+        "{plan}"
+    );
+    // Both labels and the holder's concrete type are fetched.
+    assert!(
+        plan.contains(
+            "query{shelves{holders{__typename items{__typename id} ...on Sack{label}} label}}"
+        ),
+        "{plan}"
+    );
+}
+
+#[test]
 fn a_context_argument_no_ancestor_sets_is_a_located_field_error() {
     // Nothing above `item` sets the context: the field cannot be resolved there, and only
     // there (the rest of the operation is planned).
@@ -471,6 +499,33 @@ fn a_context_argument_no_ancestor_sets_is_a_located_field_error() {
         "{plan}"
     );
     assert!(!plan.contains("_entities"), "{plan}");
+}
+
+#[test]
+fn a_contextual_field_split_across_subgraphs_asks_the_other_without_its_context() {
+    // `Item.detail` reads the container's label in `a`; `b` resolves `detail` too, with no
+    // context, and is the only one with `Detail.extra`. The part of `detail` that `b`
+    // answers is asked for as the client wrote it, not with `a`'s variable.
+    let supergraph = context_supergraph()
+        .replace(
+            r#"enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") }"#,
+            r#"enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:1/a") B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }"#,
+        )
+        .replace(
+            r#"type Item @join__type(graph: A, key: "id") { id: ID! note"#,
+            r#"type Detail @join__type(graph: A) @join__type(graph: B) { text: String @join__field(graph: A) extra: String @join__field(graph: B) }
+type Item @join__type(graph: A, key: "id") @join__type(graph: B, key: "id") { id: ID! detail: Detail! @join__field(graph: A, contextArguments: [{context: "a__c", name: "label", type: "String!", selection: "{ label }"}]) @join__field(graph: B) note"#,
+        );
+    let plan = plan_text(
+        &supergraph,
+        "{ containers { ... on Bag { items { detail { text extra } } } } }",
+    );
+    assert!(
+        plan.contains("detail(label:$contextualArgument_1){text}"),
+        "{plan}"
+    );
+    assert!(plan.contains("detail{extra}"), "{plan}");
+    assert_eq!(plan.matches("label:$").count(), 1, "{plan}");
 }
 
 #[test]

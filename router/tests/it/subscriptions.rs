@@ -34,7 +34,8 @@ type User @key(fields: "id", resolvable: false) { id: ID! }"#;
 
 const USERS: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
 type Query { me: User }
-type User @key(fields: "id") { id: ID! name: String! }"#;
+type User @key(fields: "id") { id: ID! name: String! }
+type Post @key(fields: "id", resolvable: false) { id: ID! likes: Int }"#;
 
 pub(crate) const SUBSCRIPTION: &str = "subscription { postAdded { title author { name } } }";
 
@@ -782,5 +783,35 @@ async fn shutting_down_ends_open_streams_instead_of_waiting_for_them() {
     assert!(
         matches!(&end, Ok(m) if m["type"] == "complete") || end == Err(1001),
         "{end:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_field_no_subgraph_can_reach_is_a_located_error_in_each_event() {
+    // `Post.likes` lives only in `users`, which cannot resolve a post by its key: each event
+    // has it null with an error at its path, and the rest of the event.
+    let s = setup("").await;
+    let mut ws = Ws::connect(&s.router, "graphql-transport-ws").await;
+    ws.init(json!({})).await;
+    let query = "subscription { postAdded { title likes } }";
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }))
+        .await;
+    let publisher = keep_publishing(&s.posts, "counted");
+    let next = ws.receive().await.expect("next");
+    publisher.abort();
+    let payload = next_payload(&next);
+    assert_eq!(
+        payload["data"],
+        json!({ "postAdded": { "title": "counted", "likes": null } }),
+        "{next}"
+    );
+    assert_eq!(
+        payload["errors"][0]["path"],
+        json!(["postAdded", "likes"]),
+        "{next}"
+    );
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "UNRESOLVABLE_FIELD",
+        "{next}"
     );
 }

@@ -93,6 +93,28 @@ mod catalog {
             shops()
         }
 
+        /// Forty shops, each with a currency of its own.
+        async fn chain(&self) -> Vec<Shop> {
+            (0..40)
+                .map(|i| Shop {
+                    id: format!("c{i}").into(),
+                    name: format!("Branch {i}"),
+                    currency: format!("C{i}"),
+                    products: vec!["p1"],
+                })
+                .collect()
+        }
+
+        /// A shop the region knows no locale for.
+        async fn pop_up(&self) -> Shop {
+            Shop {
+                id: "s4".into(),
+                name: "Pop-up".into(),
+                currency: "EUR".into(),
+                products: vec!["p1"],
+            }
+        }
+
         #[graphql(entity)]
         async fn shop(&self, id: ID) -> Option<Shop> {
             shops().into_iter().find(|s| s.id == id)
@@ -112,7 +134,7 @@ mod region {
     #[derive(SimpleObject)]
     pub struct Shop {
         id: ID,
-        locale: String,
+        locale: Option<String>,
     }
 
     pub struct Query;
@@ -122,13 +144,14 @@ mod region {
         #[graphql(entity)]
         async fn shop(&self, id: ID) -> Option<Shop> {
             let locale = match id.as_str() {
-                "s1" => "de-DE",
-                "s2" | "s3" => "en-US",
+                "s1" => Some("de-DE"),
+                "s2" | "s3" => Some("en-US"),
+                "s4" => None,
                 _ => return None,
             };
             Some(Shop {
                 id,
-                locale: locale.into(),
+                locale: locale.map(Into::into),
             })
         }
     }
@@ -188,6 +211,8 @@ enum link__Purpose {{
 
 type Query @join__type(graph: CATALOG) @join__type(graph: REGION) {{
   shops: [Shop!]! @join__field(graph: CATALOG)
+  popUp: Shop @join__field(graph: CATALOG)
+  chain: [Shop!]! @join__field(graph: CATALOG)
 }}
 
 type Shop
@@ -198,7 +223,7 @@ type Shop
   id: ID!
   name: String! @join__field(graph: CATALOG)
   currency: String! @join__field(graph: CATALOG)
-  locale: String! @join__field(graph: CATALOG, external: true) @join__field(graph: REGION)
+  locale: String @join__field(graph: CATALOG, external: true) @join__field(graph: REGION)
   products: [Product!]! @join__field(graph: CATALOG)
 }}
 
@@ -206,7 +231,7 @@ type Product @join__type(graph: CATALOG, key: "id") {{
   id: ID!
   name: String!
   price: String! @join__field(graph: CATALOG, contextArguments: [{{context: "catalog__shop", name: "currency", type: "String", selection: "{{ currency }}"}}])
-  label: String! @join__field(graph: CATALOG, contextArguments: [{{context: "catalog__shop", name: "locale", type: "String", selection: "{{ locale }}"}}])
+  label: String! @join__field(graph: CATALOG, contextArguments: [{{context: "catalog__shop", name: "locale", type: "String!", selection: "{{ locale }}"}}])
 }}
 "#,
         catalog = url("catalog")?,
@@ -365,5 +390,65 @@ async fn one_field_selected_twice_under_one_key_takes_one_variable() {
         body["data"]["shops"][0]["products"],
         json!([{ "price": "4000 EUR" }])
     );
+    federation.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_null_value_for_a_non_null_argument_fails_its_objects_only() {
+    let federation = start().await;
+    let body = federation
+        .query("{ shops { products { label } } popUp { name products { label } } }")
+        .await;
+    // The pop-up's product has no locale to pass: its label is an error at that product,
+    // and the other shops' products, sent in the same request, have theirs.
+    assert_eq!(
+        body["data"]["shops"][0]["products"],
+        json!([{ "label": "Teapot (de-DE)" }]),
+        "{body}"
+    );
+    assert_eq!(body["data"]["popUp"], Value::Null, "{body}");
+    let missing: Vec<&Value> = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["extensions"]["code"] == "CONTEXT_VALUE_MISSING")
+        .collect();
+    assert_eq!(missing.len(), 1, "{body}");
+    assert_eq!(
+        missing[0]["path"],
+        json!(["popUp", "products", 0]),
+        "{body}"
+    );
+    // The catalog's entity calls: the three shops' products, and no call for the pop-up.
+    let calls = catalog_entity_calls(&federation);
+    assert!(
+        calls.iter().all(|c| !c.to_string().contains("null")),
+        "{calls:?}"
+    );
+    federation.shutdown().await;
+}
+
+#[tokio::test]
+async fn many_distinct_values_go_as_several_requests_of_bounded_size() {
+    let federation = start().await;
+    let body = federation.query("{ chain { products { price } } }").await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let prices: Vec<&Value> = body["data"]["chain"]
+        .as_array()
+        .expect("shops")
+        .iter()
+        .map(|shop| &shop["products"][0]["price"])
+        .collect();
+    let expected: Vec<Value> = (0..40).map(|i| json!(format!("4000 C{i}"))).collect();
+    assert_eq!(prices, expected.iter().collect::<Vec<_>>());
+    // Forty calls: one request of 32 and one of 8.
+    let mut sizes: Vec<usize> = federation
+        .received_by("catalog")
+        .iter()
+        .filter(|r| r.query().contains("_entities"))
+        .map(|r| r.query().matches("_entities(").count())
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [8, 32]);
     federation.shutdown().await;
 }

@@ -10,7 +10,7 @@ use apollo_compiler::{Name, Node};
 
 use super::super::PlanError;
 use super::super::operation::{Field, Fragment, Selection, SelectionSet};
-use super::super::plan::PathSegment;
+use super::super::plan::{ContextSource, PathSegment};
 use super::selection::extend_path;
 use super::{Builder, GroupId, Step};
 
@@ -21,11 +21,8 @@ pub(crate) struct ContextUse {
     pub variable: Name,
     /// The argument's type in the subgraph, as GraphQL text.
     pub ty: String,
-    /// How many field levels above the entity object the ancestor sits.
-    pub up: usize,
-    /// For each concrete type the ancestor may have: the selection whose one field is the
-    /// value.
-    pub sources: Vec<(Name, SelectionSet)>,
+    /// The ancestors that may set the context, nearest first (see [`ContextSource`]).
+    pub from: Vec<ContextSource>,
 }
 
 /// An object level on the way from the operation's root to a position: the group and the
@@ -68,26 +65,46 @@ impl Builder<'_> {
         let mut out = field.clone();
         for argument in arguments {
             let key = (ty.clone(), field.name.clone());
-            let found = levels.iter().enumerate().rev().find_map(|(i, level)| {
+            // The nearest ancestor that may set the context, and above it more while the
+            // ones found may be of a type that does not.
+            let mut tiers: Vec<(usize, Vec<(Name, SelectionSet)>)> = Vec::new();
+            for (i, level) in levels.iter().enumerate().rev() {
                 let sources = self
                     .graph
                     .context_sources(subgraph, &level.ty, &key, &argument);
-                (!sources.is_empty()).then_some((i, sources))
-            });
-            let Some((i, sources)) = found else {
+                if sources.is_empty() {
+                    continue;
+                }
+                let concrete = if self.graph.is_abstract(&level.ty) {
+                    self.graph.possible_types(&level.ty).len()
+                } else {
+                    1
+                };
+                let covered = sources.len() >= concrete;
+                tiers.push((i, sources));
+                if covered {
+                    break;
+                }
+            }
+            if tiers.is_empty() {
                 return Err(PlanError::Unresolvable(format!(
                     "{ty}.{}: no object above it sets the context {}",
                     field.name, argument.context
                 )));
-            };
-            let level = &levels[i];
-            let up = levels.len() - i;
-            // The same argument read from the same ancestor in this fetch: one variable, so
+            }
+            let from: Vec<ContextSource> = tiers
+                .iter()
+                .map(|(i, sources)| ContextSource {
+                    up: levels.len() - i,
+                    sources: sources.clone(),
+                })
+                .collect();
+            // The same argument read from the same ancestors in this fetch: one variable, so
             // that two selections of the field under one key keep the same arguments.
             if let Some(existing) = self.groups[g]
                 .contexts
                 .iter()
-                .find(|c| c.up == up && c.ty == argument.ty && c.sources == sources)
+                .find(|c| c.ty == argument.ty && c.from == from)
             {
                 out.arguments.push((
                     argument.name.clone(),
@@ -97,26 +114,29 @@ impl Builder<'_> {
             }
             self.touched.push(BTreeSet::new());
             let walked = self.serving(&field.conditions, |b| {
-                if sources.len() > 1 || sources[0].0 != level.ty {
-                    b.add_typename(level.group, &level.pos);
-                }
-                for (on, selection) in &sources {
-                    let selection = if *on == level.ty {
-                        selection.clone()
-                    } else {
-                        SelectionSet(vec![Selection::Fragment(Fragment {
-                            on: on.clone(),
-                            selection: selection.clone(),
-                        })])
-                    };
-                    b.walk(
-                        level.group,
-                        &level.pos,
-                        &level.path,
-                        &level.ty,
-                        &selection,
-                        None,
-                    )?;
+                for (i, sources) in &tiers {
+                    let level = &levels[*i];
+                    if sources.len() > 1 || sources[0].0 != level.ty {
+                        b.add_typename(level.group, &level.pos);
+                    }
+                    for (on, selection) in sources {
+                        let selection = if *on == level.ty {
+                            selection.clone()
+                        } else {
+                            SelectionSet(vec![Selection::Fragment(Fragment {
+                                on: on.clone(),
+                                selection: selection.clone(),
+                            })])
+                        };
+                        b.walk(
+                            level.group,
+                            &level.pos,
+                            &level.path,
+                            &level.ty,
+                            &selection,
+                            None,
+                        )?;
+                    }
                 }
                 Ok(())
             });
@@ -137,8 +157,7 @@ impl Builder<'_> {
             self.groups[g].contexts.push(ContextUse {
                 variable,
                 ty: argument.ty.clone(),
-                up,
-                sources,
+                from,
             });
         }
         Ok(out)

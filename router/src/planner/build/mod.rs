@@ -530,6 +530,9 @@ impl<'a> Builder<'a> {
                 || provided_field.is_some())
                 && (at_entity_root
                     || (!contextual && (requires.is_none() || provided_field.is_some())));
+            // The field as the client selected it: what another subgraph is asked for, which
+            // takes its own context arguments, if any.
+            let original = field;
             let with_context;
             let field = if local && contextual {
                 with_context = self.with_context(g, ty, field)?;
@@ -562,11 +565,20 @@ impl<'a> Builder<'a> {
                     &mut visiting,
                     0,
                 );
-                if whole.is_some() || self.jump_with(g, pos, path, ty, field, false).is_err() {
+                if whole.is_some() || self.jump_with(g, pos, path, ty, original, false).is_err() {
                     if whole.is_some() {
                         self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
                     } else {
-                        self.split_local(g, pos, path, ty, field, &child, child_provided.as_ref())?;
+                        let fields = (field, original);
+                        self.split_local(
+                            g,
+                            pos,
+                            path,
+                            ty,
+                            fields,
+                            &child,
+                            child_provided.as_ref(),
+                        )?;
                     }
                 }
             } else if let Err(e) = self.jump_with(g, pos, path, ty, field, true) {
@@ -648,7 +660,9 @@ impl<'a> Builder<'a> {
 
     /// A field this subgraph resolves but whose selection it cannot fully answer (a value
     /// type other subgraphs extend): keep what it can, and fetch the rest of the field from
-    /// subgraphs that can, through the parent's key.
+    /// subgraphs that can, through the parent's key. `fields` is the field as this subgraph
+    /// takes it (its context arguments passed in) and as the client selected it, which is
+    /// what the others are asked for.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn split_local(
         &mut self,
@@ -656,7 +670,7 @@ impl<'a> Builder<'a> {
         pos: &[Step],
         path: &[PathSegment],
         ty: &Name,
-        field: &Field,
+        (field, original): (&Field, &Field),
         child: &Name,
         provided: Option<&SelectionSet>,
     ) -> Result<(), PlanError> {
@@ -684,7 +698,7 @@ impl<'a> Builder<'a> {
         for sub in elsewhere {
             let remote = Field {
                 selection: SelectionSet(vec![sub.clone()]),
-                ..field.clone()
+                ..original.clone()
             };
             if let Err(e) = self.jump_with(g, pos, path, ty, &remote, true) {
                 let Selection::Field(sub) = &sub else {

@@ -259,6 +259,20 @@ async fn asks_the_policy_hook_and_denies_when_it_fails() {
     );
     assert_eq!(answer.code(), "UNAUTHORIZED_FIELD_OR_TYPE");
     assert_eq!(asked.load(Ordering::SeqCst), 2);
+    // A request whose variables skip every guarded selection asks the hook nothing.
+    let answer = post(
+        &router,
+        "query($s: Boolean = false) { public secret @include(if: $s) }",
+        &[("authorization", &clerk)],
+    )
+    .await;
+    assert_eq!(
+        answer.body["data"],
+        json!({ "public": "hello" }),
+        "{}",
+        answer.body
+    );
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
 
     // A hook that is down denies.
     let config = jwt_config(

@@ -250,6 +250,100 @@ async fn an_entity_error_with_a_path_is_at_each_object_it_stands_for() {
 }
 
 #[tokio::test]
+async fn an_error_outside_the_calls_of_a_combined_request_is_each_objects_once() {
+    const NICKS: &str = r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type User @key(fields: "id") { id: ID! name: String nick: String }"#;
+    let (posts, _) = scripted(|_, _| {
+        Answer::json(json!({ "data": { "posts": [
+            { "id": "p1", "author": { "__typename": "User", "id": "u1" }, "editor": { "__typename": "User", "id": "u2" } },
+            { "id": "p2", "author": { "__typename": "User", "id": "u2" }, "editor": { "__typename": "User", "id": "u2" } },
+        ] } }))
+    })
+    .await;
+    // One request with two calls (the authors' names, the editors' nicks), and an error the
+    // subgraph did not place under either.
+    let (names, count) = scripted(|_, body| {
+        let body: Value = serde_json::from_str(body).expect("JSON");
+        let query = body["query"].as_str().unwrap_or_default();
+        let answer = |call: &str| {
+            let field = if query.split(&format!("{call}:_entities")).nth(1).is_some_and(|rest| {
+                rest.split("_entities").next().is_some_and(|own| own.contains("nick"))
+            }) {
+                "nick"
+            } else {
+                "name"
+            };
+            let variable = query
+                .split(&format!("{call}:_entities(representations:$"))
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .unwrap_or_default();
+            let entities: Vec<Value> = body["variables"][variable]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| json!({ "__typename": "User", field: format!("{field} of {}", r["id"].as_str().unwrap_or("")) }))
+                .collect();
+            Value::Array(entities)
+        };
+        Answer::json(json!({
+            "data": { "_0": answer("_0"), "_1": answer("_1") },
+            "errors": [{ "message": "slow today" }]
+        }))
+    })
+    .await;
+    let posts_sdl = POSTS.replace("author: User }", "author: User editor: User }");
+    let supergraph = compose(&[
+        SubgraphSdl {
+            name: "posts".to_owned(),
+            url: posts,
+            sdl: posts_sdl,
+        },
+        SubgraphSdl {
+            name: "names".to_owned(),
+            url: names,
+            sdl: NICKS.to_owned(),
+        },
+    ])
+    .expect("composes");
+    let router = start(&supergraph, GatewayConfig::default()).await;
+    let (_, answer) = ask(&router, "{ posts { author { name } editor { nick } } }").await;
+    router.shutdown().await;
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"],
+        json!({ "posts": [
+            { "author": { "name": "name of u1" }, "editor": { "nick": "nick of u2" } },
+            { "author": { "name": "name of u2" }, "editor": { "nick": "nick of u2" } },
+        ] }),
+        "{answer}"
+    );
+    let mut paths: Vec<String> = answer["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["message"], "slow today", "{answer}");
+            e["path"].to_string()
+        })
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            r#"["posts",0,"author"]"#,
+            r#"["posts",0,"editor"]"#,
+            r#"["posts",1,"author"]"#,
+            r#"["posts",1,"editor"]"#,
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_failed_root_fetch_is_one_error_at_its_root_field() {
     let (url, _) = scripted(|_, _| Answer {
         status: 500,

@@ -167,6 +167,11 @@ async fn introspection_and_the_playground_can_be_switched_off() {
     // Root `__typename` is not introspection of the schema; it still works.
     let answer = &send_all(&router.url(), "{ __typename }", 1).await[0];
     assert_eq!(answer["data"]["__typename"], json!("Query"));
+    // Introspection the variables skip is not asked for.
+    let skipped =
+        "query($i: Boolean = false) { __schema @include(if: $i) { queryType { name } } slow }";
+    let answer = &send_all(&router.url(), skipped, 1).await[0];
+    assert_eq!(answer["data"], json!({ "slow": 7 }), "{answer}");
     router.shutdown().await;
 }
 
