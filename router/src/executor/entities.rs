@@ -50,6 +50,9 @@ struct Collected {
 /// requests, in parallel.
 const MAX_CALLS_PER_REQUEST: usize = 32;
 
+/// One request's calls, (unit, part) each, and the parts they send.
+type Request<'c> = (&'c [(usize, usize)], Vec<Part>);
+
 /// What one `_entities` call gave: its entities, and the errors the subgraph raised for it.
 type Outcome = Result<(Vec<Option<Value>>, Vec<Value>), FetchError>;
 
@@ -75,7 +78,7 @@ impl Run<'_> {
         }
         let mut collected = collected;
         // Each request's calls, and what they take from `collected`.
-        let requests: Vec<(&[(usize, usize)], Vec<Part>)> = calls
+        let requests: Vec<Request<'_>> = calls
             .chunks(MAX_CALLS_PER_REQUEST)
             .map(|chunk| {
                 let parts = chunk

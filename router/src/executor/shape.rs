@@ -182,13 +182,38 @@ pub fn shape(
     introspection: Option<&JsonMap>,
     errors: &mut Vec<Value>,
 ) -> Vec<u8> {
+    shape_into(
+        Vec::with_capacity(4096),
+        api,
+        graph,
+        selected,
+        data,
+        introspection,
+        errors,
+    )
+}
+
+/// [`shape`], appending the data's JSON text to `out` (which may hold a prefix already, and
+/// should have room for the response).
+pub fn shape_into(
+    out: Vec<u8>,
+    api: &Schema,
+    graph: &Graph,
+    selected: Selected<'_>,
+    data: &Value,
+    introspection: Option<&JsonMap>,
+    errors: &mut Vec<Value>,
+) -> Vec<u8> {
+    let mut out = out;
+    let start = out.len();
     let Selected {
         operation,
         withheld,
         variables,
     } = selected;
     let Some(root) = api.root_operation(operation.kind) else {
-        return b"null".to_vec();
+        out.extend_from_slice(b"null");
+        return out;
     };
     let given = errors.len();
     let mut shaper = Shaper {
@@ -200,7 +225,7 @@ pub fn shape(
         given,
         explaining: std::cell::OnceCell::new(),
         path: Vec::new(),
-        out: Vec::with_capacity(4096),
+        out,
         collected: HashMap::default(),
     };
     let empty = Map::new();
@@ -212,7 +237,7 @@ pub fn shape(
         .object(root, object, &[&operation.selection], introspection)
         .is_err()
     {
-        shaper.out.clear();
+        shaper.out.truncate(start);
         shaper.out.extend_from_slice(b"null");
     }
     shaper.out

@@ -99,6 +99,7 @@ fn filtered(
         plan,
         introspection: planned.introspection.clone(),
         measure: planned.measure,
+        response_size: Default::default(),
         guards: Vec::new(),
         policies: Vec::new(),
         filtered: Default::default(),

@@ -12,19 +12,47 @@ use super::request::RequestError;
 use crate::executor::{self, shape};
 use crate::json::Value;
 
-/// A GraphQL response: `data` already as JSON text.
+/// A GraphQL response: `data` already as JSON text, written after the opening of the
+/// response body so that encoding it copies nothing.
 #[derive(Debug)]
 pub struct Response {
-    pub data: Vec<u8>,
+    /// `{"data":` and the data.
+    body: Vec<u8>,
     pub errors: Vec<Value>,
 }
 
+/// What every response body starts with.
+const OPENING: &[u8] = b"{\"data\":";
+
 impl Response {
+    /// A buffer to write the data into, with room for `capacity` bytes of it.
+    pub fn buffer(capacity: usize) -> Vec<u8> {
+        let mut body = Vec::with_capacity(OPENING.len() + capacity + 64);
+        body.extend_from_slice(OPENING);
+        body
+    }
+
+    /// A response whose data a shaper wrote into a [`Response::buffer`].
+    pub fn written(body: Vec<u8>, errors: Vec<Value>) -> Self {
+        debug_assert!(body.starts_with(OPENING));
+        Self { body, errors }
+    }
+
+    /// A response with `data` as given.
+    pub fn new(data: &[u8], errors: Vec<Value>) -> Self {
+        let mut body = Self::buffer(data.len());
+        body.extend_from_slice(data);
+        Self { body, errors }
+    }
+
+    /// The data's JSON text.
+    pub fn data(&self) -> &[u8] {
+        &self.body[OPENING.len()..]
+    }
+
     /// `{"data":…,"errors":[…],"extensions":{…}}`, with the plan in `extensions` when given.
-    pub fn encode(&self, plan: Option<&crate::planner::QueryPlan>) -> Vec<u8> {
-        let mut body = Vec::with_capacity(self.data.len() + 64);
-        body.extend_from_slice(b"{\"data\":");
-        body.extend_from_slice(&self.data);
+    pub fn encode(self, plan: Option<&crate::planner::QueryPlan>) -> Vec<u8> {
+        let mut body = self.body;
         if !self.errors.is_empty() {
             body.extend_from_slice(b",\"errors\":");
             let _ = serde_json::to_writer(&mut body, &self.errors);
@@ -94,7 +122,13 @@ pub async fn execute(
     }
     planned.operation.client_error_paths(&mut output.errors);
     errors.extend(output.errors);
-    let data = shape::shape(
+    // Room for as much as this operation answered last time: the response is written once,
+    // without growing.
+    let hint = planned
+        .response_size
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let body = shape::shape_into(
+        Response::buffer(hint.max(4096)),
         &engine.supergraph.api,
         &engine.graph,
         shape::Selected {
@@ -106,7 +140,10 @@ pub async fn execute(
         introspection.as_ref(),
         &mut errors,
     );
-    Ok(Response { data, errors })
+    planned
+        .response_size
+        .store(body.len(), std::sync::atomic::Ordering::Relaxed);
+    Ok(Response::written(body, errors))
 }
 
 /// A field error at every place the plan could not resolve a field: each object of the

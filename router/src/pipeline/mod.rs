@@ -233,7 +233,7 @@ async fn run_inner(
             .headers
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
-    let status = if response.data == b"null" && media == MediaType::GraphQLResponse {
+    let status = if response.data() == b"null" && media == MediaType::GraphQLResponse {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::OK

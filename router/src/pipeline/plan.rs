@@ -24,6 +24,9 @@ pub struct Planned {
     pub introspection: Vec<Vec<operation::Condition>>,
     /// Its size, for the operation limits.
     pub measure: super::limits::Measure,
+    /// How long its last response's data was, in bytes: the buffer the next one is written
+    /// into starts that large.
+    pub response_size: std::sync::atomic::AtomicUsize,
     /// Its selections with authorization requirements, outermost first.
     pub guards: Vec<Guard>,
     /// The `@policy` names among `guards`.
@@ -187,6 +190,7 @@ fn build(
         plan,
         introspection,
         measure,
+        response_size: Default::default(),
         filtered: Default::default(),
         withheld: Default::default(),
         labels: key.labels.clone(),

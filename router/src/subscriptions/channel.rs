@@ -237,7 +237,8 @@ impl Live {
         if let Some(added) = errors.get_mut(from..) {
             operation.client_error_paths(added);
         }
-        let data = shape::shape(
+        let body = shape::shape_into(
+            Response::buffer(4096),
             &engine.supergraph.api,
             &engine.graph,
             shape::Selected {
@@ -249,7 +250,7 @@ impl Live {
             None,
             &mut errors,
         );
-        Bytes::from(Response { data, errors }.encode(None))
+        Bytes::from(Response::written(body, errors).encode(None))
     }
 }
 
@@ -264,13 +265,7 @@ fn nothing(prepared: &Prepared) -> Bytes {
             None,
         ));
     }
-    Bytes::from(
-        Response {
-            data: b"null".to_vec(),
-            errors,
-        }
-        .encode(None),
-    )
+    Bytes::from(Response::new(b"null", errors).encode(None))
 }
 
 impl Registry {
