@@ -343,49 +343,9 @@ impl<'a> Builder<'a> {
     }
 
     pub(super) fn add_typename(&mut self, g: GroupId, pos: &[Step]) {
-        let mut typename = typename_field();
-        typename.conditions = self.planned_conditions(g, pos, &typename);
+        let typename = typename_field();
         ensure_field(self.at(g, pos), &typename);
         self.touch(g);
-    }
-
-    /// The conditions a field is added under at `pos` of `g`: its own and, while the keys
-    /// and requirements of a conditional field are walked, that field's, so that a fetch
-    /// holding nothing else is not sent when they do not hold. Conditions the position is
-    /// already under are left out, and so are all of them when the same field is there
-    /// under fewer.
-    fn planned_conditions(&mut self, g: GroupId, pos: &[Step], field: &Field) -> Vec<Condition> {
-        if self.serving.is_empty() {
-            return field.conditions.clone();
-        }
-        let mut implied: Vec<&Condition> = self.groups[g].context.iter().collect();
-        for step in pos {
-            if let Step::Field(f) = step {
-                implied.extend(&f.conditions);
-            }
-        }
-        let mut conditions = field.conditions.clone();
-        for condition in &self.serving {
-            if !implied.contains(&condition) && !conditions.contains(condition) {
-                conditions.push(condition.clone());
-            }
-        }
-        if conditions.len() == field.conditions.len() {
-            return conditions;
-        }
-        conditions.sort();
-        let shared = self.at(g, pos).0.iter().find_map(|item| match item {
-            Selection::Field(f)
-                if f.key() == field.key()
-                    && f.name == field.name
-                    && f.arguments == field.arguments
-                    && f.conditions.iter().all(|c| conditions.contains(c)) =>
-            {
-                Some(f.conditions.clone())
-            }
-            _ => None,
-        });
-        shared.unwrap_or(conditions)
     }
 
     /// Walks `selection` (on `ty`) at `pos` of group `g`, whose objects sit at `path`.
@@ -768,7 +728,6 @@ impl<'a> Builder<'a> {
     ) -> Result<(), PlanError> {
         let shell = Field {
             selection: SelectionSet::default(),
-            conditions: self.planned_conditions(g, pos, field),
             ..field.clone()
         };
         ensure_field(self.at(g, pos), &shell);
