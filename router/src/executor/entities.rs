@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use apollo_compiler::Name;
 
-use futures::future::join_all;
+use futures::{StreamExt as _, stream};
 
 use super::errors::{entity_paths, error_value, fetch_error, subgraph_error};
 use super::merge::{self, Step};
@@ -49,6 +49,9 @@ struct Collected {
 /// The most `_entities` calls one request holds; a step with more is sent as several
 /// requests, in parallel.
 const MAX_CALLS_PER_REQUEST: usize = 32;
+
+/// How many of a step's requests to one subgraph are in flight at once.
+const MAX_REQUESTS_IN_FLIGHT: usize = 4;
 
 /// One request's calls, (unit, part) each, and the parts they send.
 type Request<'c> = (&'c [(usize, usize)], Vec<Part>);
@@ -93,23 +96,34 @@ impl Run<'_> {
                 (chunk, parts)
             })
             .collect();
-        let answers = join_all(requests.into_iter().map(|(chunk, mut parts)| async move {
-            match (chunk, parts.pop()) {
-                ([(u, _)], Some(part)) => {
-                    (vec![self.single_call(units[*u].0, part).await], Vec::new())
-                }
-                (_, last) => {
-                    parts.extend(last);
-                    self.combined_call(units, chunk, parts).await
-                }
-            }
-        }))
-        .await;
+        // A bounded number at a time: a list of objects with many distinct context values is
+        // many requests, not that many at once.
+        let sends: Vec<_> = requests
+            .into_iter()
+            .map(|(chunk, mut parts)| async move {
+                let answer = match (chunk, parts.pop()) {
+                    ([(u, _)], Some(part)) => {
+                        (vec![self.single_call(units[*u].0, part).await], Vec::new())
+                    }
+                    (_, last) => {
+                        parts.extend(last);
+                        self.combined_call(units, chunk, parts).await
+                    }
+                };
+                (chunk, answer)
+            })
+            .collect();
+        let answers: Vec<_> = stream::iter(sends)
+            .buffered(MAX_REQUESTS_IN_FLIGHT)
+            .collect()
+            .await;
         let mut outcomes = Vec::with_capacity(calls.len());
         let mut unlocated = Vec::new();
-        for (chunk_outcomes, chunk_unlocated) in answers {
+        for (chunk, (chunk_outcomes, chunk_unlocated)) in answers {
             outcomes.extend(chunk_outcomes);
-            unlocated.extend(chunk_unlocated);
+            if !chunk_unlocated.is_empty() {
+                unlocated.push((chunk, chunk_unlocated));
+            }
         }
         // Back to each unit, in the order of its parts.
         let mut outcomes = outcomes.into_iter();
@@ -118,30 +132,35 @@ impl Run<'_> {
             let mine: Vec<Outcome> = outcomes.by_ref().take(collected.parts.len()).collect();
             self.apply(fetch, paths, &collected.order, mine);
         }
-        if !unlocated.is_empty() {
-            self.report_unlocated(units, &collected, unlocated);
+        for (chunk, errors) in unlocated {
+            self.report_unlocated(units, &collected, chunk, errors);
         }
     }
 
-    /// An error a combined request raised outside every call: once at each object any of
-    /// its calls stood for (an object several calls stood for gets one copy), or once
-    /// without a path when there is none.
+    /// The errors a combined request raised outside every call: once at each object one of
+    /// its `calls` stood for (an object several calls stood for gets one copy).
     fn report_unlocated(
         &self,
         units: &[Unit<'_>],
         collected: &[Option<Collected>],
+        calls: &[(usize, usize)],
         errors: Vec<Value>,
     ) {
         let mut objects: Vec<Vec<Value>> = Vec::new();
         let mut seen: std::collections::HashSet<Vec<Step>, ahash::RandomState> = Default::default();
-        for ((_, paths), collected) in units.iter().zip(collected) {
+        for (u, ((_, paths), collected)) in units.iter().zip(collected).enumerate() {
             let Some(collected) = collected else { continue };
             let sizes = part_sizes(&collected.order, collected.parts.len());
-            let (_, affected) = self.affected(paths, &collected.order, &sizes);
-            for path in affected {
-                let json = path.iter().map(Step::to_json).collect();
-                if seen.insert(path) {
-                    objects.push(json);
+            let (targets, _) = self.affected(paths, &collected.order, &sizes);
+            for (p, part) in targets.into_iter().enumerate() {
+                if !calls.contains(&(u, p)) {
+                    continue;
+                }
+                for path in part.into_iter().flatten() {
+                    let json = path.iter().map(Step::to_json).collect();
+                    if seen.insert(path) {
+                        objects.push(json);
+                    }
                 }
             }
         }
@@ -535,7 +554,12 @@ impl Run<'_> {
                         None => tier.sources.first(),
                     };
                     let Some((_, selection)) = source else {
-                        continue;
+                        // An object type that does not set the context: the ancestor above
+                        // may. Any other name (an interface object's) says nothing: null.
+                        if typename.is_some_and(|t| !self.request.graph.is_abstract(t)) {
+                            continue;
+                        }
+                        return Value::Null;
                     };
                     return match merge::project(self.request.graph, ancestor, selection) {
                         Some(Value::Object(fields)) => fields

@@ -27,19 +27,17 @@ pub async fn authorize(
     if planned.guards.is_empty() {
         return Ok((planned, Vec::new()));
     }
-    // The hook is asked only about the policies of selections this request makes.
-    let asked: Vec<String> = if planned.policies.is_empty() || identity.is_none() {
-        Vec::new()
-    } else {
-        authorization::policies(
-            planned
-                .guards
-                .iter()
-                .filter(|g| crate::planner::operation::holds(&g.conditions, variables)),
-        )
-    };
-    let allowed = match &engine.edge.policy_hook {
-        Some(hook) if !asked.is_empty() => hook.allowed(&asked, identity.map(|i| &*i.claims)).await,
+    // The hook decides every policy guard, skipped or not, so that the plan filtered for its
+    // answer depends on the caller alone, never on the variables; it is not asked when the
+    // variables skip every guarded selection (they are then denied, which removes nothing
+    // the response shows).
+    let selected =
+        |g: &authorization::Guard| crate::planner::operation::holds(&g.conditions, variables);
+    let allowed = match (&engine.edge.policy_hook, planned.policies.is_empty()) {
+        (Some(hook), false) if identity.is_some() && planned.guards.iter().any(selected) => {
+            hook.allowed(&planned.policies, identity.map(|i| &*i.claims))
+                .await
+        }
         _ => HashSet::new(),
     };
     let scopes: HashSet<&str> = identity.map(|i| i.scopes().collect()).unwrap_or_default();

@@ -21,6 +21,9 @@ pub struct Response {
     pub errors: Vec<Value>,
 }
 
+/// The most a response buffer reserves ahead from the size of the last response.
+const MAX_SIZE_HINT: usize = 1 << 20;
+
 /// What every response body starts with.
 const OPENING: &[u8] = b"{\"data\":";
 
@@ -128,7 +131,7 @@ pub async fn execute(
         .response_size
         .load(std::sync::atomic::Ordering::Relaxed);
     let body = shape::shape_into(
-        Response::buffer(hint.max(4096)),
+        Response::buffer(hint.clamp(4096, MAX_SIZE_HINT)),
         &engine.supergraph.api,
         &engine.graph,
         shape::Selected {

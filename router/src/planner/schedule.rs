@@ -10,9 +10,12 @@
 //! needing two others), everything after them waits for all of them: the tree cannot say
 //! more, and the wait is only for fetches of the same connected part.
 //!
-//! Fetches that would send the same operation to the same subgraph at the same depth (one
-//! entity reached along several paths) stay together in one parallel, so that the executor
-//! sends them as one request with their representations de-duplicated.
+//! Entity fetches to the same subgraph at the same depth stay together in one parallel, even
+//! from otherwise independent parts of the plan, so that the executor sends them as one
+//! request (ADR 0024): the same operation reached along several paths with its
+//! representations de-duplicated, other operations as calls of their own. Those parts then
+//! wait for each other at that depth, as a plan in layers would; the number of subgraph
+//! requests is what the step costs the subgraphs.
 
 use std::collections::BTreeSet;
 
@@ -40,7 +43,7 @@ pub(super) fn schedule(
             continue;
         };
         let same = units.iter().position(|unit| {
-            level[unit.groups[0]] == level[id] && same_request(&unit.nodes[0], &fetch)
+            level[unit.groups[0]] == level[id] && same_subgraph(&unit.nodes[0], &fetch)
         });
         let u = match same {
             Some(u) => u,
@@ -90,14 +93,14 @@ pub(super) fn schedule(
     tree(&units, &deps, &all)
 }
 
-/// Whether two fetch nodes (entity fetches under `Flatten`, or root fetches) send the same
-/// request apart from their representations.
-pub(crate) fn same_request(a: &PlanNode, b: &PlanNode) -> bool {
+/// Whether two fetch nodes are entity fetches (under `Flatten`) to the same subgraph: at one
+/// depth they are one step, which the executor sends as one request (ADR 0024).
+fn same_subgraph(a: &PlanNode, b: &PlanNode) -> bool {
     let (PlanNode::Flatten { node: a, .. }, PlanNode::Flatten { node: b, .. }) = (a, b) else {
         return false;
     };
     match (a.as_ref(), b.as_ref()) {
-        (PlanNode::Fetch(a), PlanNode::Fetch(b)) => a.same_request(b),
+        (PlanNode::Fetch(a), PlanNode::Fetch(b)) => a.subgraph == b.subgraph,
         _ => false,
     }
 }
