@@ -174,27 +174,8 @@ pub struct Selected<'a> {
 
 /// The client's `data` for what it `selected` as JSON text, from the merged `data` and the
 /// introspection result. Errors found on the way are added to `errors`.
-pub fn shape(
-    api: &Schema,
-    graph: &Graph,
-    selected: Selected<'_>,
-    data: &Value,
-    introspection: Option<&JsonMap>,
-    errors: &mut Vec<Value>,
-) -> Vec<u8> {
-    shape_into(
-        Vec::with_capacity(4096),
-        api,
-        graph,
-        selected,
-        data,
-        introspection,
-        errors,
-    )
-}
-
-/// [`shape`], appending the data's JSON text to `out` (which may hold a prefix already, and
-/// should have room for the response).
+/// The text is appended to `out` (which may hold a prefix already, and should have room for
+/// the response).
 pub fn shape_into(
     out: Vec<u8>,
     api: &Schema,

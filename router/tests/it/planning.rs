@@ -601,3 +601,37 @@ type Admin implements Account @join__type(graph: B) @join__implements(graph: B, 
     );
     assert!(plan.contains("id__tessera_alias_"), "{plan}");
 }
+
+#[test]
+fn entity_fetches_to_one_subgraph_at_one_depth_are_one_step_across_parts_of_the_plan() {
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])";
+    let subgraph = |name: &str, sdl: &str| tessera_router::compose::SubgraphSdl {
+        name: name.into(),
+        url: format!("http://127.0.0.1:1/{name}"),
+        sdl: format!("{link}\n{sdl}"),
+    };
+    let supergraph = tessera_router::compose::compose(&[
+        subgraph(
+            "a",
+            "type Query { x: T y: U } type T @key(fields: \"id\") { id: ID! } type U @key(fields: \"id\") { id: ID! }",
+        ),
+        subgraph(
+            "b",
+            "type T @key(fields: \"id\") { id: ID! next: V } type U @key(fields: \"id\") { id: ID! other: W } type V @key(fields: \"id\") { id: ID! } type W @key(fields: \"id\") { id: ID! }",
+        ),
+        subgraph(
+            "c",
+            "type V @key(fields: \"id\") { id: ID! name: String } type W @key(fields: \"id\") { id: ID! name: String }",
+        ),
+    ])
+    .expect("composes");
+    // `x` and `y` are independent parts of the plan, each going to `b` and then to `c`: each
+    // depth is one step, whose two fetches to one subgraph go as one request.
+    let plan = plan_text(&supergraph, "{ x { next { name } } y { other { name } } }");
+    assert_eq!(plan.matches("Sequence {").count(), 1, "{plan}");
+    assert_eq!(plan.matches("Parallel {").count(), 2, "{plan}");
+    let b = plan.find("Fetch(service: \"b\")").expect("b");
+    let c = plan.find("Fetch(service: \"c\")").expect("c");
+    assert!(plan.rfind("Fetch(service: \"b\")").expect("b") < c, "{plan}");
+    assert!(b < c, "{plan}");
+}
