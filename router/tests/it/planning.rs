@@ -49,6 +49,15 @@ scalar link__Import
 enum link__Purpose { SECURITY EXECUTION }
 "#;
 
+/// A subgraph named `name` with `sdl` under the `link` line, at an address nothing answers.
+fn unrouted(link: &str, name: &str, sdl: &str) -> tessera_router::compose::SubgraphSdl {
+    tessera_router::compose::SubgraphSdl {
+        name: name.into(),
+        url: format!("http://127.0.0.1:1/{name}"),
+        sdl: format!("{link}\n{sdl}"),
+    }
+}
+
 fn plan_text(supergraph_sdl: &str, query: &str) -> String {
     let supergraph = Supergraph::parse(supergraph_sdl).expect("loads");
     let graph = Graph::new(&supergraph).expect("the planner reads it");
@@ -354,11 +363,7 @@ fn a_field_provided_on_one_member_is_not_provided_on_another() {
     // `book` provides `name` on `Dog` only; a `Cat`'s name must come from `c`, and `a` cannot
     // give a `Cat`'s key, so the animals come from `c` through the book's key.
     let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.3\", import: [\"@key\", \"@shareable\", \"@external\", \"@provides\"])";
-    let subgraph = |name: &str, sdl: &str| tessera_router::compose::SubgraphSdl {
-        name: name.into(),
-        url: format!("http://127.0.0.1:1/{name}"),
-        sdl: format!("{link}\n{sdl}"),
-    };
+    let subgraph = |name: &str, sdl: &str| unrouted(link, name, sdl);
     let supergraph = tessera_router::compose::compose(&[
         subgraph(
             "a",
@@ -605,11 +610,7 @@ type Admin implements Account @join__type(graph: B) @join__implements(graph: B, 
 #[test]
 fn entity_fetches_to_one_subgraph_at_one_depth_are_one_step_across_parts_of_the_plan() {
     let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.5\", import: [\"@key\"])";
-    let subgraph = |name: &str, sdl: &str| tessera_router::compose::SubgraphSdl {
-        name: name.into(),
-        url: format!("http://127.0.0.1:1/{name}"),
-        sdl: format!("{link}\n{sdl}"),
-    };
+    let subgraph = |name: &str, sdl: &str| unrouted(link, name, sdl);
     let supergraph = tessera_router::compose::compose(&[
         subgraph(
             "a",
@@ -632,6 +633,9 @@ fn entity_fetches_to_one_subgraph_at_one_depth_are_one_step_across_parts_of_the_
     assert_eq!(plan.matches("Parallel {").count(), 2, "{plan}");
     let b = plan.find("Fetch(service: \"b\")").expect("b");
     let c = plan.find("Fetch(service: \"c\")").expect("c");
-    assert!(plan.rfind("Fetch(service: \"b\")").expect("b") < c, "{plan}");
+    assert!(
+        plan.rfind("Fetch(service: \"b\")").expect("b") < c,
+        "{plan}"
+    );
     assert!(b < c, "{plan}");
 }
