@@ -80,49 +80,47 @@ impl Run<'_> {
             return;
         }
         let mut collected = collected;
-        // Each request's calls, and what they take from `collected`.
-        let requests: Vec<Request<'_>> = calls
-            .chunks(MAX_CALLS_PER_REQUEST)
-            .map(|chunk| {
-                let parts = chunk
-                    .iter()
-                    .map(|&(u, p)| {
-                        collected[u]
-                            .as_mut()
-                            .map(|c| std::mem::take(&mut c.parts[p]))
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                (chunk, parts)
-            })
-            .collect();
-        // A bounded number at a time: a list of objects with many distinct context values is
-        // many requests, not that many at once.
-        let sends: Vec<_> = requests
-            .into_iter()
-            .map(|(chunk, mut parts)| async move {
-                let answer = match (chunk, parts.pop()) {
-                    ([(u, _)], Some(part)) => {
-                        (vec![self.single_call(units[*u].0, part).await], Vec::new())
-                    }
-                    (_, last) => {
-                        parts.extend(last);
-                        self.combined_call(units, chunk, parts).await
-                    }
-                };
-                (chunk, answer)
-            })
-            .collect();
-        let answers: Vec<_> = stream::iter(sends)
-            .buffered(MAX_REQUESTS_IN_FLIGHT)
-            .collect()
-            .await;
+        let mut take = |(u, p): (usize, usize)| {
+            collected[u]
+                .as_mut()
+                .map(|c| std::mem::take(&mut c.parts[p]))
+                .unwrap_or_default()
+        };
         let mut outcomes = Vec::with_capacity(calls.len());
         let mut unlocated = Vec::new();
-        for (chunk, (chunk_outcomes, chunk_unlocated)) in answers {
-            outcomes.extend(chunk_outcomes);
-            if !chunk_unlocated.is_empty() {
-                unlocated.push((chunk, chunk_unlocated));
+        if let [call] = calls[..] {
+            // The usual step: one call, the fetch's own operation.
+            let part = take(call);
+            outcomes.push(self.single_call(units[call.0].0, part).await);
+        } else {
+            // Each request's calls, and the parts they send; a bounded number in flight, so
+            // that many distinct context values are many requests, not that many at once.
+            let requests: Vec<Request<'_>> = calls
+                .chunks(MAX_CALLS_PER_REQUEST)
+                .map(|chunk| (chunk, chunk.iter().map(|&call| take(call)).collect()))
+                .collect();
+            let sends: Vec<_> = requests
+                .into_iter()
+                .map(|(chunk, mut parts)| async move {
+                    let answer = match (chunk, parts.len()) {
+                        ([(u, _)], 1) => {
+                            let part = parts.pop().unwrap_or_default();
+                            (vec![self.single_call(units[*u].0, part).await], Vec::new())
+                        }
+                        _ => self.combined_call(units, chunk, parts).await,
+                    };
+                    (chunk, answer)
+                })
+                .collect();
+            let answers: Vec<_> = stream::iter(sends)
+                .buffered(MAX_REQUESTS_IN_FLIGHT)
+                .collect()
+                .await;
+            for (chunk, (chunk_outcomes, chunk_unlocated)) in answers {
+                outcomes.extend(chunk_outcomes);
+                if !chunk_unlocated.is_empty() {
+                    unlocated.push((chunk, chunk_unlocated));
+                }
             }
         }
         // Back to each unit, in the order of its parts.
