@@ -639,3 +639,36 @@ fn entity_fetches_to_one_subgraph_at_one_depth_are_one_step_across_parts_of_the_
     );
     assert!(b < c, "{plan}");
 }
+
+#[test]
+fn a_shared_root_field_split_over_subgraphs_asks_no_third_one_for_what_they_share() {
+    // `products` and its `id` are in all three; `price` and `name` in one each. The split
+    // needs `price` and `name` from theirs, and `id` rides along, whatever the order.
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.3\", import: [\"@shareable\"])";
+    let subgraph = |name: &str, own: &str| {
+        unrouted(
+            link,
+            name,
+            &format!(
+                "type Query {{ products: [Product!]! @shareable }}\n\
+                 type Product {{ id: ID! @shareable {own} }}"
+            ),
+        )
+    };
+    let supergraph = tessera_router::compose::compose(&[
+        subgraph("category", ""),
+        subgraph("name", "name: Name! }\ntype Name { brand: String!"),
+        subgraph("price", "price: Price! }\ntype Price { amount: Int!"),
+    ])
+    .expect("composes");
+    for query in [
+        "{ products { price { amount } name { brand } id } }",
+        "{ products { id price { amount } name { brand } } }",
+        // The same response key twice: the part every subgraph answers joins a fetch too.
+        "{ products { id } products { price { amount } name { brand } } }",
+    ] {
+        let plan = plan_text(&supergraph, query);
+        assert_eq!(plan.matches("Fetch(service").count(), 2, "{query}\n{plan}");
+        assert!(!plan.contains("\"category\""), "{query}\n{plan}");
+    }
+}

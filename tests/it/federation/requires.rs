@@ -298,3 +298,141 @@ async fn passes_the_arguments_of_required_fields_and_of_the_requiring_field() {
     );
     f.shutdown().await;
 }
+
+/// Posts and their authors' experience; what counts as a novice is decided elsewhere.
+mod posts {
+    use async_graphql::{ID, Object, SimpleObject};
+
+    #[derive(SimpleObject)]
+    pub struct Post {
+        id: ID,
+    }
+
+    #[derive(SimpleObject)]
+    pub struct Author {
+        id: ID,
+        years: i32,
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        async fn feed(&self) -> Vec<Post> {
+            vec![Post { id: "p1".into() }, Post { id: "p2".into() }]
+        }
+
+        #[graphql(entity)]
+        async fn post(&self, id: ID) -> Post {
+            Post { id }
+        }
+
+        #[graphql(entity)]
+        async fn author(&self, id: ID) -> Author {
+            let years = if id.as_str() == "a1" { 1 } else { 12 };
+            Author { id, years }
+        }
+    }
+}
+
+/// Who wrote each post, and whether that author is a novice, from the experience the router
+/// brings from the posts subgraph: a requirement that goes back through another subgraph.
+mod authorship {
+    use async_graphql::{Error, ID, InputObject, Object, Result};
+
+    #[derive(InputObject)]
+    pub struct AuthorYears {
+        years: Option<i32>,
+    }
+
+    pub struct Post {
+        id: ID,
+        author: Option<AuthorYears>,
+    }
+
+    pub struct Author {
+        id: ID,
+    }
+
+    #[Object]
+    impl Author {
+        async fn id(&self) -> &ID {
+            &self.id
+        }
+
+        #[graphql(external)]
+        async fn years(&self) -> Result<i32> {
+            Err(Error::new("years are not known here"))
+        }
+    }
+
+    #[Object]
+    impl Post {
+        async fn id(&self) -> &ID {
+            &self.id
+        }
+
+        async fn author(&self) -> Author {
+            let id = if self.id.as_str() == "p1" { "a1" } else { "a2" };
+            Author { id: id.into() }
+        }
+
+        #[graphql(requires = "author { years }")]
+        async fn by_novice(&self) -> Result<bool> {
+            let years = self.author.as_ref().and_then(|a| a.years);
+            let years = years.ok_or_else(|| Error::new("the representation lacks author.years"))?;
+            Ok(years < 3)
+        }
+    }
+
+    pub struct Query;
+
+    #[Object]
+    impl Query {
+        #[graphql(entity)]
+        async fn post(&self, #[graphql(key)] id: ID, author: Option<AuthorYears>) -> Post {
+            Post { id, author }
+        }
+
+        #[graphql(entity)]
+        async fn author(&self, #[graphql(key)] id: ID) -> Author {
+            Author { id }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_field_selected_with_and_without_a_condition_shares_the_fetches_of_its_requirements() {
+    let f = start([
+        Subgraph::query("posts", posts::Query),
+        Subgraph::query("authorship", authorship::Query),
+    ])
+    .await;
+    let query = "query($x: Boolean!) { feed { byNovice again: byNovice @include(if: $x) } }";
+    for x in [false, true] {
+        let reply = f
+            .request(query)
+            .variables(json!({ "x": x }))
+            .send()
+            .await
+            .body;
+        let post = |novice: bool| match x {
+            true => json!({ "byNovice": novice, "again": novice }),
+            false => json!({ "byNovice": novice }),
+        };
+        assert_eq!(
+            reply,
+            json!({ "data": { "feed": [post(true), post(false)] } }),
+            "x = {x}"
+        );
+        // The conditional selection rides on the fetches the unconditional one makes.
+        let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+        assert_eq!(
+            order,
+            ["posts", "authorship", "posts", "authorship"],
+            "x = {x}"
+        );
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}

@@ -160,6 +160,16 @@ impl<'a> Builder<'a> {
                     _ => roots.iter().copied().find(|&g| b.groups[g].subgraph == s),
                 }
             };
+            let fetched = |b: &Builder, roots: &[GroupId]| -> Vec<SubgraphId> {
+                match kind {
+                    OperationType::Mutation => roots
+                        .last()
+                        .map(|&g| b.groups[g].subgraph)
+                        .into_iter()
+                        .collect(),
+                    _ => roots.iter().map(|&g| b.groups[g].subgraph).collect(),
+                }
+            };
             let scored = candidates
                 .iter()
                 .filter_map(|&s| {
@@ -182,7 +192,7 @@ impl<'a> Builder<'a> {
                 // subgraph fetches the part it can. When some part is out of every
                 // subgraph's reach, the first subgraph answers what it can and the walk
                 // reports the rest as unresolvable.
-                None => match self.split(&root_type, field, &candidates) {
+                None => match self.split(&root_type, field, &candidates, &fetched(self, &roots)) {
                     Ok(parts) => parts,
                     Err(e @ PlanError::Unresolvable(_)) if !self.budget.spent() => {
                         fallback = Some(e);
@@ -229,29 +239,69 @@ impl<'a> Builder<'a> {
     }
 
     /// Splits a field's selection over the subgraphs that can each resolve part of it.
+    /// Parts fewer subgraphs answer best are placed first; a part several subgraphs answer
+    /// equally well joins one already chosen for this field, else one of `fetched` (the
+    /// subgraphs the operation already fetches from), so no subgraph is asked for what
+    /// another request already carries.
     pub(super) fn split(
         &self,
         parent: &Name,
         field: &Field,
         candidates: &[SubgraphId],
+        fetched: &[SubgraphId],
     ) -> Result<Vec<(SubgraphId, Field)>, PlanError> {
         let unresolvable = || PlanError::Unresolvable(format!("{parent}.{}", field.name));
         let child_ty = field.ty.inner_named_type();
-        let mut parts: Vec<(SubgraphId, SelectionSet)> = Vec::new();
-        for sub in flatten_fields(self.graph, child_ty, &field.selection) {
-            let one = SelectionSet(vec![Selection::Field(sub.clone())]);
-            let (_, chosen) = candidates
+        let subs = flatten_fields(self.graph, child_ty, &field.selection);
+        let mut best: Vec<Vec<SubgraphId>> = Vec::with_capacity(subs.len());
+        for sub in &subs {
+            let one = SelectionSet(vec![Selection::Field(Field::clone(sub))]);
+            let costs: Vec<(u32, SubgraphId)> = candidates
                 .iter()
                 .filter_map(|&s| {
                     let child = self.child_type(s, parent, field);
                     self.reach(s, &child, &one, None, &mut Vec::new(), 0)
                         .map(|c| (c, s))
                 })
+                .collect();
+            let least = costs
+                .iter()
+                .map(|(c, _)| *c)
                 .min()
                 .ok_or_else(unresolvable)?;
-            match parts.iter_mut().find(|(s, _)| *s == chosen) {
-                Some((_, set)) => set.0.push(Selection::Field(sub.clone())),
-                None => parts.push((chosen, one)),
+            best.push(
+                costs
+                    .into_iter()
+                    .filter(|(c, _)| *c == least)
+                    .map(|(_, s)| s)
+                    .collect(),
+            );
+        }
+        let mut order: Vec<usize> = (0..subs.len()).collect();
+        order.sort_by_key(|&i| best[i].len());
+        let mut chosen: Vec<Option<SubgraphId>> = vec![None; subs.len()];
+        let mut taken: Vec<SubgraphId> = Vec::new();
+        for i in order {
+            let options = &best[i];
+            let s = options
+                .iter()
+                .copied()
+                .find(|s| taken.contains(s))
+                .or_else(|| options.iter().copied().find(|s| fetched.contains(s)))
+                .unwrap_or(options[0]);
+            if !taken.contains(&s) {
+                taken.push(s);
+            }
+            chosen[i] = Some(s);
+        }
+        // Parts keep the order of the operation's fields.
+        let mut parts: Vec<(SubgraphId, SelectionSet)> = Vec::new();
+        for (sub, s) in subs.iter().zip(chosen) {
+            let s = s.expect("every part is placed");
+            let one = Selection::Field(Field::clone(sub));
+            match parts.iter_mut().find(|(p, _)| *p == s) {
+                Some((_, set)) => set.0.push(one),
+                None => parts.push((s, SelectionSet(vec![one]))),
             }
         }
         Ok(parts
@@ -589,8 +639,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// How many subgraphs answer root field `field` at the lowest cost (any number above the
-    /// candidates' count when none can answer it whole).
+    /// How many subgraphs answer root field `field` at the lowest cost (1 when none can
+    /// answer it whole).
     fn best_root_candidates(&self, root_type: &Name, field: &Field) -> usize {
         let candidates = self.graph.resolvers(root_type, &field.name);
         let costs: Vec<u32> = candidates
@@ -609,7 +659,9 @@ impl<'a> Builder<'a> {
             .collect();
         match costs.iter().min() {
             Some(min) => costs.iter().filter(|c| *c == min).count(),
-            None => usize::MAX,
+            // Split over several subgraphs: its parts are placed with the fields only one
+            // subgraph answers, so that fields several subgraphs answer can join them.
+            None => 1,
         }
     }
 
@@ -838,8 +890,16 @@ impl<'a> Builder<'a> {
             group.subgraph == subgraph
                 && group.path == path
                 && group.parent.as_ref().is_some_and(|(p, _)| *p == parent)
-                && group.context == context
-                // Its requirements must not come from fetches that wait for this group...
+                // It runs whenever these objects need it (an unconditional fetch serves a
+                // conditional field as well)...
+                && group.context.iter().all(|c| context.contains(c))
+                // ...the fetches its new representation fields come from run whenever it
+                // does (else that representation, shared by all its fields, would lack them
+                // when their conditions are false)...
+                && touched
+                    .iter()
+                    .all(|&t| self.groups[t].context.iter().all(|c| group.context.contains(c)))
+                // ...its requirements must not come from fetches that wait for this group...
                 && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
                 // ...and one representation cannot carry a field with two argument sets.
                 && !group.reps.iter().any(|(_, _, existing)| conflicts(existing, fields))
