@@ -672,3 +672,78 @@ fn a_shared_root_field_split_over_subgraphs_asks_no_third_one_for_what_they_shar
         assert!(!plan.contains("\"category\""), "{query}\n{plan}");
     }
 }
+
+#[test]
+fn a_jump_counted_once_when_two_keys_need_it() {
+    // `first` comes either from `list` (whose `price` then needs `category` from `products`)
+    // or, with `price` at hand, from `price`'s list type, whose key needs `selected` from
+    // `list`. Both keys need `pid` from `link`: one fetch, so the second way is cheaper.
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.0\", import: [\"@key\", \"@shareable\", \"@external\", \"@extends\"])";
+    let subgraph = |name: &str, sdl: &str| unrouted(link, name, sdl);
+    let supergraph = tessera_router::compose::compose(&[
+        subgraph(
+            "link",
+            "type Product @key(fields: \"id\") @key(fields: \"id pid\") { id: String! pid: String! }",
+        ),
+        subgraph(
+            "list",
+            "type ProductList @key(fields: \"products{id pid}\") { products: [Product!]! first: Product @shareable selected: Product @shareable }\n\
+             type Product @key(fields: \"id pid\") { id: String! pid: String }",
+        ),
+        subgraph(
+            "price",
+            "type ProductList @key(fields: \"products{id pid category{id tag}} selected{id}\") { products: [Product!]! first: Product @shareable selected: Product @shareable }\n\
+             type Product @key(fields: \"id pid category{id tag}\") { id: String! price: Price pid: String category: Category }\n\
+             type Category @key(fields: \"id tag\") { id: String! tag: String }\n\
+             type Price { price: Float! }",
+        ),
+        subgraph(
+            "products",
+            "type Query { topProducts: ProductList! }\n\
+             type ProductList @key(fields: \"products{id}\") { products: [Product!]! }\n\
+             type Product @extends @key(fields: \"id\") { id: String! @external category: Category @shareable }\n\
+             type Category @key(fields: \"id\") { mainProduct: Product! @shareable id: String! tag: String @shareable }",
+        ),
+    ])
+    .expect("composes");
+    let plan = plan_text(&supergraph, "{ topProducts { first { price { price } } } }");
+    assert_eq!(plan.matches("Fetch(service").count(), 4, "{plan}");
+    assert_eq!(
+        plan.matches("Fetch(service: \"products\")").count(),
+        1,
+        "{plan}"
+    );
+    assert!(
+        plan.contains("...on ProductList{first{price{price}}}"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn the_concrete_type_of_an_interface_object_is_fetched_under_the_conditions_of_what_needs_it() {
+    let link = "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.3\", import: [\"@key\", \"@interfaceObject\"])";
+    let subgraph = |name: &str, sdl: &str| unrouted(link, name, sdl);
+    let supergraph = tessera_router::compose::compose(&[
+        subgraph(
+            "a",
+            "interface Node @key(fields: \"id\") { id: ID! }\n\
+             type User implements Node @key(fields: \"id\") { id: ID! age: Int }",
+        ),
+        subgraph(
+            "b",
+            "type Query { nodes: [Node] }\n\
+             type Node @key(fields: \"id\") @interfaceObject { id: ID! username: String }",
+        ),
+    ])
+    .expect("composes");
+    for query in [
+        "query($s: Boolean!) { nodes { username ... on User @skip(if: $s) { age } } }",
+        "query($s: Boolean!) { nodes { username __typename @skip(if: $s) } }",
+    ] {
+        let plan = plan_text(&supergraph, query);
+        assert!(
+            plan.contains("Fetch(service: \"a\") {\n        when @skip(if:$s)"),
+            "{query}\n{plan}"
+        );
+    }
+}

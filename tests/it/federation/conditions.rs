@@ -340,3 +340,30 @@ async fn an_entity_fetch_under_an_excluded_selection_does_not_hold_back_the_same
     assert_eq!(f.requests_to("reviews"), 1);
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fetch_shared_with_an_unconditional_selection_asks_for_the_conditional_part_under_its_condition()
+ {
+    let f = start(subgraphs()).await;
+    // Both copies of `products` need the reviews subgraph: one fetch serves them, and the
+    // conditional copy's field is asked for only when its condition holds.
+    let query = "query($x: Boolean!) { products { reviews { body } } ... @include(if: $x) { products { more: reviews { body } } } }";
+    for x in [false, true] {
+        let reply = f.request(query).variables(json!({ "x": x })).send().await;
+        let reviews = json!([ { "body": "Fine p1" } ]);
+        let expected = match x {
+            true => json!({ "reviews": reviews, "more": reviews }),
+            false => json!({ "reviews": reviews }),
+        };
+        assert_eq!(reply.body["data"]["products"][0], expected, "x = {x}");
+        let sent = f.received_by("reviews");
+        assert_eq!(sent.len(), 1, "x = {x}");
+        assert!(
+            sent[0].query().contains("more:reviews@include(if:$x)"),
+            "{}",
+            sent[0].query()
+        );
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}

@@ -7,7 +7,7 @@ use apollo_compiler::Name;
 
 use super::super::PlanError;
 use super::super::graph::{Key, SubgraphId};
-use super::super::operation::{Field, Selection, SelectionSet};
+use super::super::operation::{Condition, Field, Selection, SelectionSet};
 use super::super::plan::PathSegment;
 use super::selection::*;
 use super::{Builder, GroupId, Step};
@@ -31,9 +31,9 @@ impl Builder<'_> {
         let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
         for (target, rep_ty) in self.jump_targets(ty, field) {
             let mut visiting = self.jumping.clone();
-            if let Some((cost, key)) =
+            if let Some((cost, key)) = self.priced_apart(|| {
                 self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
-                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
+            }) && best.as_ref().is_none_or(|(c, ..)| cost < *c)
             {
                 best = Some((cost, target, rep_ty, key));
             }
@@ -72,7 +72,22 @@ impl Builder<'_> {
             requires.as_ref(),
             Some(field),
         )?;
-        let field = &self.with_context(next, &rep_ty, field)?;
+        // A fetch that runs under fewer conditions than the objects' selection (one an
+        // unconditional selection of the same objects made) gets the field with the rest of
+        // them: the subgraph is not asked for what the variables exclude.
+        let mut field = field.clone();
+        if self.serving.is_empty() {
+            let missing: Vec<Condition> = self
+                .context_at(g, pos)
+                .into_iter()
+                .filter(|c| !self.groups[next].context.contains(c) && !field.conditions.contains(c))
+                .collect();
+            if !missing.is_empty() {
+                field.conditions.extend(missing);
+                field.conditions.sort_unstable();
+            }
+        }
+        let field = &self.with_context(next, &rep_ty, &field)?;
         let entity_pos = vec![Step::Fragment(rep_ty.clone())];
         let provides = self
             .graph
@@ -121,7 +136,7 @@ impl Builder<'_> {
         if let Some(requires) = requires {
             merge_into(&mut fields, requires);
         }
-        let next = self.entity_group(g, pos, target, path, &touched, &fields);
+        let next = self.entity_group(g, pos, target, path, &touched, &fields, &conditions);
         self.add_rep(next, rep_ty, ty, fields);
         self.groups[next]
             .deps
@@ -148,9 +163,9 @@ impl Builder<'_> {
         let mut best: Option<(u32, SubgraphId, Key)> = None;
         for target in owners {
             let mut visiting = self.jumping.clone();
-            if let Some((cost, key)) =
+            if let Some((cost, key)) = self.priced_apart(|| {
                 self.jump_cost(from, interface, target, interface, None, &mut visiting, 0)
-                && best.as_ref().is_none_or(|(c, ..)| cost < *c)
+            }) && best.as_ref().is_none_or(|(c, ..)| cost < *c)
             {
                 best = Some((cost, target, key));
             }
@@ -161,7 +176,12 @@ impl Builder<'_> {
                 self.graph.subgraphs[from].name
             )));
         };
-        let next = self.enter(g, pos, path, interface, target, interface, &key, None, None)?;
+        // When every field sent there shares some conditions, so does the fetch: the
+        // variables that exclude them all leave it out.
+        let shared = shared_conditions(&selection);
+        let next = self.serving(&shared, |b| {
+            b.enter(g, pos, path, interface, target, interface, &key, None, None)
+        })?;
         let entity_pos = vec![Step::Fragment(interface.clone())];
         let mut candidates = vec![target];
         self.extend_with_keyed(&mut candidates, interface);
@@ -170,4 +190,23 @@ impl Builder<'_> {
         self.candidates.pop();
         walked
     }
+}
+
+/// The conditions every field of `selection` (at its level, fragments looked through) is
+/// selected under.
+fn shared_conditions(selection: &SelectionSet) -> Vec<Condition> {
+    fn walk(selection: &SelectionSet, common: &mut Option<Vec<Condition>>) {
+        for item in &selection.0 {
+            match item {
+                Selection::Field(field) => match common {
+                    Some(common) => common.retain(|c| field.conditions.contains(c)),
+                    None => *common = Some(field.conditions.clone()),
+                },
+                Selection::Fragment(fragment) => walk(&fragment.selection, common),
+            }
+        }
+    }
+    let mut common = None;
+    walk(selection, &mut common);
+    common.unwrap_or_default()
 }

@@ -57,6 +57,10 @@ pub(super) enum Step {
     Fragment(Name),
 }
 
+/// A jump a cost search has counted: (from subgraph, object type, target subgraph,
+/// representation type).
+pub(super) type Priced = (SubgraphId, Name, SubgraphId, Name);
+
 /// What a reach cost depends on when no key walk is under way.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct ReachKey {
@@ -72,6 +76,8 @@ pub(super) struct Builder<'a> {
     budget: &'a Budget,
     /// Costs already worked out: the same sub-selection is costed from the same subgraph once.
     reach_memo: RefCell<HashMap<ReachKey, Option<u32>, ahash::RandomState>>,
+    /// The jumps the cost search under way has counted: one met again costs nothing more.
+    priced: RefCell<Vec<Priced>>,
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
@@ -102,6 +108,7 @@ impl<'a> Builder<'a> {
             schema,
             budget,
             reach_memo: RefCell::default(),
+            priced: RefCell::default(),
             groups: Vec::new(),
             touched: Vec::new(),
             jumping: Vec::new(),
@@ -607,14 +614,16 @@ impl<'a> Builder<'a> {
                 }
                 let child = self.child_type(subgraph, ty, field);
                 let mut visiting = self.jumping.clone();
-                let whole = self.reach(
-                    subgraph,
-                    &child,
-                    &field.selection,
-                    child_provided.as_ref(),
-                    &mut visiting,
-                    0,
-                );
+                let whole = self.priced_apart(|| {
+                    self.reach(
+                        subgraph,
+                        &child,
+                        &field.selection,
+                        child_provided.as_ref(),
+                        &mut visiting,
+                        0,
+                    )
+                });
                 if whole.is_some() || self.jump_with(g, pos, path, ty, original, false).is_err() {
                     if whole.is_some() {
                         self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
@@ -732,7 +741,7 @@ impl<'a> Builder<'a> {
             let one = SelectionSet(vec![Selection::Field(sub.clone())]);
             let mut visiting = self.jumping.clone();
             if self
-                .reach(subgraph, child, &one, provided, &mut visiting, 0)
+                .priced_apart(|| self.reach(subgraph, child, &one, provided, &mut visiting, 0))
                 .is_some()
             {
                 here.push(Selection::Field(sub.clone()));
@@ -875,6 +884,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The group a field is entity-fetched in: one per parent, subgraph and path.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn entity_group(
         &mut self,
         parent: GroupId,
@@ -883,6 +893,7 @@ impl<'a> Builder<'a> {
         path: &[PathSegment],
         touched: &BTreeSet<GroupId>,
         fields: &SelectionSet,
+        adding: &[Condition],
     ) -> GroupId {
         let context = self.context_at(parent, parent_pos);
         let reusable = (0..self.groups.len()).find(|&id| {
@@ -893,12 +904,15 @@ impl<'a> Builder<'a> {
                 // It runs whenever these objects need it (an unconditional fetch serves a
                 // conditional field as well)...
                 && group.context.iter().all(|c| context.contains(c))
-                // ...the fetches its new representation fields come from run whenever it
-                // does (else that representation, shared by all its fields, would lack them
-                // when their conditions are false)...
-                && touched
-                    .iter()
-                    .all(|&t| self.groups[t].context.iter().all(|c| group.context.contains(c)))
+                // ...the fetches its representation fields come from, old and new, run
+                // whenever it sends anything (else that representation, shared by all its
+                // fields, would lack them when their conditions are false)...
+                && {
+                    let sent_when = self.sent_when(id, adding);
+                    touched.iter().chain(&group.deps).all(|&t| {
+                        self.groups[t].context.iter().all(|c| sent_when.contains(c))
+                    })
+                }
                 // ...its requirements must not come from fetches that wait for this group...
                 && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
                 // ...and one representation cannot carry a field with two argument sets.
@@ -910,6 +924,26 @@ impl<'a> Builder<'a> {
         let g = self.new_group(subgraph, Some((parent, parent_pos.to_vec())), path.to_vec());
         self.groups[g].deps.insert(parent);
         g
+    }
+
+    /// The conditions under which group `id` sends anything once a field selected under
+    /// `adding` joins it: its own, and those every field at its root shares (a fetch whose
+    /// fields the variables all exclude is not sent).
+    fn sent_when(&self, id: GroupId, adding: &[Condition]) -> Vec<Condition> {
+        fn shared(selection: &SelectionSet, common: &mut Vec<Condition>) {
+            for item in &selection.0 {
+                match item {
+                    Selection::Field(field) => common.retain(|c| field.conditions.contains(c)),
+                    Selection::Fragment(fragment) => shared(&fragment.selection, common),
+                }
+            }
+        }
+        let group = &self.groups[id];
+        let mut common = adding.to_vec();
+        shared(&group.selection, &mut common);
+        let mut out = group.context.clone();
+        out.extend(common.into_iter().filter(|c| !group.context.contains(c)));
+        out
     }
 
     /// `field` is resolved at the root of entity group `g` but needs other fields of the same

@@ -6,7 +6,7 @@ use apollo_compiler::Name;
 use super::super::graph::{Key, SubgraphId};
 use super::super::operation::{Field, Selection, SelectionSet};
 use super::selection::*;
-use super::{Builder, ReachKey};
+use super::{Builder, Priced, ReachKey};
 
 /// How deeply key and requirement walks may nest inside each other (a key whose fields come
 /// from another subgraph through a key of its own...). The operation's own depth does not
@@ -40,16 +40,26 @@ impl Builder<'_> {
         }
         visiting.push(marker);
         let entry = (|| {
-            let mut best: Option<(u32, Key)> = None;
+            let mut best: Option<(u32, Key, Vec<Priced>)> = None;
             for key in self.graph.resolvable_keys(target, rep_ty) {
-                if let Some(cost) = self.reach(from, ty, &key.fields, None, visiting, depth + 1)
-                    && best.as_ref().is_none_or(|(c, _)| cost < *c)
+                let (cost, priced) = self
+                    .alternative(|| self.reach(from, ty, &key.fields, None, visiting, depth + 1));
+                if let Some(cost) = cost
+                    && best.as_ref().is_none_or(|(c, ..)| cost < *c)
                 {
-                    best = Some((cost, key.clone()));
+                    best = Some((cost, key.clone(), priced));
                 }
             }
-            let (key_cost, key) = best?;
-            let mut cost = 10 + key_cost;
+            let (key_cost, key, priced) = best?;
+            self.adopt(priced);
+            // A jump this search has already priced (the same key walk for another field of
+            // the same objects, or another object of the type) is one fetch, made once.
+            let jump = (from, ty.clone(), target, rep_ty.clone());
+            let mut cost = key_cost;
+            if !self.priced.borrow().contains(&jump) {
+                self.priced.borrow_mut().push(jump);
+                cost += 10;
+            }
             if let Some(field) = field
                 && let Some(requires) = self
                     .graph
@@ -104,7 +114,9 @@ impl Builder<'_> {
         if let Some(hit) = self.reach_memo.borrow().get(&key) {
             return *hit;
         }
-        let cost = self.reach_uncached(from, ty, selection, provided, visiting, depth);
+        // What is remembered cannot depend on the jumps priced around it.
+        let cost = self
+            .priced_apart(|| self.reach_uncached(from, ty, selection, provided, visiting, depth));
         self.reach_memo.borrow_mut().insert(key, cost);
         cost
     }
@@ -166,21 +178,21 @@ impl Builder<'_> {
                                             selection: one,
                                             ..field.clone()
                                         };
-                                        self.jump_targets(concrete, &remote)
-                                            .into_iter()
-                                            .filter_map(|(target, rep_ty)| {
+                                        let targets = self.jump_targets(concrete, &remote);
+                                        self.cheapest(targets.iter().map(|(target, rep_ty)| {
+                                            self.alternative(|| {
                                                 self.jump_cost(
                                                     from,
                                                     concrete,
-                                                    target,
-                                                    &rep_ty,
+                                                    *target,
+                                                    rep_ty,
                                                     Some(&remote),
                                                     visiting,
                                                     depth,
                                                 )
                                                 .map(|(c, _)| c)
                                             })
-                                            .min()?
+                                        }))?
                                     }
                                 };
                             split += cost;
@@ -205,14 +217,13 @@ impl Builder<'_> {
         visiting: &mut Vec<(Name, SubgraphId, Option<Name>)>,
         depth: usize,
     ) -> Option<u32> {
-        let whole = self
-            .jump_targets(ty, field)
-            .into_iter()
-            .filter_map(|(target, rep_ty)| {
-                self.jump_cost(from, ty, target, &rep_ty, Some(field), visiting, depth)
+        let targets = self.jump_targets(ty, field);
+        let whole = self.cheapest(targets.iter().map(|(target, rep_ty)| {
+            self.alternative(|| {
+                self.jump_cost(from, ty, *target, rep_ty, Some(field), visiting, depth)
                     .map(|(c, _)| c)
             })
-            .min();
+        }));
         if whole.is_some() {
             return whole;
         }
@@ -247,6 +258,46 @@ impl Builder<'_> {
                 .map(|(interface, s)| (s, interface)),
         );
         targets
+    }
+
+    /// Runs `cost` as one of several alternatives: returns its result and the jumps it priced,
+    /// leaving the priced jumps as they were.
+    pub(super) fn alternative<T>(&self, cost: impl FnOnce() -> T) -> (T, Vec<Priced>) {
+        let before = self.priced.borrow().len();
+        let out = cost();
+        let priced = self.priced.borrow_mut().split_off(before);
+        (out, priced)
+    }
+
+    /// Keeps the jumps of the alternative chosen.
+    pub(super) fn adopt(&self, priced: Vec<Priced>) {
+        self.priced.borrow_mut().extend(priced);
+    }
+
+    /// The cheapest of `alternatives` (the first of equal ones), its jumps adopted.
+    fn cheapest(
+        &self,
+        alternatives: impl Iterator<Item = (Option<u32>, Vec<Priced>)>,
+    ) -> Option<u32> {
+        let mut best: Option<(u32, Vec<Priced>)> = None;
+        for (cost, priced) in alternatives {
+            if let Some(cost) = cost
+                && best.as_ref().is_none_or(|(c, _)| cost < *c)
+            {
+                best = Some((cost, priced));
+            }
+        }
+        let (cost, priced) = best?;
+        self.adopt(priced);
+        Some(cost)
+    }
+
+    /// Runs `cost` as a search of its own: no jump priced around it counts as made.
+    pub(super) fn priced_apart<T>(&self, cost: impl FnOnce() -> T) -> T {
+        let saved = self.priced.take();
+        let out = cost();
+        *self.priced.borrow_mut() = saved;
+        out
     }
 
     /// The type `field`'s objects have in `subgraph` (which may be narrower than the
