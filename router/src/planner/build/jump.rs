@@ -178,7 +178,7 @@ impl Builder<'_> {
         };
         // When every field sent there shares some conditions, so does the fetch: the
         // variables that exclude them all leave it out.
-        let shared = shared_conditions(&selection);
+        let shared = shared_conditions(&selection).unwrap_or_default();
         let next = self.serving(&shared, |b| {
             b.enter(g, pos, path, interface, target, interface, &key, None, None)
         })?;
@@ -190,23 +190,4 @@ impl Builder<'_> {
         self.candidates.pop();
         walked
     }
-}
-
-/// The conditions every field of `selection` (at its level, fragments looked through) is
-/// selected under.
-fn shared_conditions(selection: &SelectionSet) -> Vec<Condition> {
-    fn walk(selection: &SelectionSet, common: &mut Option<Vec<Condition>>) {
-        for item in &selection.0 {
-            match item {
-                Selection::Field(field) => match common {
-                    Some(common) => common.retain(|c| field.conditions.contains(c)),
-                    None => *common = Some(field.conditions.clone()),
-                },
-                Selection::Fragment(fragment) => walk(&fragment.selection, common),
-            }
-        }
-    }
-    let mut common = None;
-    walk(selection, &mut common);
-    common.unwrap_or_default()
 }

@@ -930,17 +930,11 @@ impl<'a> Builder<'a> {
     /// `adding` joins it: its own, and those every field at its root shares (a fetch whose
     /// fields the variables all exclude is not sent).
     fn sent_when(&self, id: GroupId, adding: &[Condition]) -> Vec<Condition> {
-        fn shared(selection: &SelectionSet, common: &mut Vec<Condition>) {
-            for item in &selection.0 {
-                match item {
-                    Selection::Field(field) => common.retain(|c| field.conditions.contains(c)),
-                    Selection::Fragment(fragment) => shared(&fragment.selection, common),
-                }
-            }
-        }
         let group = &self.groups[id];
         let mut common = adding.to_vec();
-        shared(&group.selection, &mut common);
+        if let Some(shared) = selection::shared_conditions(&group.selection) {
+            common.retain(|c| shared.contains(c));
+        }
         let mut out = group.context.clone();
         out.extend(common.into_iter().filter(|c| !group.context.contains(c)));
         out

@@ -4,7 +4,7 @@ use apollo_compiler::Name;
 use apollo_compiler::ast::Type;
 
 use super::super::graph::Graph;
-use super::super::operation::{Field, Fragment, Selection, SelectionSet};
+use super::super::operation::{Condition, Field, Fragment, Selection, SelectionSet};
 use super::super::plan::PathSegment;
 
 /// The fields of `selection` that apply to objects of type `ty`, fragments flattened.
@@ -173,4 +173,23 @@ pub(crate) fn merge_into(into: &mut SelectionSet, from: &SelectionSet) {
             }
         }
     }
+}
+
+/// The conditions every field of `selection` (at its level, fragments looked through) is
+/// selected under; `None` when it has no field.
+pub(super) fn shared_conditions(selection: &SelectionSet) -> Option<Vec<Condition>> {
+    fn walk(selection: &SelectionSet, common: &mut Option<Vec<Condition>>) {
+        for item in &selection.0 {
+            match item {
+                Selection::Field(field) => match common {
+                    Some(common) => common.retain(|c| field.conditions.contains(c)),
+                    None => *common = Some(field.conditions.clone()),
+                },
+                Selection::Fragment(fragment) => walk(&fragment.selection, common),
+            }
+        }
+    }
+    let mut common = None;
+    walk(selection, &mut common);
+    common
 }
