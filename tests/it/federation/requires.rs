@@ -436,3 +436,33 @@ async fn a_field_selected_with_and_without_a_condition_shares_the_fetches_of_its
     }
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fetch_of_an_unconditional_selection_is_not_sent_requirements_only_a_conditional_one_fetched()
+ {
+    let f = start(subgraphs()).await;
+    // Both copies of `products` need shipping, but the euro price the duty requires is
+    // selected only where `$c` holds: a representation carrying it would lack it otherwise.
+    let query = "query($c: Boolean!) { products { shippingEstimate } products @include(if: $c) { customsDuty } }";
+    for c in [false, true] {
+        let reply = f.request(query).variables(json!({ "c": c })).send().await;
+        let product = |estimate: i32, duty: i32| match c {
+            true => json!({ "shippingEstimate": estimate, "customsDuty": duty }),
+            false => json!({ "shippingEstimate": estimate }),
+        };
+        assert_eq!(
+            reply.body,
+            json!({ "data": { "products": [product(12, 360), product(25, 540)] } }),
+            "c = {c}"
+        );
+        // Every representation the shipping subgraph gets holds what its fetch asks for.
+        for sent in f.received_by("shipping") {
+            let wants_price = sent.query().contains("customsDuty");
+            for rep in sent.representations() {
+                assert_eq!(rep.get("price").is_some(), wants_price, "c = {c}: {rep}");
+            }
+        }
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}

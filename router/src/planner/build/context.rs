@@ -113,7 +113,8 @@ impl Builder<'_> {
                 continue;
             }
             self.touched.push(BTreeSet::new());
-            let walked = self.serving(&field.conditions, |b| {
+            let conditions = self.kept_while_sent(g, &field.conditions);
+            let walked = self.serving(&conditions, |b| {
                 for (i, sources) in &tiers {
                     let level = &levels[*i];
                     if sources.len() > 1 || sources[0].0 != level.ty {

@@ -10,7 +10,7 @@ use super::super::graph::{Key, SubgraphId};
 use super::super::operation::{Condition, Field, Selection, SelectionSet};
 use super::super::plan::PathSegment;
 use super::selection::*;
-use super::{Builder, GroupId, Step};
+use super::{Builder, GroupId, Step, Wanted};
 
 impl Builder<'_> {
     /// Resolves `field` of the object at `pos` in another subgraph (or the same one again, for
@@ -76,17 +76,7 @@ impl Builder<'_> {
         // unconditional selection of the same objects made) gets the field with the rest of
         // them: the subgraph is not asked for what the variables exclude.
         let mut field = field.clone();
-        if self.serving.is_empty() {
-            let missing: Vec<Condition> = self
-                .context_at(g, pos)
-                .into_iter()
-                .filter(|c| !self.groups[next].context.contains(c) && !field.conditions.contains(c))
-                .collect();
-            if !missing.is_empty() {
-                field.conditions.extend(missing);
-                field.conditions.sort_unstable();
-            }
-        }
+        self.keep_conditions(g, pos, next, &mut field);
         let field = &self.with_context(next, &rep_ty, &field)?;
         let entity_pos = vec![Step::Fragment(rep_ty.clone())];
         let provides = self
@@ -136,7 +126,13 @@ impl Builder<'_> {
         if let Some(requires) = requires {
             merge_into(&mut fields, requires);
         }
-        let next = self.entity_group(g, pos, target, path, &touched, &fields, &conditions);
+        let wanted = Wanted {
+            typename: rep_ty,
+            concrete: ty,
+            fields: &fields,
+            conditions: &conditions,
+        };
+        let next = self.entity_group(g, pos, target, path, &touched, &wanted);
         self.add_rep(next, rep_ty, ty, fields);
         self.groups[next]
             .deps
@@ -182,6 +178,10 @@ impl Builder<'_> {
         let next = self.serving(&shared, |b| {
             b.enter(g, pos, path, interface, target, interface, &key, None, None)
         })?;
+        let mut selection = selection;
+        for_each_field(&mut selection, &mut |field| {
+            self.keep_conditions(g, pos, next, field)
+        });
         let entity_pos = vec![Step::Fragment(interface.clone())];
         let mut candidates = vec![target];
         self.extend_with_keyed(&mut candidates, interface);
@@ -189,5 +189,35 @@ impl Builder<'_> {
         let walked = self.walk(next, &entity_pos, path, interface, &selection, None);
         self.candidates.pop();
         walked
+    }
+
+    /// A client field fetched in `next`, a fetch that may run under fewer conditions than its
+    /// objects' selection at `pos` of `g` (one an unconditional selection of the same objects
+    /// made), keeps those conditions: the subgraph is not asked for what the variables exclude.
+    /// Fields walked for the plan's own needs keep none: the representation they fill is
+    /// shared by everything the fetch serves.
+    fn keep_conditions(&self, g: GroupId, pos: &[Step], next: GroupId, field: &mut Field) {
+        if !self.touched.is_empty() {
+            return;
+        }
+        let missing: Vec<Condition> = self
+            .context_at(g, pos)
+            .into_iter()
+            .filter(|c| !self.groups[next].context.contains(c) && !field.conditions.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            field.conditions.extend(missing);
+            field.conditions.sort_unstable();
+        }
+    }
+}
+
+/// Calls `f` on every field at the top level of `selection`, fragments looked through.
+fn for_each_field(selection: &mut SelectionSet, f: &mut impl FnMut(&mut Field)) {
+    for item in &mut selection.0 {
+        match item {
+            Selection::Field(field) => f(field),
+            Selection::Fragment(fragment) => for_each_field(&mut fragment.selection, f),
+        }
     }
 }

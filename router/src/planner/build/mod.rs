@@ -599,7 +599,7 @@ impl<'a> Builder<'a> {
             };
             if local {
                 if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
-                    let conditions = field.conditions.clone();
+                    let conditions = self.kept_while_sent(g, &field.conditions);
                     self.serving(&conditions, |b| b.require_at_root(g, ty, requires))?;
                 }
                 let child_provided =
@@ -884,7 +884,6 @@ impl<'a> Builder<'a> {
     }
 
     /// The group a field is entity-fetched in: one per parent, subgraph and path.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn entity_group(
         &mut self,
         parent: GroupId,
@@ -892,10 +891,10 @@ impl<'a> Builder<'a> {
         subgraph: SubgraphId,
         path: &[PathSegment],
         touched: &BTreeSet<GroupId>,
-        fields: &SelectionSet,
-        adding: &[Condition],
+        rep: &Wanted<'_>,
     ) -> GroupId {
         let context = self.context_at(parent, parent_pos);
+        let (fields, adding) = (rep.fields, rep.conditions);
         let reusable = (0..self.groups.len()).find(|&id| {
             let group = &self.groups[id];
             group.subgraph == subgraph
@@ -912,6 +911,15 @@ impl<'a> Builder<'a> {
                     touched.iter().chain(&group.deps).all(|&t| {
                         self.groups[t].context.iter().all(|c| sent_when.contains(c))
                     })
+                    // ...and so do the objects' own selection, when the representation
+                    // grows by fields written there (else the objects an unconditional
+                    // selection brings would be sent without them)...
+                    && (context.iter().all(|c| sent_when.contains(c))
+                        || group.reps.iter().any(|(typename, matches, existing)| {
+                            typename == rep.typename
+                                && matches.contains(rep.concrete)
+                                && covers(existing, fields)
+                        }))
                 }
                 // ...its requirements must not come from fetches that wait for this group...
                 && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
@@ -938,6 +946,18 @@ impl<'a> Builder<'a> {
         let mut out = group.context.clone();
         out.extend(common.into_iter().filter(|c| !group.context.contains(c)));
         out
+    }
+
+    /// The conditions of a field joining group `g` that hold whenever `g` is sent: the
+    /// fetches a field's representation fields come from may wait for those only, for the
+    /// representation is shared with the group's other fields.
+    pub(super) fn kept_while_sent(&self, g: GroupId, conditions: &[Condition]) -> Vec<Condition> {
+        let sent_when = self.sent_when(g, conditions);
+        conditions
+            .iter()
+            .filter(|c| sent_when.contains(c))
+            .cloned()
+            .collect()
     }
 
     /// `field` is resolved at the root of entity group `g` but needs other fields of the same
@@ -1011,6 +1031,15 @@ impl<'a> Builder<'a> {
             }
         }
     }
+}
+
+/// The representation a field's entity fetch needs: its `__typename`, the concrete type it
+/// stands for, its fields, and the conditions the field is selected under.
+pub(super) struct Wanted<'a> {
+    pub typename: &'a Name,
+    pub concrete: &'a Name,
+    pub fields: &'a SelectionSet,
+    pub conditions: &'a [Condition],
 }
 
 pub(super) use selection::flatten_fields;

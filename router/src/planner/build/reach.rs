@@ -159,9 +159,12 @@ impl Builder<'_> {
                                 .field_in(from, concrete, &field.name)
                                 .and_then(|f| f.provides.as_ref())
                         });
-                        if let Some(cost) =
+                        // A search that fails leaves no jump counted as paid for.
+                        let (whole, priced) = self.alternative(|| {
                             self.reach(from, &child, &field.selection, provides, visiting, depth)
-                        {
+                        });
+                        if let Some(cost) = whole {
+                            self.adopt(priced);
                             total += cost;
                             continue;
                         }
@@ -170,31 +173,36 @@ impl Builder<'_> {
                         let mut split = 0;
                         for sub in flatten_fields(self.graph, &child, &field.selection) {
                             let one = SelectionSet(vec![Selection::Field(sub.clone())]);
-                            let cost =
-                                match self.reach(from, &child, &one, provides, visiting, depth) {
-                                    Some(cost) => cost,
-                                    None => {
-                                        let remote = Field {
-                                            selection: one,
-                                            ..field.clone()
-                                        };
-                                        let targets = self.jump_targets(concrete, &remote);
-                                        self.cheapest(targets.iter().map(|(target, rep_ty)| {
-                                            self.alternative(|| {
-                                                self.jump_cost(
-                                                    from,
-                                                    concrete,
-                                                    *target,
-                                                    rep_ty,
-                                                    Some(&remote),
-                                                    visiting,
-                                                    depth,
-                                                )
-                                                .map(|(c, _)| c)
-                                            })
-                                        }))?
-                                    }
-                                };
+                            let (here, priced) = self.alternative(|| {
+                                self.reach(from, &child, &one, provides, visiting, depth)
+                            });
+                            let cost = match here {
+                                Some(cost) => {
+                                    self.adopt(priced);
+                                    cost
+                                }
+                                None => {
+                                    let remote = Field {
+                                        selection: one,
+                                        ..field.clone()
+                                    };
+                                    let targets = self.jump_targets(concrete, &remote);
+                                    self.cheapest(targets.iter().map(|(target, rep_ty)| {
+                                        self.alternative(|| {
+                                            self.jump_cost(
+                                                from,
+                                                concrete,
+                                                *target,
+                                                rep_ty,
+                                                Some(&remote),
+                                                visiting,
+                                                depth,
+                                            )
+                                            .map(|(c, _)| c)
+                                        })
+                                    }))?
+                                }
+                            };
                             split += cost;
                         }
                         total += split;

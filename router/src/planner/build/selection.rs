@@ -159,6 +159,23 @@ pub(crate) fn conflicts(a: &SelectionSet, b: &SelectionSet) -> bool {
     })
 }
 
+/// Whether every field of `wanted`, nested ones included, is already in `have` (a
+/// representation that holds them grows by nothing).
+pub(crate) fn covers(have: &SelectionSet, wanted: &SelectionSet) -> bool {
+    wanted.0.iter().all(|item| match item {
+        Selection::Field(f) => have.0.iter().any(|h| {
+            matches!(h, Selection::Field(h) if h.name == f.name
+                && h.key() == f.key()
+                && h.arguments == f.arguments
+                && covers(&h.selection, &f.selection))
+        }),
+        Selection::Fragment(fragment) => have.0.iter().any(|h| {
+            matches!(h, Selection::Fragment(h) if h.on == fragment.on
+                && covers(&h.selection, &fragment.selection))
+        }),
+    })
+}
+
 /// Adds the selections of `from` to `into`, merging fields and fragments that match.
 pub(crate) fn merge_into(into: &mut SelectionSet, from: &SelectionSet) {
     for item in &from.0 {
