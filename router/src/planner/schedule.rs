@@ -264,6 +264,7 @@ mod tests {
             reps: Vec::new(),
             deps: deps.iter().copied().collect(),
             context: Vec::new(),
+            rep_when: Vec::new(),
             contexts: Vec::new(),
         }
     }

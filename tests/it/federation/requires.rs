@@ -466,3 +466,28 @@ async fn a_fetch_of_an_unconditional_selection_is_not_sent_requirements_only_a_c
     }
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fetch_shared_under_a_condition_is_not_made_unconditional_by_a_later_field() {
+    let f = start(subgraphs()).await;
+    // The first two selections share one shipping fetch under `$c` (the duty's euro price is
+    // selected only there); the third needs shipping whatever `$c` is, so it cannot join a
+    // fetch whose representation holds that price.
+    let query = "query($c: Boolean!) { products { shippingEstimate @include(if: $c) } \
+                 products @include(if: $c) { customsDuty @include(if: $c) } \
+                 products { deliveryDays } }";
+    for c in [false, true] {
+        let reply = f.request(query).variables(json!({ "c": c })).send().await;
+        let product = |estimate: i32, duty: i32, days: i32| match c {
+            true => json!({ "shippingEstimate": estimate, "customsDuty": duty, "deliveryDays": days }),
+            false => json!({ "deliveryDays": days }),
+        };
+        assert_eq!(
+            reply.body,
+            json!({ "data": { "products": [product(12, 360, 3), product(25, 540, 4)] } }),
+            "c = {c}"
+        );
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}

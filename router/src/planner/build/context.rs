@@ -114,7 +114,7 @@ impl Builder<'_> {
             }
             self.touched.push(BTreeSet::new());
             let conditions = self.kept_while_sent(g, &field.conditions);
-            let walked = self.serving(&conditions, |b| {
+            let walked = self.serving_only(conditions, |b| {
                 for (i, sources) in &tiers {
                     let level = &levels[*i];
                     if sources.len() > 1 || sources[0].0 != level.ty {

@@ -28,17 +28,30 @@ impl Builder<'_> {
         split: bool,
     ) -> Result<(), PlanError> {
         let from = self.groups[g].subgraph;
-        let mut best: Option<(u32, SubgraphId, Name, Key)> = None;
+        // Of equally cheap targets, one the plan already fetches from one level below this
+        // fetch: fetches to one subgraph at one depth go as one request.
+        let below = self.level(g) + 1;
+        let mut best: Option<(u32, Option<bool>, SubgraphId, Name, Key)> = None;
         for (target, rep_ty) in self.jump_targets(ty, field) {
             let mut visiting = self.jumping.clone();
-            if let Some((cost, key)) = self.priced_apart(|| {
+            let Some((cost, key)) = self.priced_apart(|| {
                 self.jump_cost(from, ty, target, &rep_ty, Some(field), &mut visiting, 0)
-            }) && best.as_ref().is_none_or(|(c, ..)| cost < *c)
-            {
-                best = Some((cost, target, rep_ty, key));
+            }) else {
+                continue;
+            };
+            let better = match &mut best {
+                None => true,
+                Some((c, _, _, _, _)) if cost != *c => cost < *c,
+                Some((_, there, chosen, _, _)) => {
+                    let there = *there.get_or_insert_with(|| self.fetches_at(*chosen, below));
+                    !there && self.fetches_at(target, below)
+                }
+            };
+            if better {
+                best = Some((cost, None, target, rep_ty, key));
             }
         }
-        let Some((_, target, rep_ty, key)) = best else {
+        let Some((_, _, target, rep_ty, key)) = best else {
             // No one subgraph answers all of the field's selection: one jump per part.
             let child = field.ty.inner_named_type().clone();
             let parts = flatten_fields(self.graph, &child, &field.selection);
@@ -209,6 +222,23 @@ impl Builder<'_> {
             field.conditions.extend(missing);
             field.conditions.sort_unstable();
         }
+    }
+
+    /// How many entity fetches group `g` sits below.
+    fn level(&self, g: GroupId) -> usize {
+        let mut level = 0;
+        let mut at = g;
+        while let Some((parent, _)) = &self.groups[at].parent {
+            level += 1;
+            at = *parent;
+        }
+        level
+    }
+
+    /// Whether the plan already has a fetch from `subgraph` `level` entity fetches down.
+    fn fetches_at(&self, subgraph: SubgraphId, level: usize) -> bool {
+        (0..self.groups.len())
+            .any(|id| self.groups[id].subgraph == subgraph && self.level(id) == level)
     }
 }
 

@@ -45,6 +45,10 @@ pub(super) struct Group {
     /// unconditional selection of the same response key, so the fetch is sent only when
     /// these hold.
     pub context: Vec<Condition>,
+    /// For an entity fetch: the conditions under which every object it is sent has all its
+    /// representation fields (those of the selections of the objects the fields were
+    /// written under, in the parent fetch). The fetch may be sent only when these hold.
+    pub rep_when: Vec<Condition>,
     /// For an entity fetch: the context arguments of its fields, with where their values
     /// come from.
     pub contexts: Vec<context::ContextUse>,
@@ -342,20 +346,35 @@ impl<'a> Builder<'a> {
             selection: SelectionSet::default(),
             reps: Vec::new(),
             deps: BTreeSet::new(),
+            rep_when: context.clone(),
             context,
             contexts: Vec::new(),
         });
         self.groups.len() - 1
     }
 
-    /// The conditions objects at position `pos` of group `g` are selected under.
+    /// The conditions a fetch made for objects at position `pos` of group `g` waits for:
+    /// those the objects are selected under, and those of the field being served.
     fn context_at(&self, g: GroupId, pos: &[Step]) -> Vec<Condition> {
+        let mut context = self.selected_when(g, pos);
+        for condition in &self.serving {
+            if !context.contains(condition) {
+                context.push(condition.clone());
+            }
+        }
+        context.sort();
+        context
+    }
+
+    /// The conditions objects at position `pos` of group `g` are selected under (what a
+    /// field written there is present under).
+    fn selected_when(&self, g: GroupId, pos: &[Step]) -> Vec<Condition> {
         let mut context = self.groups[g].context.clone();
         let steps = pos.iter().filter_map(|step| match step {
             Step::Field(field) => Some(&field.conditions),
             Step::Fragment(_) => None,
         });
-        for condition in steps.flatten().chain(&self.serving) {
+        for condition in steps.flatten() {
             if !context.contains(condition) {
                 context.push(condition.clone());
             }
@@ -378,6 +397,18 @@ impl<'a> Builder<'a> {
         }
         let out = walk(self);
         self.serving.truncate(before);
+        out
+    }
+
+    /// Runs `walk` with `conditions`, and no others, as those the fetches it makes wait for.
+    pub(super) fn serving_only<T>(
+        &mut self,
+        conditions: Vec<Condition>,
+        walk: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let outer = std::mem::replace(&mut self.serving, conditions);
+        let out = walk(self);
+        self.serving = outer;
         out
     }
 
@@ -600,7 +631,7 @@ impl<'a> Builder<'a> {
             if local {
                 if let (Some(requires), None, true) = (requires, provided_field, at_entity_root) {
                     let conditions = self.kept_while_sent(g, &field.conditions);
-                    self.serving(&conditions, |b| b.require_at_root(g, ty, requires))?;
+                    self.serving_only(conditions, |b| b.require_at_root(g, ty, requires))?;
                 }
                 let child_provided =
                     match (provided_field, declared.and_then(|f| f.provides.as_ref())) {
@@ -894,6 +925,7 @@ impl<'a> Builder<'a> {
         rep: &Wanted<'_>,
     ) -> GroupId {
         let context = self.context_at(parent, parent_pos);
+        let written_when = self.selected_when(parent, parent_pos);
         let (fields, adding) = (rep.fields, rep.conditions);
         let reusable = (0..self.groups.len()).find(|&id| {
             let group = &self.groups[id];
@@ -908,18 +940,15 @@ impl<'a> Builder<'a> {
                 // fields, would lack them when their conditions are false)...
                 && {
                     let sent_when = self.sent_when(id, adding);
-                    touched.iter().chain(&group.deps).all(|&t| {
-                        self.groups[t].context.iter().all(|c| sent_when.contains(c))
-                    })
-                    // ...and so do the objects' own selection, when the representation
-                    // grows by fields written there (else the objects an unconditional
-                    // selection brings would be sent without them)...
-                    && (context.iter().all(|c| sent_when.contains(c))
-                        || group.reps.iter().any(|(typename, matches, existing)| {
-                            typename == rep.typename
-                                && matches.contains(rep.concrete)
-                                && covers(existing, fields)
-                        }))
+                    let holds = |conditions: &[Condition]| {
+                        conditions.iter().all(|c| sent_when.contains(c))
+                    };
+                    touched.iter().chain(&group.deps).all(|&t| holds(&self.groups[t].context))
+                    // ...and so do the selections of the objects its representation fields
+                    // were written under, with those this field would write (else the
+                    // objects an unconditional selection brings would be sent without them)...
+                    && holds(&group.rep_when)
+                    && (holds(&written_when) || self.covered(id, rep))
                 }
                 // ...its requirements must not come from fetches that wait for this group...
                 && !touched.iter().any(|&t| t == id || self.depends_on(t, id))
@@ -927,11 +956,33 @@ impl<'a> Builder<'a> {
                 && !group.reps.iter().any(|(_, _, existing)| conflicts(existing, fields))
         });
         if let Some(existing) = reusable {
+            if !self.covered(existing, rep) {
+                let rep_when = &mut self.groups[existing].rep_when;
+                for condition in written_when {
+                    if !rep_when.contains(&condition) {
+                        rep_when.push(condition);
+                    }
+                }
+                rep_when.sort();
+            }
             return existing;
         }
         let g = self.new_group(subgraph, Some((parent, parent_pos.to_vec())), path.to_vec());
         self.groups[g].deps.insert(parent);
+        self.groups[g].rep_when = written_when;
         g
+    }
+
+    /// Whether group `id`'s representation already holds what `rep` wants.
+    fn covered(&self, id: GroupId, rep: &Wanted<'_>) -> bool {
+        self.groups[id]
+            .reps
+            .iter()
+            .any(|(typename, matches, existing)| {
+                typename == rep.typename
+                    && matches.contains(rep.concrete)
+                    && covers(existing, rep.fields)
+            })
     }
 
     /// The conditions under which group `id` sends anything once a field selected under
@@ -951,13 +1002,16 @@ impl<'a> Builder<'a> {
     /// The conditions of a field joining group `g` that hold whenever `g` is sent: the
     /// fetches a field's representation fields come from may wait for those only, for the
     /// representation is shared with the group's other fields.
+    /// Those already served (a walk this one is part of) count too.
     pub(super) fn kept_while_sent(&self, g: GroupId, conditions: &[Condition]) -> Vec<Condition> {
         let sent_when = self.sent_when(g, conditions);
-        conditions
-            .iter()
-            .filter(|c| sent_when.contains(c))
-            .cloned()
-            .collect()
+        let mut kept: Vec<Condition> = Vec::new();
+        for c in self.serving.iter().chain(conditions) {
+            if sent_when.contains(c) && !kept.contains(c) {
+                kept.push(c.clone());
+            }
+        }
+        kept
     }
 
     /// `field` is resolved at the root of entity group `g` but needs other fields of the same
