@@ -28,10 +28,10 @@ impl Builder<'_> {
         split: bool,
     ) -> Result<(), PlanError> {
         let from = self.groups[g].subgraph;
-        // Of equally cheap targets, one the plan already fetches from one level below this
-        // fetch: fetches to one subgraph at one depth go as one request.
-        let below = self.level(g) + 1;
-        let mut best: Option<(u32, Option<bool>, SubgraphId, Name, Key)> = None;
+        // Of equally cheap targets, the one that is cheapest counting the jumps the plan
+        // already makes as made (fetches to one subgraph from one level go as one request).
+        // Only a tie-break: a jump the plan makes elsewhere is not always one it can share.
+        let mut best: Option<(u32, Option<u32>, SubgraphId, Name, Key)> = None;
         for (target, rep_ty) in self.jump_targets(ty, field) {
             let mut visiting = self.jumping.clone();
             let Some((cost, key)) = self.priced_apart(|| {
@@ -39,16 +39,28 @@ impl Builder<'_> {
             }) else {
                 continue;
             };
+            let in_plan = |b: &Self, target: SubgraphId, rep_ty: &Name| {
+                let mut visiting = b.jumping.clone();
+                b.priced_in_plan(g, || {
+                    b.jump_cost(from, ty, target, rep_ty, Some(field), &mut visiting, 0)
+                })
+                .map_or(u32::MAX, |(c, _)| c)
+            };
+            let mut shared = None;
             let better = match &mut best {
                 None => true,
                 Some((c, _, _, _, _)) if cost != *c => cost < *c,
-                Some((_, there, chosen, _, _)) => {
-                    let there = *there.get_or_insert_with(|| self.fetches_at(*chosen, below));
-                    !there && self.fetches_at(target, below)
+                Some((_, chosen_shared, chosen, chosen_rep, _)) => {
+                    let (chosen, chosen_rep) = (*chosen, chosen_rep.clone());
+                    let theirs =
+                        *chosen_shared.get_or_insert_with(|| in_plan(self, chosen, &chosen_rep));
+                    let mine = in_plan(self, target, &rep_ty);
+                    shared = Some(mine);
+                    mine < theirs
                 }
             };
             if better {
-                best = Some((cost, None, target, rep_ty, key));
+                best = Some((cost, shared, target, rep_ty, key));
             }
         }
         let Some((_, _, target, rep_ty, key)) = best else {
@@ -146,6 +158,11 @@ impl Builder<'_> {
             conditions: &conditions,
         };
         let next = self.entity_group(g, pos, target, path, &touched, &wanted);
+        let jump = (self.groups[g].subgraph, ty.clone(), target, rep_ty.clone());
+        let root = self.root_of(g);
+        if !self.made.iter().any(|(r, j)| *r == root && *j == jump) {
+            self.made.push((root, jump));
+        }
         self.add_rep(next, rep_ty, ty, fields);
         self.groups[next]
             .deps
@@ -222,23 +239,6 @@ impl Builder<'_> {
             field.conditions.extend(missing);
             field.conditions.sort_unstable();
         }
-    }
-
-    /// How many entity fetches group `g` sits below.
-    fn level(&self, g: GroupId) -> usize {
-        let mut level = 0;
-        let mut at = g;
-        while let Some((parent, _)) = &self.groups[at].parent {
-            level += 1;
-            at = *parent;
-        }
-        level
-    }
-
-    /// Whether the plan already has a fetch from `subgraph` `level` entity fetches down.
-    fn fetches_at(&self, subgraph: SubgraphId, level: usize) -> bool {
-        (0..self.groups.len())
-            .any(|id| self.groups[id].subgraph == subgraph && self.level(id) == level)
     }
 }
 

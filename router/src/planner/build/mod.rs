@@ -82,6 +82,12 @@ pub(super) struct Builder<'a> {
     reach_memo: RefCell<HashMap<ReachKey, Option<u32>, ahash::RandomState>>,
     /// The jumps the cost search under way has counted: one met again costs nothing more.
     priced: RefCell<Vec<Priced>>,
+    /// The jumps the plan makes so far, each with the root fetch it is under: a search for
+    /// another field counts them as made (fetches to one subgraph from one level go as one
+    /// request), except under another root field of a mutation, which runs apart.
+    made: Vec<(GroupId, Priced)>,
+    /// Whether the operation is a mutation.
+    mutation: bool,
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
@@ -113,6 +119,8 @@ impl<'a> Builder<'a> {
             budget,
             reach_memo: RefCell::default(),
             priced: RefCell::default(),
+            made: Vec::new(),
+            mutation: false,
             groups: Vec::new(),
             touched: Vec::new(),
             jumping: Vec::new(),
@@ -135,6 +143,7 @@ impl<'a> Builder<'a> {
             .ok_or(PlanError::NoRootType(operation.kind))?
             .clone();
         self.root_type = root_type.clone();
+        self.mutation = operation.kind == OperationType::Mutation;
         self.client_variables = operation.variables.iter().map(|v| v.name.clone()).collect();
         let mut fields = flatten_fields(self.graph, &root_type, &operation.selection);
         if operation.kind != OperationType::Mutation {

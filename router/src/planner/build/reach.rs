@@ -6,7 +6,7 @@ use apollo_compiler::Name;
 use super::super::graph::{Key, SubgraphId};
 use super::super::operation::{Field, Selection, SelectionSet};
 use super::selection::*;
-use super::{Builder, Priced, ReachKey};
+use super::{Builder, GroupId, Priced, ReachKey};
 
 /// How deeply key and requirement walks may nest inside each other (a key whose fields come
 /// from another subgraph through a key of its own...). The operation's own depth does not
@@ -301,6 +301,31 @@ impl Builder<'_> {
     }
 
     /// Runs `cost` as a search of its own: no jump priced around it counts as made.
+    /// A cost search for a jump from group `g`, counting the jumps the plan already makes
+    /// as made.
+    pub(super) fn priced_in_plan<T>(&self, g: GroupId, cost: impl FnOnce() -> T) -> T {
+        let root = self.root_of(g);
+        let made: Vec<Priced> = self
+            .made
+            .iter()
+            .filter(|(r, _)| !self.mutation || *r == root)
+            .map(|(_, jump)| jump.clone())
+            .collect();
+        let saved = self.priced.replace(made);
+        let out = cost();
+        *self.priced.borrow_mut() = saved;
+        out
+    }
+
+    /// The root fetch group `g` is under.
+    pub(super) fn root_of(&self, g: GroupId) -> GroupId {
+        let mut at = g;
+        while let Some((parent, _)) = &self.groups[at].parent {
+            at = *parent;
+        }
+        at
+    }
+
     pub(super) fn priced_apart<T>(&self, cost: impl FnOnce() -> T) -> T {
         let saved = self.priced.take();
         let out = cost();
