@@ -479,7 +479,9 @@ async fn a_fetch_shared_under_a_condition_is_not_made_unconditional_by_a_later_f
     for c in [false, true] {
         let reply = f.request(query).variables(json!({ "c": c })).send().await;
         let product = |estimate: i32, duty: i32, days: i32| match c {
-            true => json!({ "shippingEstimate": estimate, "customsDuty": duty, "deliveryDays": days }),
+            true => {
+                json!({ "shippingEstimate": estimate, "customsDuty": duty, "deliveryDays": days })
+            }
             false => json!({ "deliveryDays": days }),
         };
         assert_eq!(
