@@ -50,6 +50,8 @@ impl Builder<'_> {
             let better = match &mut best {
                 None => true,
                 Some((c, _, _, _, _)) if cost != *c => cost < *c,
+                // With no jump made yet (or no budget left for more searching), the first.
+                Some(_) if self.made.is_empty() || self.budget.spent() => false,
                 Some((_, chosen_shared, chosen, chosen_rep, _)) => {
                     let (chosen, chosen_rep) = (*chosen, chosen_rep.clone());
                     let theirs =

@@ -300,7 +300,6 @@ impl Builder<'_> {
         Some(cost)
     }
 
-    /// Runs `cost` as a search of its own: no jump priced around it counts as made.
     /// A cost search for a jump from group `g`, counting the jumps the plan already makes
     /// as made.
     pub(super) fn priced_in_plan<T>(&self, g: GroupId, cost: impl FnOnce() -> T) -> T {
@@ -326,6 +325,7 @@ impl Builder<'_> {
         at
     }
 
+    /// Runs `cost` as a search of its own: no jump priced around it counts as made.
     pub(super) fn priced_apart<T>(&self, cost: impl FnOnce() -> T) -> T {
         let saved = self.priced.take();
         let out = cost();
