@@ -88,6 +88,7 @@ fn filtered(
         QueryPlan {
             root: None,
             unresolvable: Vec::new(),
+            refused: Vec::new(),
         }
     } else {
         super::plan::plan_normalized(engine, &operation, &planned.labels)?

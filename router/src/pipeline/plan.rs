@@ -105,11 +105,23 @@ pub async fn plan(
         .unwrap_or_else(|p| p.into_inner())
         .get(&key)
         .cloned();
-    if let Some(hit) = hit {
-        request_checks(engine, &hit.operation, variables)?;
-        return Ok(hit);
+    let planned = match hit {
+        Some(hit) => {
+            request_checks(engine, &hit.operation, variables)?;
+            hit
+        }
+        None => miss(engine, key, document, operation, variables).await?,
+    };
+    // A selection the supergraph cannot answer fails the request only where it is selected.
+    if let Some(refused) = planned
+        .plan
+        .refused
+        .iter()
+        .find(|r| operation::holds(&r.conditions, variables))
+    {
+        return Err(RequestError::Planning(refused.reason.clone()));
     }
-    miss(engine, key, document, operation, variables).await
+    Ok(planned)
 }
 
 /// What depends on the request's variables: the conditions' values are Booleans, and the

@@ -98,6 +98,7 @@ pub fn plan_within(
     Ok(QueryPlan {
         root,
         unresolvable: std::mem::take(&mut builder.unresolvable),
+        refused: std::mem::take(&mut builder.refused),
     })
 }
 

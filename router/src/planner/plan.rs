@@ -34,6 +34,20 @@ pub struct QueryPlan {
     /// a field error at each place, while the rest of the operation runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unresolvable: Vec<Unresolvable>,
+    /// Selections the supergraph cannot answer, each under `@skip`/`@include` conditions: a
+    /// request whose variables select one is refused as a plan that fails is; the others
+    /// run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+}
+
+/// A selection the plan cannot answer, selected only where `conditions` all hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    /// Why it cannot be planned.
+    pub reason: String,
+    #[serde(skip)]
+    pub conditions: Vec<super::operation::Condition>,
 }
 
 /// A field the plan cannot resolve, on the objects of `parent_type` at `path`.

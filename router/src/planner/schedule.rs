@@ -301,6 +301,7 @@ mod tests {
         QueryPlan {
             root,
             unresolvable: Vec::new(),
+            refused: Vec::new(),
         }
         .to_string()
         .lines()

@@ -160,6 +160,8 @@ impl Live {
             rest: QueryPlan {
                 root: rest,
                 unresolvable,
+                // Checked when the subscription was planned.
+                refused: Vec::new(),
             },
             url,
             variables,

@@ -338,6 +338,47 @@ type Query @join__type(graph: A) @join__type(graph: B) { a: Node @join__field(gr
     plan_text(sdl, "{ b { id field } }");
 }
 
+#[tokio::test]
+async fn a_selection_the_supergraph_cannot_answer_refuses_only_the_requests_that_select_it() {
+    // As above, `a { field }` cannot be planned; under a condition, the operation plans and a
+    // request is refused only when its variables select the field.
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(|| async {
+            (
+                [("content-type", "application/json")],
+                r#"{"data":{"a":null}}"#,
+            )
+        }),
+    );
+    let a_url = crate::serve(app).await;
+    let sdl = hand_composed(&format!(
+        r#"enum join__Graph {{ A @join__graph(name: "a", url: "{a_url}") B @join__graph(name: "b", url: "http://127.0.0.1:1/b") }}
+interface Node @join__type(graph: A, key: "id") @join__type(graph: B, key: "id", resolvable: false, isInterfaceObject: true) {{ id: ID! field: String @join__field(graph: B) }}
+type Query @join__type(graph: A) @join__type(graph: B) {{ a: Node @join__field(graph: A) b: Node @join__field(graph: B) }}
+"#
+    ));
+    let supergraph = Supergraph::parse(&sdl).expect("loads");
+    let graph = Graph::new(&supergraph).expect("the planner reads it");
+    let query = "query($x: Boolean!) { a { id ... @include(if: $x) { field } } }";
+    let plan =
+        planner::plan(&graph, &supergraph.schema, &normalized(&supergraph, query)).expect("plans");
+    assert_eq!(plan.refused.len(), 1, "{plan}");
+    let router = router(&sdl, GatewayConfig::default()).await;
+    let request = |x: bool| json!({ "query": query, "variables": { "x": x } });
+    let (status, body) = crate::post_request(&router, &request(false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "data": { "a": null } }));
+    let (status, body) = crate::post_request(&router, &request(true)).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_PLANNING_FAILED",
+        "{body}"
+    );
+    router.shutdown().await;
+}
+
 #[test]
 fn an_interface_field_selected_on_an_object_keeps_only_fragments_its_own_type_allows() {
     // Through `... on Similar`, `similar` returns `[Product]`; on `Book` it returns `[Book]`,

@@ -98,6 +98,8 @@ pub(super) struct Builder<'a> {
     depth: usize,
     /// Fields of the operation no subgraph can resolve where they are asked for.
     pub unresolvable: Vec<super::plan::Unresolvable>,
+    /// Selections that cannot be planned, under conditions: refused when those hold.
+    pub refused: Vec<super::plan::Refused>,
     /// How many abstract types' member branches the walk is inside.
     member_branches: usize,
     /// The operation's root type.
@@ -127,6 +129,7 @@ impl<'a> Builder<'a> {
             candidates: Vec::new(),
             depth: 0,
             unresolvable: Vec::new(),
+            refused: Vec::new(),
             member_branches: 0,
             root_type: Name::new_unchecked("Query"),
             client_variables: Vec::new(),
@@ -221,7 +224,7 @@ impl<'a> Builder<'a> {
                     Err(e) => return Err(e),
                 },
             };
-            let unresolvable_before = self.unresolvable.len();
+            let unresolvable_before = self.unresolvable.len() + self.refused.len();
             for (chosen, field) in placements {
                 let group = match reuse(self, &roots, chosen) {
                     Some(g) => g,
@@ -250,7 +253,7 @@ impl<'a> Builder<'a> {
             // The fallback must have found what cannot be resolved; a walk that finds nothing
             // would send a subgraph what the cost search already knew it cannot answer.
             if let Some(e) = fallback.take()
-                && self.unresolvable.len() == unresolvable_before
+                && self.unresolvable.len() + self.refused.len() == unresolvable_before
             {
                 return Err(e);
             }
@@ -732,29 +735,39 @@ impl<'a> Builder<'a> {
     ) -> Result<(), PlanError> {
         if !matches!(error, PlanError::Unresolvable(_))
             || !self.touched.is_empty()
-            || self.member_branches > 0
+            || self.budget.spent()
+        {
+            return Err(error);
+        }
+        for condition in &field.conditions {
+            if !above.contains(condition) {
+                above.push(condition.clone());
+            }
+        }
+        above.sort();
+        if self.member_branches > 0
             || !matches!(
                 self.schema.types.get(ty),
                 Some(apollo_compiler::schema::ExtendedType::Object(_))
             )
-            || self.budget.spent()
         {
-            return Err(error);
+            // Refused as the reference gateways refuse it, but only where the variables
+            // select it: a request that skips it gets its answer.
+            if above.is_empty() {
+                return Err(error);
+            }
+            self.refused.push(super::plan::Refused {
+                reason: error.to_string(),
+                conditions: above,
+            });
+            return Ok(());
         }
         self.unresolvable.push(super::plan::Unresolvable {
             path: path.to_vec(),
             parent_type: ty.to_string(),
             key: field.key().to_string(),
             field: field.name.to_string(),
-            conditions: {
-                for condition in &field.conditions {
-                    if !above.contains(condition) {
-                        above.push(condition.clone());
-                    }
-                }
-                above.sort();
-                above
-            },
+            conditions: above,
         });
         Ok(())
     }
