@@ -667,7 +667,7 @@ impl<'a> Builder<'a> {
                         0,
                     )
                 });
-                if whole.is_some() || self.jump_with(g, pos, path, ty, original, false).is_err() {
+                if whole.is_some() || !self.jumped_whole(g, pos, path, ty, original) {
                     if whole.is_some() {
                         self.add_field(g, pos, path, ty, field, child_provided.as_ref())?;
                     } else {
@@ -689,6 +689,26 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Tries to fetch all of `field` elsewhere, in one jump: false when it cannot, also when
+    /// part of it could be planned only as refused under its conditions (the field is then
+    /// better kept here, with only the rest fetched elsewhere).
+    fn jumped_whole(
+        &mut self,
+        g: GroupId,
+        pos: &[Step],
+        path: &[PathSegment],
+        ty: &Name,
+        field: &Field,
+    ) -> bool {
+        let refused = self.refused.len();
+        let jumped = self.jump_with(g, pos, path, ty, field, false).is_ok();
+        if self.refused.len() > refused {
+            self.refused.truncate(refused);
+            return false;
+        }
+        jumped
     }
 
     /// How many subgraphs answer root field `field` at the lowest cost (1 when none can
