@@ -13,7 +13,7 @@ fn supergraph() -> Supergraph {
     Supergraph::parse(&sdl).expect("it loads")
 }
 
-/// Plans `query` (no variables) and prints the plan.
+/// Plans `query` and prints the plan.
 fn plan(query: &str) -> String {
     let supergraph = supergraph();
     let graph = Graph::new(&supergraph).expect("the planner reads it");
@@ -143,4 +143,21 @@ fn an_entity_chain_may_return_to_subgraphs_it_has_left() {
 #[test]
 fn a_field_selecting_only_its_typename_still_has_a_selection_in_the_subgraph_operation() {
     insta::assert_snapshot!(plan("{ me { posts(first: 1) { __typename } } }"));
+}
+
+#[test]
+fn the_key_of_a_conditional_jump_waits_for_its_condition_and_its_typename_does_not() {
+    // async-graphql's validation does not look at the directives of `__typename`: a
+    // conditional one would leave `$c` unused in the identity operation, which it refuses.
+    let plan = plan(
+        "query($c: Boolean!) { users(first: 1) { edges { node { \
+         invoices(first: 1) @include(if: $c) { __typename } } } } }",
+    );
+    let identity = plan
+        .lines()
+        .skip_while(|line| !line.contains("Fetch(service: \"identity\")"))
+        .nth(1)
+        .expect("an identity fetch");
+    assert!(identity.contains("id@include(if:$c)"), "{plan}");
+    assert!(!identity.contains("__typename@"), "{plan}");
 }

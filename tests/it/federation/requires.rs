@@ -493,3 +493,69 @@ async fn a_fetch_shared_under_a_condition_is_not_made_unconditional_by_a_later_f
     }
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_requirement_walked_for_a_conditional_field_waits_for_its_condition() {
+    let f = start(subgraphs()).await;
+    // The premium needs the shipping estimate, which the shipping fetch the client's own
+    // estimate makes already selects under `$c`; the copy the premium needs waits for `$c`
+    // too, so that fetch is not sent when `$c` excludes everything in it.
+    let query = "query($c: Boolean!) { products { name shippingEstimate @include(if: $c) \
+                 premium @include(if: $c) } }";
+    for c in [false, true] {
+        let reply = f.request(query).variables(json!({ "c": c })).send().await;
+        let product = |name: &str, estimate: i32, premium: i32| match c {
+            true => json!({ "name": name, "shippingEstimate": estimate, "premium": premium }),
+            false => json!({ "name": name }),
+        };
+        assert_eq!(
+            reply.body,
+            json!({ "data": { "products": [product("Teapot", 12, 125), product("Kettle", 25, 255)] } }),
+            "c = {c}"
+        );
+        let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+        let expected: &[&str] = match c {
+            true => &["catalog", "shipping", "insurance"],
+            false => &["catalog"],
+        };
+        assert_eq!(order, expected, "c = {c}");
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_field_selected_twice_with_and_without_a_condition_inside_shares_its_fetches() {
+    let f = start(subgraphs()).await;
+    // Two selections of `products`; the premium in the first is conditional. Walked as one,
+    // the unconditional premium's fetches are there for the conditional one to join.
+    let query = "query($c: Boolean!) { products { premium @include(if: $c) name } \
+                 products { premium } }";
+    for c in [false, true] {
+        let reply = f
+            .request(query)
+            .variables(json!({ "c": c }))
+            .with_plan()
+            .send()
+            .await;
+        assert_eq!(
+            reply.body,
+            json!({ "data": { "products": [
+                { "premium": 125, "name": "Teapot" },
+                { "premium": 255, "name": "Kettle" },
+            ] } }),
+            "c = {c}"
+        );
+        let plan = reply.plan.expect("a plan");
+        for subgraph in ["catalog", "shipping", "insurance"] {
+            let fetches = plan
+                .matches(&format!("Fetch(service: \"{subgraph}\")"))
+                .count();
+            assert_eq!(fetches, 1, "c = {c}: one fetch to {subgraph}\n{plan}");
+        }
+        let order: Vec<String> = f.received().into_iter().map(|r| r.subgraph).collect();
+        assert_eq!(order, ["catalog", "shipping", "insurance"], "c = {c}");
+        f.forget_requests();
+    }
+    f.shutdown().await;
+}

@@ -136,6 +136,7 @@ impl Builder<'_> {
         self.jumping
             .push((rep_ty.clone(), target, field.map(|f| f.name.clone())));
         self.touched.push(BTreeSet::new());
+        self.walked_under.push(Vec::new());
         // What the key and requirement walks fetch serves only this field.
         let conditions = field.map(|f| f.conditions.clone()).unwrap_or_default();
         let walked = self.serving(&conditions, |b| {
@@ -147,6 +148,7 @@ impl Builder<'_> {
             Ok(())
         });
         let touched = self.touched.pop().unwrap_or_default();
+        let walked_under = self.walked_under.pop().unwrap_or_default();
         self.jumping.pop();
         walked?;
         let mut fields = key.fields.clone();
@@ -158,6 +160,7 @@ impl Builder<'_> {
             concrete: ty,
             fields: &fields,
             conditions: &conditions,
+            walked_under: &walked_under,
         };
         let next = self.entity_group(g, pos, target, path, &touched, &wanted);
         let jump = (self.groups[g].subgraph, ty.clone(), target, rep_ty.clone());
@@ -226,12 +229,9 @@ impl Builder<'_> {
     /// A client field fetched in `next`, a fetch that may run under fewer conditions than its
     /// objects' selection at `pos` of `g` (one an unconditional selection of the same objects
     /// made), keeps those conditions: the subgraph is not asked for what the variables exclude.
-    /// Fields walked for the plan's own needs keep none: the representation they fill is
-    /// shared by everything the fetch serves.
+    /// A field walked for the plan's own needs (a key or requirement) keeps them too: it
+    /// serves only the field being walked for, whose fetch waits for them.
     fn keep_conditions(&self, g: GroupId, pos: &[Step], next: GroupId, field: &mut Field) {
-        if !self.touched.is_empty() {
-            return;
-        }
         let missing: Vec<Condition> = self
             .context_at(g, pos)
             .into_iter()

@@ -91,6 +91,9 @@ pub(super) struct Builder<'a> {
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
+    /// Per entity jump being set up, innermost last: the conditions of the fields its key and
+    /// requirement walks wrote (what its representation is present under).
+    walked_under: Vec<Vec<Condition>>,
     /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
     jumping: Vec<(Name, SubgraphId, Option<Name>)>,
     /// Per walked field: the subgraphs that could resolve the path from its nearest entity.
@@ -125,6 +128,7 @@ impl<'a> Builder<'a> {
             mutation: false,
             groups: Vec::new(),
             touched: Vec::new(),
+            walked_under: Vec::new(),
             jumping: Vec::new(),
             candidates: Vec::new(),
             depth: 0,
@@ -148,22 +152,29 @@ impl<'a> Builder<'a> {
         self.root_type = root_type.clone();
         self.mutation = operation.kind == OperationType::Mutation;
         self.client_variables = operation.variables.iter().map(|v| v.name.clone()).collect();
-        let mut fields = flatten_fields(self.graph, &root_type, &operation.selection);
+        let mut fields = merged(flatten_fields(self.graph, &root_type, &operation.selection));
         if operation.kind != OperationType::Mutation {
             // Fields fewer subgraphs answer best are placed first, so that those more can
             // answer as well join a fetch already made rather than open one of their own
-            // (query root fields run in any order; mutation fields keep theirs).
-            let best: Vec<usize> = fields
-                .iter()
-                .map(|f| self.best_root_candidates(&root_type, f))
+            // (query root fields run in any order; mutation fields keep theirs); then those
+            // under fewer conditions, as in `walk_order`.
+            let mut keyed: Vec<_> = fields
+                .into_iter()
+                .map(|f| {
+                    (
+                        self.best_root_candidates(&root_type, &f),
+                        f.conditions.len(),
+                        f,
+                    )
+                })
                 .collect();
-            let mut order: Vec<usize> = (0..fields.len()).collect();
-            order.sort_by_key(|&i| best[i]);
-            fields = order.into_iter().map(|i| fields[i]).collect();
+            keyed.sort_by_key(|(best, conditions, _)| (*best, *conditions));
+            fields = keyed.into_iter().map(|(_, _, f)| f).collect();
         }
         let mut roots: Vec<GroupId> = Vec::new();
         let mut fallback: Option<PlanError> = None;
-        for field in fields {
+        for field in &fields {
+            let field = field.as_ref();
             if field.name.starts_with("__") {
                 continue;
             }
@@ -443,9 +454,60 @@ impl<'a> Builder<'a> {
     }
 
     pub(super) fn add_typename(&mut self, g: GroupId, pos: &[Step]) {
-        let typename = typename_field();
+        // Never conditional: the subgraph may be one whose validation does not look at the
+        // directives of `__typename` (async-graphql's), and would find their variables unused.
+        let mut typename = typename_field();
+        self.walked_field(g, pos, &mut typename, false);
         ensure_field(self.at(g, pos), &typename);
         self.touch(g);
+    }
+
+    /// A field a key or requirement walk writes at `pos` of `g` serves only the fields being
+    /// walked for: it carries their conditions (those `pos` is not already selected under),
+    /// so that a fetch whose other fields the variables exclude is not sent for it. The same
+    /// field already there under some of those conditions is present whenever this one would
+    /// be, and is used instead. The conditions it ends with are recorded for the jump being
+    /// set up. Fields of the client's own selection are left as they are; `conditional`
+    /// false leaves the field as it is too, only recorded.
+    fn walked_field(&mut self, g: GroupId, pos: &[Step], field: &mut Field, conditional: bool) {
+        if self.touched.is_empty() {
+            return;
+        }
+        let above = self.selected_when(g, pos);
+        let adding = if conditional { &self.serving[..] } else { &[] };
+        for condition in adding {
+            if !above.contains(condition) && !field.conditions.contains(condition) {
+                field.conditions.push(condition.clone());
+            }
+        }
+        field.conditions.sort_unstable();
+        let fewer = self
+            .at(g, pos)
+            .0
+            .iter()
+            .filter_map(|item| match item {
+                Selection::Field(f)
+                    if f.key() == field.key()
+                        && f.name == field.name
+                        && f.arguments == field.arguments
+                        && f.conditions.iter().all(|c| field.conditions.contains(c)) =>
+                {
+                    Some(&f.conditions)
+                }
+                _ => None,
+            })
+            .min_by_key(|conditions| conditions.len())
+            .cloned();
+        if let Some(fewer) = fewer {
+            field.conditions = fewer;
+        }
+        if let Some(under) = self.walked_under.last_mut() {
+            for condition in above.iter().chain(&field.conditions) {
+                if !under.contains(condition) {
+                    under.push(condition.clone());
+                }
+            }
+        }
     }
 
     /// Walks `selection` (on `ty`) at `pos` of group `g`, whose objects sit at `path`.
@@ -615,7 +677,8 @@ impl<'a> Builder<'a> {
         } else {
             flatten_fields(self.graph, ty, selection)
         };
-        for field in fields {
+        for field in walk_order(fields) {
+            let field = field.as_ref();
             if field.name == "__typename" {
                 continue;
             }
@@ -860,10 +923,11 @@ impl<'a> Builder<'a> {
         field: &Field,
         provided: Option<&SelectionSet>,
     ) -> Result<(), PlanError> {
-        let shell = Field {
+        let mut shell = Field {
             selection: SelectionSet::default(),
             ..field.clone()
         };
+        self.walked_field(g, pos, &mut shell, true);
         ensure_field(self.at(g, pos), &shell);
         self.touch(g);
         if field.selection.0.is_empty() {
@@ -967,7 +1031,13 @@ impl<'a> Builder<'a> {
         rep: &Wanted<'_>,
     ) -> GroupId {
         let context = self.context_at(parent, parent_pos);
-        let written_when = self.selected_when(parent, parent_pos);
+        let mut written_when = self.selected_when(parent, parent_pos);
+        for condition in rep.walked_under {
+            if !written_when.contains(condition) {
+                written_when.push(condition.clone());
+            }
+        }
+        written_when.sort();
         let (fields, adding) = (rep.fields, rep.conditions);
         let reusable = (0..self.groups.len()).find(|&id| {
             let group = &self.groups[id];
@@ -1136,6 +1206,8 @@ pub(super) struct Wanted<'a> {
     pub concrete: &'a Name,
     pub fields: &'a SelectionSet,
     pub conditions: &'a [Condition],
+    /// The conditions of the fields the key and requirement walks wrote for it.
+    pub walked_under: &'a [Condition],
 }
 
 pub(super) use selection::flatten_fields;

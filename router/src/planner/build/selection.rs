@@ -1,5 +1,8 @@
 //! Editing and reading the selection sets of fetch groups and field sets.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use apollo_compiler::Name;
 use apollo_compiler::ast::Type;
 
@@ -27,6 +30,36 @@ pub(crate) fn flatten_fields<'s>(
         }
     }
     go(graph, ty, selection, &mut out);
+    out
+}
+
+/// The fields of one selection, a field selected more than once alike (same response key,
+/// arguments and conditions, as in `{ t { a } t { b } }`) once, with the selections merged:
+/// walked apart, each would plan fetches of its own for the same objects.
+pub(crate) fn merged<'s>(fields: Vec<&'s Field>) -> Vec<Cow<'s, Field>> {
+    let mut out: Vec<Cow<'s, Field>> = Vec::with_capacity(fields.len());
+    // By response key, so that a wide selection is not compared pairwise.
+    let mut by_key: HashMap<&'s Name, Vec<usize>, ahash::RandomState> = HashMap::default();
+    for field in fields {
+        let same = by_key.entry(field.key()).or_default();
+        match same.iter().copied().find(|&i| out[i].same_field(field)) {
+            Some(i) => merge_into(&mut out[i].to_mut().selection, &field.selection),
+            None => {
+                same.push(out.len());
+                out.push(Cow::Borrowed(field));
+            }
+        }
+    }
+    out
+}
+
+/// The fields of one object's selection in the order they are walked: merged, and fields
+/// under fewer conditions first. An unconditional field's fetch is then there for a
+/// conditional field of the same objects to join; the other way round, the conditional fetch
+/// could not serve it and both would be sent.
+pub(crate) fn walk_order<'s>(fields: Vec<&'s Field>) -> Vec<Cow<'s, Field>> {
+    let mut out = merged(fields);
+    out.sort_by_key(|f| f.conditions.len());
     out
 }
 
