@@ -43,6 +43,50 @@ pub fn merge(target: &mut Value, source: Value) {
     }
 }
 
+/// The value at a response path (keys and list indexes), if the response has it.
+fn at<'v>(mut value: &'v Value, path: &[Value]) -> Option<&'v Value> {
+    for step in path {
+        value = match (value, step) {
+            (Value::Object(map), Value::String(key)) => map.get(key.as_str())?,
+            (Value::Array(items), Value::Number(i)) => {
+                items.get(usize::try_from(i.as_u64()?).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Whether `data` is null at `path`, or does not reach it (a null above it).
+pub fn null_or_absent_at(data: &Value, path: &[Value]) -> bool {
+    at(data, path).is_none_or(Value::is_null)
+}
+
+/// Sets the value at `path` to null, when `data` has one there.
+pub fn null_at(data: &mut Value, path: &[Value]) {
+    let mut value = data;
+    for step in path {
+        value = match (value, step) {
+            (Value::Object(map), Value::String(key)) => match map.get_mut(key.as_str()) {
+                Some(v) => v,
+                None => return,
+            },
+            (Value::Array(items), Value::Number(i)) => {
+                match i
+                    .as_u64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .and_then(|i| items.get_mut(i))
+                {
+                    Some(v) => v,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+    }
+    *value = Value::Null;
+}
+
 /// The concrete paths of the objects found at `path` (lists flattened, nulls skipped).
 pub fn collect_paths(root: &Value, path: &[PathSegment]) -> Vec<Vec<Step>> {
     let mut out = Vec::new();

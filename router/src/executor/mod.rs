@@ -139,12 +139,17 @@ impl Executor {
             request: &request,
             data: Mutex::new(data),
             errors: Mutex::new(errors),
+            failed: Mutex::new(Vec::new()),
         };
         if let Some(root) = &request.plan.root {
             run.node(root).await;
         }
+        let mut data = run.data.into_inner().unwrap_or_else(|p| p.into_inner());
+        for path in run.failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            merge::null_at(&mut data, &path);
+        }
         Output {
-            data: run.data.into_inner().unwrap_or_else(|p| p.into_inner()),
+            data,
             errors: run.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
         }
     }
@@ -195,6 +200,10 @@ struct Run<'a> {
     request: &'a Request<'a>,
     data: Mutex<Value>,
     errors: Mutex<Vec<Value>>,
+    /// Where a root fetch's subgraph reported a field error (its own answer null there): a
+    /// field shared by several root fetches is null if any of them failed it, whatever the
+    /// others answered.
+    failed: Mutex<Vec<Vec<Value>>>,
 }
 
 impl<'a> Run<'a> {
@@ -317,11 +326,31 @@ impl<'a> Run<'a> {
             .await
         {
             Ok(response) => {
+                let failed: Vec<Vec<Value>> = response
+                    .errors
+                    .iter()
+                    .filter_map(|e| match e.get("path") {
+                        Some(Value::Array(path)) if !path.is_empty() => Some(path.clone()),
+                        _ => None,
+                    })
+                    .filter(|path| {
+                        response
+                            .data
+                            .as_ref()
+                            .is_none_or(|data| merge::null_or_absent_at(data, path))
+                    })
+                    .collect();
                 if let Some(mut data) = response.data {
                     if fetch.renames {
                         crate::planner::rename_back(&mut data);
                     }
                     merge::merge(&mut self.lock_data(), data);
+                }
+                if !failed.is_empty() {
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(failed);
                 }
                 let errors = response
                     .errors

@@ -146,18 +146,27 @@ fn a_field_selecting_only_its_typename_still_has_a_selection_in_the_subgraph_ope
 }
 
 #[test]
-fn the_key_of_a_conditional_jump_waits_for_its_condition_and_its_typename_does_not() {
-    // async-graphql's validation does not look at the directives of `__typename`: a
-    // conditional one would leave `$c` unused in the identity operation, which it refuses.
+fn fields_under_different_conditions_share_one_fetch_and_the_key_under_the_root_field() {
+    // The key is written inside `users`, which the identity fetch is sent for anyway: left
+    // unconditional, one billing fetch serves both fields, sent when either holds.
     let plan = plan(
-        "query($c: Boolean!) { users(first: 1) { edges { node { \
-         invoices(first: 1) @include(if: $c) { __typename } } } } }",
+        "query($c: Boolean!, $d: Boolean!) { users(first: 1) { edges { node { \
+         invoices(first: 1) @include(if: $c) { __typename } \
+         subscription @include(if: $d) { __typename } } } } }",
+    );
+    assert_eq!(
+        plan.matches("Fetch(service: \"billing\")").count(),
+        1,
+        "{plan}"
+    );
+    assert!(
+        plan.contains("when @include(if:$c) or @include(if:$d)"),
+        "{plan}"
     );
     let identity = plan
         .lines()
         .skip_while(|line| !line.contains("Fetch(service: \"identity\")"))
         .nth(1)
         .expect("an identity fetch");
-    assert!(identity.contains("id@include(if:$c)"), "{plan}");
-    assert!(!identity.contains("__typename@"), "{plan}");
+    assert!(identity.contains("node{__typename id}"), "{plan}");
 }

@@ -394,6 +394,37 @@ async fn one_field_selected_twice_under_one_key_takes_one_variable() {
 }
 
 #[tokio::test]
+async fn a_context_value_read_for_one_condition_serves_a_selection_under_another() {
+    let federation = start().await;
+    // Both prices take the shop's currency through one variable; the first selection's
+    // condition must not become the condition the currency is fetched under.
+    let query = "query($c: Boolean!, $d: Boolean!) { shops { products { \
+                 a: price @include(if: $c) b: price @include(if: $d) } } }";
+    for (c, d) in [(false, true), (true, false), (true, true)] {
+        let body = federation
+            .request(query)
+            .variables(json!({ "c": c, "d": d }))
+            .send()
+            .await
+            .body;
+        assert!(body.get("errors").is_none(), "c = {c}, d = {d}: {body}");
+        let mut product = serde_json::Map::new();
+        if c {
+            product.insert("a".into(), json!("4000 EUR"));
+        }
+        if d {
+            product.insert("b".into(), json!("4000 EUR"));
+        }
+        assert_eq!(
+            body["data"]["shops"][0]["products"],
+            json!([product]),
+            "c = {c}, d = {d}"
+        );
+    }
+    federation.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_null_value_for_a_non_null_argument_fails_its_objects_only() {
     let federation = start().await;
     let body = federation

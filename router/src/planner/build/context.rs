@@ -113,6 +113,7 @@ impl Builder<'_> {
                 continue;
             }
             self.touched.push(BTreeSet::new());
+            self.walked_under.push(None);
             let conditions = self.kept_while_sent(g, &field.conditions);
             let walked = self.serving_only(conditions, |b| {
                 for (i, sources) in &tiers {
@@ -141,6 +142,7 @@ impl Builder<'_> {
                 }
                 Ok(())
             });
+            self.walked_under.pop();
             let touched = self.touched.pop().unwrap_or_default();
             walked?;
             if touched.iter().any(|&t| t == g || self.depends_on(t, g)) {

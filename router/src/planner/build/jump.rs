@@ -136,7 +136,7 @@ impl Builder<'_> {
         self.jumping
             .push((rep_ty.clone(), target, field.map(|f| f.name.clone())));
         self.touched.push(BTreeSet::new());
-        self.walked_under.push(Vec::new());
+        self.walked_under.push(Some(Vec::new()));
         // What the key and requirement walks fetch serves only this field.
         let conditions = field.map(|f| f.conditions.clone()).unwrap_or_default();
         let walked = self.serving(&conditions, |b| {
@@ -148,7 +148,7 @@ impl Builder<'_> {
             Ok(())
         });
         let touched = self.touched.pop().unwrap_or_default();
-        let walked_under = self.walked_under.pop().unwrap_or_default();
+        let walked_under = self.walked_under.pop().flatten().unwrap_or_default();
         self.jumping.pop();
         walked?;
         let mut fields = key.fields.clone();
@@ -229,9 +229,13 @@ impl Builder<'_> {
     /// A client field fetched in `next`, a fetch that may run under fewer conditions than its
     /// objects' selection at `pos` of `g` (one an unconditional selection of the same objects
     /// made), keeps those conditions: the subgraph is not asked for what the variables exclude.
-    /// A field walked for the plan's own needs (a key or requirement) keeps them too: it
-    /// serves only the field being walked for, whose fetch waits for them.
+    /// A field walked for an entity jump's key or requirement keeps them too: it serves only
+    /// the field being walked for, whose fetch waits for them. One walked for a requirement at
+    /// a fetch's root or a context value does not (see `walked_under`).
     fn keep_conditions(&self, g: GroupId, pos: &[Step], next: GroupId, field: &mut Field) {
+        if matches!(self.walked_under.last(), Some(None)) {
+            return;
+        }
         let missing: Vec<Condition> = self
             .context_at(g, pos)
             .into_iter()

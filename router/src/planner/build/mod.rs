@@ -91,9 +91,12 @@ pub(super) struct Builder<'a> {
     pub groups: Vec<Group>,
     /// Groups touched while walking keys and requirements, innermost last.
     touched: Vec<BTreeSet<GroupId>>,
-    /// Per entity jump being set up, innermost last: the conditions of the fields its key and
-    /// requirement walks wrote (what its representation is present under).
-    walked_under: Vec<Vec<Condition>>,
+    /// Per walk of keys and requirements, innermost last (beside `touched`): for an entity
+    /// jump being set up, the conditions of the fields its walks wrote (what its
+    /// representation is present under); `None` for the walks of a requirement at a fetch's
+    /// root or of a context value, whose fields are written unconditionally (the conditions
+    /// they serve under are those the fetch is sent under so far, which later fields widen).
+    walked_under: Vec<Option<Vec<Condition>>>,
     /// The (type, subgraph) jumps being set up, so key walks cannot go round in circles.
     jumping: Vec<(Name, SubgraphId, Option<Name>)>,
     /// Per walked field: the subgraphs that could resolve the path from its nearest entity.
@@ -462,46 +465,51 @@ impl<'a> Builder<'a> {
         self.touch(g);
     }
 
-    /// A field a key or requirement walk writes at `pos` of `g` serves only the fields being
-    /// walked for: it carries their conditions (those `pos` is not already selected under),
+    /// A field a key or requirement walk for an entity jump writes at the top of fetch `g`
+    /// (`pos` is at its root, or in its entity fragment) serves only the field being walked
+    /// for: it carries that field's conditions (those `pos` is not already selected under),
     /// so that a fetch whose other fields the variables exclude is not sent for it. The same
     /// field already there under some of those conditions is present whenever this one would
-    /// be, and is used instead. The conditions it ends with are recorded for the jump being
-    /// set up. Fields of the client's own selection are left as they are; `conditional`
-    /// false leaves the field as it is too, only recorded.
+    /// be, and is used instead. Deeper down, under a field of the fetch's own, it stays
+    /// unconditional: the fetch's sending does not depend on it, and fetches for fields
+    /// under different conditions can then share it. The conditions it ends with, and those
+    /// of its position, are recorded for the jump. Fields of the client's own selection are
+    /// left as they are; so are those with `conditional` false, only recorded.
     fn walked_field(&mut self, g: GroupId, pos: &[Step], field: &mut Field, conditional: bool) {
-        if self.touched.is_empty() {
+        let Some(Some(_)) = self.walked_under.last() else {
             return;
-        }
+        };
         let above = self.selected_when(g, pos);
-        let adding = if conditional { &self.serving[..] } else { &[] };
-        for condition in adding {
-            if !above.contains(condition) && !field.conditions.contains(condition) {
-                field.conditions.push(condition.clone());
+        let top = pos.iter().all(|step| matches!(step, Step::Fragment(_)));
+        if conditional && top {
+            for condition in &self.serving {
+                if !above.contains(condition) && !field.conditions.contains(condition) {
+                    field.conditions.push(condition.clone());
+                }
+            }
+            field.conditions.sort_unstable();
+            let fewer = self
+                .at(g, pos)
+                .0
+                .iter()
+                .filter_map(|item| match item {
+                    Selection::Field(f)
+                        if f.key() == field.key()
+                            && f.name == field.name
+                            && f.arguments == field.arguments
+                            && f.conditions.iter().all(|c| field.conditions.contains(c)) =>
+                    {
+                        Some(&f.conditions)
+                    }
+                    _ => None,
+                })
+                .min_by_key(|conditions| conditions.len())
+                .cloned();
+            if let Some(fewer) = fewer {
+                field.conditions = fewer;
             }
         }
-        field.conditions.sort_unstable();
-        let fewer = self
-            .at(g, pos)
-            .0
-            .iter()
-            .filter_map(|item| match item {
-                Selection::Field(f)
-                    if f.key() == field.key()
-                        && f.name == field.name
-                        && f.arguments == field.arguments
-                        && f.conditions.iter().all(|c| field.conditions.contains(c)) =>
-                {
-                    Some(&f.conditions)
-                }
-                _ => None,
-            })
-            .min_by_key(|conditions| conditions.len())
-            .cloned();
-        if let Some(fewer) = fewer {
-            field.conditions = fewer;
-        }
-        if let Some(under) = self.walked_under.last_mut() {
+        if let Some(Some(under)) = self.walked_under.last_mut() {
             for condition in above.iter().chain(&field.conditions) {
                 if !under.contains(condition) {
                     under.push(condition.clone());
@@ -1139,7 +1147,9 @@ impl<'a> Builder<'a> {
         };
         let path = self.groups[g].path.clone();
         self.touched.push(BTreeSet::new());
+        self.walked_under.push(None);
         let walked = self.walk(parent, &parent_pos, &path, ty, requires, None);
+        self.walked_under.pop();
         let touched = self.touched.pop().unwrap_or_default();
         walked?;
         let typename = match self.groups[g]

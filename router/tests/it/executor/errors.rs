@@ -369,3 +369,50 @@ async fn a_failed_root_fetch_is_one_error_at_its_root_field() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_root_field_one_of_its_subgraphs_failed_is_null_whatever_the_others_answered() {
+    // `viewer` is a value type both subgraphs have, with one field each: its parts are asked
+    // of both, and `left` fails it. The one field of the response then has an error, and so
+    // is null, even though `right` answered its part.
+    let (left, _) = scripted(|_, _| {
+        Answer::json(json!({
+            "data": { "viewer": null },
+            "errors": [{ "message": "left failed", "path": ["viewer"] }]
+        }))
+    })
+    .await;
+    let (right, _) =
+        scripted(|_, _| Answer::json(json!({ "data": { "viewer": { "b": 2 } } }))).await;
+    let supergraph = format!(
+        r#"schema @link(url: "https://specs.apollo.dev/link/v1.0") @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) {{ query: Query }}
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA
+scalar join__FieldSet
+scalar link__Import
+enum link__Purpose {{ SECURITY EXECUTION }}
+enum join__Graph {{ LEFT @join__graph(name: "left", url: "{left}") RIGHT @join__graph(name: "right", url: "{right}") }}
+type Query @join__type(graph: LEFT) @join__type(graph: RIGHT) {{ viewer: Viewer }}
+type Viewer @join__type(graph: LEFT) @join__type(graph: RIGHT) {{ a: Int @join__field(graph: LEFT) b: Int @join__field(graph: RIGHT) }}
+"#
+    );
+    let router = start(&supergraph, GatewayConfig::default()).await;
+    for query in ["{ viewer { a b } }", "{ viewer { b a } }"] {
+        let (_, answer) = ask(&router, query).await;
+        assert_eq!(
+            answer,
+            json!({
+                "data": { "viewer": null },
+                "errors": [{
+                    "message": "left failed",
+                    "path": ["viewer"],
+                    "extensions": { "service": "left" }
+                }]
+            }),
+            "{query}"
+        );
+    }
+    router.shutdown().await;
+}
