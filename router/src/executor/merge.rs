@@ -43,23 +43,33 @@ pub fn merge(target: &mut Value, source: Value) {
     }
 }
 
-/// The value at a response path (keys and list indexes), if the response has it.
-fn at<'v>(mut value: &'v Value, path: &[Value]) -> Option<&'v Value> {
+/// Where `data` holds a null on the way to `path` (a subgraph's field error, or the null it
+/// propagated to): the path of that null, keys without the planner's rename marks (as the
+/// merged tree has them). `None` when `data` has a value at `path`, or does not reach it for
+/// another reason (a key it left out).
+pub fn null_on_the_way(data: &Value, path: &[Value]) -> Option<Vec<Value>> {
+    let mut value = data;
+    let mut out = Vec::with_capacity(path.len());
     for step in path {
+        if value.is_null() {
+            return Some(out);
+        }
         value = match (value, step) {
-            (Value::Object(map), Value::String(key)) => map.get(key.as_str())?,
+            (Value::Object(map), Value::String(key)) => {
+                let next = map.get(key.as_str())?;
+                let plain = key.as_str().split(crate::planner::RENAME_MARK).next();
+                out.push(Value::String(plain.unwrap_or_default().into()));
+                next
+            }
             (Value::Array(items), Value::Number(i)) => {
-                items.get(usize::try_from(i.as_u64()?).ok()?)?
+                let next = items.get(usize::try_from(i.as_u64()?).ok()?)?;
+                out.push(step.clone());
+                next
             }
             _ => return None,
         };
     }
-    Some(value)
-}
-
-/// Whether `data` is null at `path`, or does not reach it (a null above it).
-pub fn null_or_absent_at(data: &Value, path: &[Value]) -> bool {
-    at(data, path).is_none_or(Value::is_null)
+    value.is_null().then_some(out)
 }
 
 /// Sets the value at `path` to null, when `data` has one there.

@@ -329,15 +329,11 @@ impl<'a> Run<'a> {
                 let failed: Vec<Vec<Value>> = response
                     .errors
                     .iter()
-                    .filter_map(|e| match e.get("path") {
-                        Some(Value::Array(path)) if !path.is_empty() => Some(path.clone()),
+                    .filter_map(|e| match (e.get("path"), &response.data) {
+                        (Some(Value::Array(path)), Some(data)) => {
+                            merge::null_on_the_way(data, path).filter(|at| !at.is_empty())
+                        }
                         _ => None,
-                    })
-                    .filter(|path| {
-                        response
-                            .data
-                            .as_ref()
-                            .is_none_or(|data| merge::null_or_absent_at(data, path))
                     })
                     .collect();
                 if let Some(mut data) = response.data {
@@ -365,6 +361,14 @@ impl<'a> Run<'a> {
                     [key] => Some(vec![Step::Key(key.clone())]),
                     _ => None,
                 };
+                // Its fields failed, whatever other fetches answered for them.
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(keys.iter().map(|key| {
+                        let plain = key.as_str().split(crate::planner::RENAME_MARK).next();
+                        vec![Value::String(plain.unwrap_or_default().into())]
+                    }));
                 self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
             }
         }

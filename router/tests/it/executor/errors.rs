@@ -370,21 +370,9 @@ async fn a_failed_root_fetch_is_one_error_at_its_root_field() {
     );
 }
 
-#[tokio::test]
-async fn a_root_field_one_of_its_subgraphs_failed_is_null_whatever_the_others_answered() {
-    // `viewer` is a value type both subgraphs have, with one field each: its parts are asked
-    // of both, and `left` fails it. The one field of the response then has an error, and so
-    // is null, even though `right` answered its part.
-    let (left, _) = scripted(|_, _| {
-        Answer::json(json!({
-            "data": { "viewer": null },
-            "errors": [{ "message": "left failed", "path": ["viewer"] }]
-        }))
-    })
-    .await;
-    let (right, _) =
-        scripted(|_, _| Answer::json(json!({ "data": { "viewer": { "b": 2 } } }))).await;
-    let supergraph = format!(
+/// A supergraph where `viewer`, a value type, has field `a` in `left` and `b` in `right`.
+fn split_viewer(left: &str, right: &str) -> String {
+    format!(
         r#"schema @link(url: "https://specs.apollo.dev/link/v1.0") @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION) {{ query: Query }}
 directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @join__graph(name: String!, url: String!) on ENUM_VALUE
@@ -395,24 +383,47 @@ scalar link__Import
 enum link__Purpose {{ SECURITY EXECUTION }}
 enum join__Graph {{ LEFT @join__graph(name: "left", url: "{left}") RIGHT @join__graph(name: "right", url: "{right}") }}
 type Query @join__type(graph: LEFT) @join__type(graph: RIGHT) {{ viewer: Viewer }}
-type Viewer @join__type(graph: LEFT) @join__type(graph: RIGHT) {{ a: Int @join__field(graph: LEFT) b: Int @join__field(graph: RIGHT) }}
+type Viewer @join__type(graph: LEFT) @join__type(graph: RIGHT) {{ a: Int @join__field(graph: LEFT) b: Int! @join__field(graph: RIGHT) }}
 "#
-    );
-    let router = start(&supergraph, GatewayConfig::default()).await;
-    for query in ["{ viewer { a b } }", "{ viewer { b a } }"] {
-        let (_, answer) = ask(&router, query).await;
-        assert_eq!(
-            answer,
-            json!({
-                "data": { "viewer": null },
-                "errors": [{
-                    "message": "left failed",
-                    "path": ["viewer"],
-                    "extensions": { "service": "left" }
-                }]
-            }),
-            "{query}"
-        );
+    )
+}
+
+#[tokio::test]
+async fn a_root_field_one_of_its_subgraphs_failed_is_null_whatever_the_others_answered() {
+    // `viewer`'s parts are asked of both subgraphs, and `left` fails it, at the field or
+    // below it, or fails the whole request. The one field of the response then has an error,
+    // and so is null, even though `right` answered its part.
+    let failures = [
+        (
+            json!({ "data": { "viewer": null }, "errors": [{ "message": "left failed", "path": ["viewer"] }] }),
+            200,
+        ),
+        (
+            json!({ "data": { "viewer": null }, "errors": [{ "message": "left failed", "path": ["viewer", "a"] }] }),
+            200,
+        ),
+        (json!("oops"), 500),
+    ];
+    for (failure, status) in failures {
+        let (left, _) = scripted(move |_, _| Answer {
+            status,
+            ..Answer::json(failure.clone())
+        })
+        .await;
+        let (right, _) =
+            scripted(|_, _| Answer::json(json!({ "data": { "viewer": { "b": 2 } } }))).await;
+        let router = start(&split_viewer(&left, &right), GatewayConfig::default()).await;
+        for query in ["{ viewer { a b } }", "{ viewer { b a } }"] {
+            let (_, answer) = ask(&router, query).await;
+            assert_eq!(
+                answer["data"],
+                json!({ "viewer": null }),
+                "{query}: {answer}"
+            );
+            let errors = answer["errors"].as_array().expect("errors");
+            assert_eq!(errors.len(), 1, "{query}: {answer}");
+            assert_eq!(errors[0]["extensions"]["service"], "left", "{answer}");
+        }
+        router.shutdown().await;
     }
-    router.shutdown().await;
 }
