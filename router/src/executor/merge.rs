@@ -57,8 +57,7 @@ pub fn null_on_the_way(data: &Value, path: &[Value]) -> Option<Vec<Value>> {
         value = match (value, step) {
             (Value::Object(map), Value::String(key)) => {
                 let next = map.get(key.as_str())?;
-                let plain = key.as_str().split(crate::planner::RENAME_MARK).next();
-                out.push(Value::String(plain.unwrap_or_default().into()));
+                out.push(Value::String(crate::planner::plain_key(key).into()));
                 next
             }
             (Value::Array(items), Value::Number(i)) => {

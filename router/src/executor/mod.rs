@@ -365,10 +365,10 @@ impl<'a> Run<'a> {
                 self.failed
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .extend(keys.iter().map(|key| {
-                        let plain = key.as_str().split(crate::planner::RENAME_MARK).next();
-                        vec![Value::String(plain.unwrap_or_default().into())]
-                    }));
+                    .extend(
+                        keys.iter()
+                            .map(|key| vec![Value::String(crate::planner::plain_key(key).into())]),
+                    );
                 self.push_errors([fetch_error(&e, &fetch.service_name, at.as_deref())]);
             }
         }

@@ -19,6 +19,11 @@ use super::operation::{Selection, SelectionSet};
 /// Aliases carrying this mark are renamed back by the executor (`key__tessera_alias_<n>`).
 pub const RENAME_MARK: &str = "__tessera_alias_";
 
+/// A response key as the merged tree has it: without the rename mark and what follows it.
+pub fn plain_key(key: &str) -> &str {
+    key.split(RENAME_MARK).next().unwrap_or(key)
+}
+
 /// Required fields with arguments are aliased `<name>__req_<hash>` (see the graph).
 pub const REQUIRES_MARK: &str = "__req_";
 
@@ -195,7 +200,7 @@ pub fn rename_back(value: &mut crate::json::Value) {
                 .collect();
             for alias in marked {
                 if let Some(v) = map.remove(alias.as_str()) {
-                    let key = alias.as_str().split(RENAME_MARK).next().unwrap_or_default();
+                    let key = plain_key(alias.as_str());
                     // The client's key may hold the same field selected elsewhere (on the
                     // abstract type, say): both halves belong to one value.
                     match map.get_mut(key) {

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use apollo_compiler::ast::OperationType;
 
-pub use alias::{RENAME_MARK, rename_back};
+pub use alias::{plain_key, rename_back};
 pub use budget::Budget;
 use build::{Builder, GroupId};
 pub use everything::everything;

@@ -153,7 +153,7 @@ impl Operation {
                 continue;
             };
             let key = key.as_str();
-            let key = key.split(super::alias::RENAME_MARK).next().unwrap_or(key);
+            let key = super::alias::plain_key(key);
             let mut client: Option<&Name> = None;
             let mut next = Vec::new();
             for set in &sets {
