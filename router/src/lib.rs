@@ -9,6 +9,7 @@
 //!
 //! The supergraph model, planner, executor and request pipeline join this crate as they land.
 
+mod body;
 pub mod compose;
 pub mod config;
 pub mod edge;

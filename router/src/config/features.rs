@@ -252,14 +252,34 @@ pub struct TrafficConfig {
     /// answered with `REQUEST_TIMEOUT` (504). Each subgraph also has its own fetch timeout.
     #[serde(default = "default_request_timeout_ms")]
     pub timeout_ms: u64,
+    /// The largest subgraph response read, in bytes; a larger one fails its part of the
+    /// response with `SUBGRAPH_RESPONSE_TOO_LARGE`. A subgraph's own `max_response_bytes`
+    /// takes precedence. Also the largest message read from a subgraph's WebSocket.
+    #[serde(default = "default_subgraph_max_response_bytes")]
+    pub subgraph_max_response_bytes: usize,
+    /// The most requests in flight to one subgraph origin (scheme, host and port) at once,
+    /// shared by the subgraphs served there: over HTTP/1 the most connections to it. Fetches
+    /// beyond it wait, inside their subgraph timeout.
+    #[serde(default = "default_subgraph_max_connections_per_host")]
+    pub subgraph_max_connections_per_host: usize,
 }
 
 impl Default for TrafficConfig {
     fn default() -> Self {
         Self {
             timeout_ms: default_request_timeout_ms(),
+            subgraph_max_response_bytes: default_subgraph_max_response_bytes(),
+            subgraph_max_connections_per_host: default_subgraph_max_connections_per_host(),
         }
     }
+}
+
+fn default_subgraph_max_response_bytes() -> usize {
+    32 * 1024 * 1024
+}
+
+fn default_subgraph_max_connections_per_host() -> usize {
+    512
 }
 
 fn default_request_timeout_ms() -> u64 {

@@ -4,6 +4,7 @@ pub mod features;
 pub mod jwt;
 pub mod rate_limit;
 pub mod security;
+pub mod server;
 pub mod subgraphs;
 pub mod subscriptions;
 
@@ -19,6 +20,7 @@ pub use features::{
 pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
 pub use security::{AuthorizationConfig, AuthorizationMode, CorsConfig, CsrfConfig};
+pub use server::ServerConfig;
 pub use subgraphs::SubgraphsConfig;
 pub use subscriptions::{OnSubgraphDisconnect, SingleConnectionConfig, SubscriptionsConfig};
 
@@ -26,6 +28,9 @@ pub use subscriptions::{OnSubgraphDisconnect, SingleConnectionConfig, Subscripti
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
+    /// The listener: timeouts and limits on client connections.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Where each subgraph is served (overrides the supergraph's URLs), and how to reach it.
     #[serde(default)]
     pub subgraphs: SubgraphsConfig,
@@ -99,6 +104,14 @@ impl GatewayConfig {
         if self.traffic.timeout_ms == 0 {
             anyhow::bail!("traffic.timeout_ms must be above 0");
         }
+        if self.traffic.subgraph_max_response_bytes == 0
+            || self.traffic.subgraph_max_connections_per_host == 0
+        {
+            anyhow::bail!(
+                "traffic: subgraph_max_response_bytes and subgraph_max_connections_per_host must be above 0"
+            );
+        }
+        self.server.check()?;
         if let Some(name) = &self.query_plan.override_labels.header {
             http::HeaderName::try_from(name.as_str()).map_err(|_| {
                 anyhow::anyhow!("query_plan.override_labels.header: {name:?} is not a header name")

@@ -28,6 +28,10 @@ pub struct SubgraphConfig {
     /// `url` with `ws://` or `wss://`.
     #[serde(default)]
     pub subscription_url: Option<String>,
+    /// The largest response read from this subgraph, in bytes (by default
+    /// `traffic.subgraph_max_response_bytes`).
+    #[serde(default)]
+    pub max_response_bytes: Option<usize>,
 }
 
 /// How fetches reach a subgraph.
@@ -53,6 +57,7 @@ impl SubgraphConfig {
             protocol: Protocol::default(),
             timeout_ms: default_timeout_ms(),
             subscription_url: None,
+            max_response_bytes: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Subgraph requests: one pooled HTTP client, GraphQL over HTTP in both directions.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::json::Value;
 use bytes::Bytes;
 use http::HeaderMap;
+use tokio::sync::Semaphore;
 
 /// Why a subgraph did not give a usable GraphQL response.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -15,6 +17,8 @@ pub enum FetchError {
     Status { service: String, status: u16 },
     #[error("subgraph {service} returned an invalid GraphQL response: {reason}")]
     Invalid { service: String, reason: String },
+    #[error("subgraph {service} answered more than the {limit} bytes the router reads")]
+    TooLarge { service: String, limit: usize },
 }
 
 impl FetchError {
@@ -23,6 +27,7 @@ impl FetchError {
         match self {
             FetchError::Request { .. } | FetchError::Status { .. } => "SUBGRAPH_REQUEST_FAILED",
             FetchError::Invalid { .. } => "SUBGRAPH_RESPONSE_INVALID",
+            FetchError::TooLarge { .. } => "SUBGRAPH_RESPONSE_TOO_LARGE",
         }
     }
 }
@@ -51,6 +56,37 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// Where subscriptions to this subgraph are opened (WebSocket).
     pub subscription_url: String,
+    /// The largest response body read.
+    pub max_response_bytes: usize,
+    /// Requests in flight to this subgraph's origin, shared with the other subgraphs served
+    /// there.
+    pub slots: Arc<Semaphore>,
+}
+
+impl Endpoint {
+    /// The semaphores bounding requests in flight per origin (scheme, host and port), one per
+    /// origin among `urls`, `per_origin` permits each.
+    pub fn slots_by_origin<'a>(
+        urls: impl IntoIterator<Item = &'a str>,
+        per_origin: usize,
+    ) -> ahash::HashMap<String, Arc<Semaphore>> {
+        urls.into_iter()
+            .map(|url| (origin(url), Arc::new(Semaphore::new(per_origin))))
+            .collect()
+    }
+}
+
+/// `scheme://host:port` of `url` (the whole string when it does not parse).
+pub fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
 }
 
 impl Transport {
@@ -77,6 +113,19 @@ impl Transport {
         headers: HeaderMap,
     ) -> Result<(u16, Bytes), FetchError> {
         let client = if endpoint.h2c { &self.h2c } else { &self.http1 };
+        let started = Instant::now();
+        // Waiting for a slot counts towards the fetch's timeout.
+        let _slot = tokio::time::timeout(endpoint.timeout, endpoint.slots.acquire())
+            .await
+            .map_err(|_| FetchError::Request {
+                service: endpoint.name.clone(),
+                reason: "timed out waiting for a connection".to_owned(),
+            })?
+            .map_err(|_| FetchError::Request {
+                service: endpoint.name.clone(),
+                reason: "the router is shutting down".to_owned(),
+            })?;
+        let timeout = endpoint.timeout.saturating_sub(started.elapsed());
         let request_error = |e: reqwest::Error| FetchError::Request {
             service: endpoint.name.clone(),
             reason: if e.is_timeout() {
@@ -95,14 +144,43 @@ impl Transport {
                 http::header::ACCEPT,
                 "application/graphql-response+json, application/json",
             )
-            .timeout(endpoint.timeout)
+            .timeout(timeout)
             .body(body)
             .send()
             .await
             .map_err(request_error)?;
         let status = response.status();
-        let bytes: Bytes = response.bytes().await.map_err(request_error)?;
+        let bytes = read_limited(response, endpoint)
+            .await?
+            .map_err(request_error)?;
         Ok((status.as_u16(), bytes))
+    }
+}
+
+/// The response body, refused as soon as it is known to exceed the endpoint's limit (by its
+/// `Content-Length`, or while it streams in).
+async fn read_limited(
+    mut response: reqwest::Response,
+    endpoint: &Endpoint,
+) -> Result<Result<Bytes, reqwest::Error>, FetchError> {
+    let limit = endpoint.max_response_bytes;
+    let too_large = || FetchError::TooLarge {
+        service: endpoint.name.clone(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = crate::body::Collected::new(limit);
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.push(chunk).map_err(|_| too_large())?,
+            Ok(None) => return Ok(Ok(body.finish())),
+            Err(e) => return Ok(Err(e)),
+        }
     }
 }
 

@@ -23,6 +23,10 @@ pub enum RequestError {
     NotAcceptable,
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("the request body did not arrive within {0} ms")]
+    BodyReadTimeout(u64),
+    #[error("the request body could not be read")]
+    BodyUnreadable,
     #[error("{0} operations are not allowed over GET; use POST")]
     MethodNotAllowed(&'static str),
     #[error("use GET or POST")]
@@ -119,6 +123,8 @@ impl RequestError {
             RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             RequestError::NotAcceptable => "NOT_ACCEPTABLE",
             RequestError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            RequestError::BodyReadTimeout(_) => "BODY_READ_TIMEOUT",
+            RequestError::BodyUnreadable => "BAD_REQUEST",
             RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => "METHOD_NOT_ALLOWED",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
@@ -164,7 +170,9 @@ impl RequestError {
         match self {
             RequestError::MalformedBody(_)
             | RequestError::MissingQuery
-            | RequestError::BadParameter(_) => StatusCode::BAD_REQUEST,
+            | RequestError::BadParameter(_)
+            | RequestError::BodyUnreadable => StatusCode::BAD_REQUEST,
+            RequestError::BodyReadTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             RequestError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -105,13 +105,29 @@ impl Engine {
         config.check()?;
         let supergraph = Supergraph::parse(supergraph_sdl)?;
         let graph = Graph::new(&supergraph).map_err(anyhow::Error::msg)?;
+        let url_of = |s: &crate::planner::graph::SubgraphInfo| {
+            config
+                .subgraphs
+                .0
+                .get(&s.name)
+                .map_or_else(|| s.url.clone(), |c| c.url.clone())
+        };
+        let urls: Vec<String> = graph.subgraphs.iter().map(url_of).collect();
+        let slots = Endpoint::slots_by_origin(
+            urls.iter().map(String::as_str),
+            config.traffic.subgraph_max_connections_per_host,
+        );
         let endpoints = graph
             .subgraphs
             .iter()
-            .map(|s| {
+            .zip(urls)
+            .map(|(s, url)| {
                 let configured = config.subgraphs.0.get(&s.name);
-                let url = configured.map_or_else(|| s.url.clone(), |c| c.url.clone());
                 Endpoint {
+                    slots: slots[&crate::executor::fetch::origin(&url)].clone(),
+                    max_response_bytes: configured
+                        .and_then(|c| c.max_response_bytes)
+                        .unwrap_or(config.traffic.subgraph_max_response_bytes),
                     name: s.name.clone(),
                     subscription_url: configured
                         .and_then(|c| c.subscription_url.clone())
@@ -184,16 +200,21 @@ pub struct HttpResponse {
     pub headers: HeaderMap,
 }
 
-/// Runs one GraphQL-over-HTTP request through the lifecycle.
-pub async fn run(engine: &Engine, http: HttpRequest<'_>) -> HttpResponse {
+/// Runs one GraphQL-over-HTTP request through the lifecycle, within the request timeout
+/// counted from `received` (when its head arrived).
+pub async fn run(
+    engine: &Engine,
+    http: HttpRequest<'_>,
+    received: tokio::time::Instant,
+) -> HttpResponse {
     let media = match request::negotiate(http.headers) {
         Ok(media) => media,
         Err(e) => return encode_error(&e, MediaType::Json),
     };
     let mut headers = HeaderMap::new();
     let limit = engine.config.traffic.timeout_ms;
-    let outcome = tokio::time::timeout(
-        Duration::from_millis(limit),
+    let outcome = tokio::time::timeout_at(
+        received + Duration::from_millis(limit),
         run_inner(engine, &http, media, &mut headers),
     )
     .await

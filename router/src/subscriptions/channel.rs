@@ -115,6 +115,8 @@ pub struct Live {
     /// The rest of the plan, run for each event.
     rest: QueryPlan,
     url: String,
+    /// The largest message read from the subgraph's WebSocket.
+    max_message: usize,
     variables: JsonMap,
 }
 
@@ -146,6 +148,7 @@ impl Live {
             return Err(nothing(&prepared));
         };
         let url = endpoint.subscription_url.clone();
+        let max_message = endpoint.max_response_bytes;
         let mut variables = JsonMap::new();
         for name in &primary.variable_usages {
             if let Some(value) = prepared.variables.get(name.as_str()) {
@@ -164,6 +167,7 @@ impl Live {
                 refused: Vec::new(),
             },
             url,
+            max_message,
             variables,
         })
     }
@@ -449,6 +453,7 @@ async fn run(
                 &live.prepared.headers,
                 &live.primary.operation,
                 &live.variables,
+                live.max_message,
                 timeout,
             ) => opened,
             changed = reloads.changed() => {

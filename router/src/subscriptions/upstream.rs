@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::json::Value;
@@ -51,11 +52,15 @@ impl Connection {
         headers: &HeaderMap,
         query: &str,
         variables: &JsonMap,
+        max_message: usize,
         timeout: Duration,
     ) -> Result<Self, String> {
-        tokio::time::timeout(timeout, Self::open_inner(url, headers, query, variables))
-            .await
-            .unwrap_or_else(|_| Err("the subgraph did not accept the subscription in time".into()))
+        tokio::time::timeout(
+            timeout,
+            Self::open_inner(url, headers, query, variables, max_message),
+        )
+        .await
+        .unwrap_or_else(|_| Err("the subgraph did not accept the subscription in time".into()))
     }
 
     async fn open_inner(
@@ -63,6 +68,7 @@ impl Connection {
         headers: &HeaderMap,
         query: &str,
         variables: &JsonMap,
+        max_message: usize,
     ) -> Result<Self, String> {
         let mut request = url
             .into_client_request()
@@ -71,9 +77,15 @@ impl Connection {
             http::header::SEC_WEBSOCKET_PROTOCOL,
             http::HeaderValue::from_static("graphql-transport-ws"),
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
+        // The subgraph's messages are read under the same limit as its HTTP responses, rather
+        // than the WebSocket library's 64 MiB.
+        let limits = WebSocketConfig::default()
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message));
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(limits), true)
+                .await
+                .map_err(|e| format!("cannot connect: {e}"))?;
         let mut forwarded = serde_json::Map::new();
         for (name, value) in headers {
             if let Ok(value) = value.to_str() {

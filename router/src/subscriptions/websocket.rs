@@ -88,6 +88,11 @@ pub fn upgrade(
         return (StatusCode::NOT_FOUND, "subscriptions are disabled").into_response();
     }
     let max_message = engine.config.limits.max_body_bytes;
+    let max_frame = engine
+        .config
+        .server
+        .websocket_max_frame_bytes
+        .min(max_message);
     drop(engine);
     let Some(protocol) = Protocol::choose(&headers) else {
         return (
@@ -101,6 +106,7 @@ pub fn upgrade(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max_message)
+        .max_frame_size(max_frame)
         .on_upgrade(move |socket| {
             Connection {
                 socket,

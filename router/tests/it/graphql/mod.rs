@@ -95,6 +95,7 @@ impl Harness {
                 body: &body,
                 remote: None,
             },
+            tokio::time::Instant::now(),
         )
         .await;
         serde_json::from_slice(&response.body).expect("a JSON response")

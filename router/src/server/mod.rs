@@ -7,6 +7,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
@@ -15,10 +17,16 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
+use crate::body::Collected;
 use crate::config::GatewayConfig;
 use crate::edge::cors::Preflight;
 use crate::pipeline::request::{MediaType, RequestError};
@@ -26,6 +34,9 @@ use crate::pipeline::{self, Engine, HttpRequest};
 use crate::playground;
 use crate::reload;
 use crate::subscriptions::{self, single_connection, streaming::Streaming};
+use connection::{Guarded, InFlight, Timers, Watch};
+
+mod connection;
 
 /// The engine currently serving, swappable at runtime.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
@@ -89,6 +100,8 @@ fn json(status: StatusCode, body: impl Into<Body>) -> Response {
 }
 
 async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Response {
+    // The request's time budget starts now, before its body is read.
+    let received = Instant::now();
     let engine = shared.load_full();
     let (mut parts, body) = request.into_parts();
     let remote = parts
@@ -113,12 +126,39 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
         None => {}
     }
     let kind = single_connection::Kind::of(&parts.method, &parts.headers, parts.uri.query());
-    let mut response = match (kind, Streaming::accepted(&parts.headers)) {
-        (Some(kind), _) => single_stream(&shared, &engine, kind, &parts, body, remote).await,
-        (None, Some(streaming)) if parts.method == Method::GET || parts.method == Method::POST => {
-            stream(&shared, &engine, streaming, &parts, body, remote).await
-        }
-        _ => respond(&engine, &parts, body, remote).await,
+    let mut response = match read_body(&engine, body, received).await {
+        Err(refused) => refused,
+        Ok(body) => match (kind, Streaming::accepted(&parts.headers)) {
+            (Some(kind), _) => {
+                single_connection::respond(
+                    &shared,
+                    single_connection::Request {
+                        kind,
+                        method: &parts.method,
+                        headers: &parts.headers,
+                        query_string: parts.uri.query(),
+                        body: &body,
+                        remote,
+                    },
+                )
+                .await
+            }
+            (None, Some(streaming))
+                if parts.method == Method::GET || parts.method == Method::POST =>
+            {
+                subscriptions::streaming::respond(
+                    &shared,
+                    streaming,
+                    &parts.method,
+                    &parts.headers,
+                    parts.uri.query(),
+                    &body,
+                    remote,
+                )
+                .await
+            }
+            _ => respond(&engine, &parts, &body, remote, received).await,
+        },
     };
     engine
         .edge
@@ -130,8 +170,9 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
 async fn respond(
     engine: &Engine,
     parts: &axum::http::request::Parts,
-    body: Body,
+    body: &[u8],
     remote: Option<std::net::IpAddr>,
+    received: Instant,
 ) -> Response {
     if parts.method == Method::GET
         && engine.config.playground.enabled
@@ -146,87 +187,51 @@ async fn respond(
             MediaType::Json,
         ));
     }
-    let body = match read_body(engine, body).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
     let response = pipeline::run(
         engine,
         HttpRequest {
             method: &parts.method,
             headers: &parts.headers,
             query_string: parts.uri.query(),
-            body: &body,
+            body,
             remote,
         },
+        received,
     )
     .await;
     encode(response)
 }
 
-/// The request body, up to the configured limit.
-async fn read_body(engine: &Engine, body: Body) -> Result<bytes::Bytes, Response> {
+/// The request body, up to the configured size, within the body read timeout and what is left
+/// of the request's budget.
+async fn read_body(
+    engine: &Engine,
+    body: Body,
+    received: Instant,
+) -> Result<bytes::Bytes, Response> {
     let limit = engine.config.limits.max_body_bytes;
-    match axum::body::to_bytes(body, limit.saturating_add(1)).await {
-        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
-        _ => Err(encode(pipeline::encode_error(
-            &RequestError::PayloadTooLarge(limit),
-            MediaType::Json,
-        ))),
+    let read_for = engine
+        .config
+        .server
+        .body_read_timeout_ms
+        .min(engine.config.traffic.timeout_ms);
+    let deadline = received + std::time::Duration::from_millis(read_for);
+    let refuse = |error: RequestError| encode(pipeline::encode_error(&error, MediaType::Json));
+    let mut frames = body.into_data_stream();
+    let read = async {
+        let mut body = Collected::new(limit);
+        while let Some(chunk) = frames.next().await {
+            let chunk = chunk.map_err(|_| RequestError::BodyUnreadable)?;
+            body.push(chunk)
+                .map_err(|_| RequestError::PayloadTooLarge(limit))?;
+        }
+        Ok(body.finish())
+    };
+    match tokio::time::timeout_at(deadline, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(refuse(error)),
+        Err(_) => Err(refuse(RequestError::BodyReadTimeout(read_for))),
     }
-}
-
-/// A request whose response streams (SSE or multipart), usually a subscription.
-async fn stream(
-    shared: &SharedEngine,
-    engine: &Engine,
-    streaming: Streaming,
-    parts: &axum::http::request::Parts,
-    body: Body,
-    remote: Option<std::net::IpAddr>,
-) -> Response {
-    let body = match read_body(engine, body).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    subscriptions::streaming::respond(
-        shared,
-        streaming,
-        &parts.method,
-        &parts.headers,
-        parts.uri.query(),
-        &body,
-        remote,
-    )
-    .await
-}
-
-/// A request of GraphQL over SSE's single connection mode (a reservation, its stream, or an
-/// operation on it).
-async fn single_stream(
-    shared: &SharedEngine,
-    engine: &Engine,
-    kind: single_connection::Kind,
-    parts: &axum::http::request::Parts,
-    body: Body,
-    remote: Option<std::net::IpAddr>,
-) -> Response {
-    let body = match read_body(engine, body).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    single_connection::respond(
-        shared,
-        single_connection::Request {
-            kind,
-            method: &parts.method,
-            headers: &parts.headers,
-            query_string: parts.uri.query(),
-            body: &body,
-            remote,
-        },
-    )
-    .await
 }
 
 /// An encoded pipeline response as an HTTP response.
@@ -334,6 +339,8 @@ impl RouterServer {
 
 /// Serves `engine` on `listener` until `shutdown` completes, then drains in-flight requests.
 ///
+/// Each connection runs under the listener's timers and limits ([`connection`]); at most
+/// `server.max_connections` are open at once, further clients waiting in the listen queue.
 /// Open subscriptions end with `complete` and WebSockets close (1001) when shutdown begins, so
 /// that long-lived streams do not hold the drain forever.
 pub async fn serve(
@@ -341,14 +348,137 @@ pub async fn serve(
     engine: SharedEngine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let streams = engine.clone();
-    axum::serve(
-        listener,
-        app(engine).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        streams.load().subscriptions.close();
-    })
-    .await
+    let router = app(engine.clone());
+    let slots = Arc::new(Semaphore::new(engine.load().config.server.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let current = engine.load();
+        let config = &current.config.server;
+        let _ = stream.set_nodelay(true);
+        let watch = Watch::new();
+        let io = TokioIo::new(Guarded::new(stream, watch.clone(), Timers::of(config)));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .max_buf_size(config.max_header_bytes)
+            .max_headers(config.max_headers)
+            // The connection's own timers replace hyper's (see `connection`).
+            .header_read_timeout(None);
+        builder
+            .http2()
+            .max_concurrent_streams(config.max_concurrent_streams)
+            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+        drop(current);
+        let service = PerConnection {
+            router: router.clone(),
+            remote,
+            watch,
+        };
+        let connection = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(io, service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%remote, error = %e, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    engine.load().subscriptions.close();
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// After a failed `accept`: a connection that failed before it was accepted is the client's
+/// business; anything else (out of file descriptors) is waited out rather than spun on.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::warn!(error = %error, "accepting a connection failed; retrying in 100 ms");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+}
+
+/// The router as one connection serves it: the client's address attached to each request,
+/// and each request tracked until its response has been written.
+#[derive(Clone)]
+struct PerConnection {
+    router: Router,
+    remote: SocketAddr,
+    watch: Arc<Watch>,
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for PerConnection {
+    type Response = Response<Tracked>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn call(&self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
+        let in_flight = self.watch.request();
+        request.extensions_mut().insert(ConnectInfo(self.remote));
+        let router = self.router.clone();
+        Box::pin(async move {
+            let response = match router.oneshot(request.map(Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                in_flight.upgraded();
+            }
+            Ok(response.map(|body| Tracked {
+                body,
+                _in_flight: in_flight,
+            }))
+        })
+    }
+}
+
+/// A response body that keeps its request in flight until it has been written out.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
