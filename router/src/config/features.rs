@@ -312,3 +312,52 @@ impl Default for ReloadConfig {
 fn default_reload_interval_ms() -> u64 {
     1_000
 }
+
+/// Compressed bodies. Request bodies compressed with gzip, brotli or zstd
+/// (`Content-Encoding`) are always read; `limits.max_body_bytes` applies to them
+/// decompressed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressionConfig {
+    /// Compress responses with gzip, brotli or zstd, as the client's `Accept-Encoding`
+    /// prefers. Streamed responses (SSE, multipart) are never compressed: compressing would
+    /// hold their events back.
+    #[serde(default = "yes")]
+    pub responses: bool,
+    /// Smaller responses go uncompressed.
+    #[serde(default = "default_compression_min_bytes")]
+    pub min_bytes: u64,
+    /// `fastest`, `default` (gzip 6, brotli 4, zstd 3) or `best`. Read at start.
+    #[serde(default)]
+    pub level: CompressionLevel,
+    /// Ask subgraphs for compressed responses (`Accept-Encoding: gzip, br, zstd`) and decode
+    /// them; `traffic.subgraph_max_response_bytes` applies decoded.
+    #[serde(default = "yes")]
+    pub subgraphs: bool,
+}
+
+impl Default for CompressionConfig {
+    fn default() -> Self {
+        Self {
+            responses: true,
+            min_bytes: default_compression_min_bytes(),
+            level: CompressionLevel::default(),
+            subgraphs: true,
+        }
+    }
+}
+
+/// How hard responses are compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionLevel {
+    /// The least CPU per byte: a router is usually CPU-bound, and JSON compresses well even so.
+    #[default]
+    Fastest,
+    Default,
+    Best,
+}
+
+fn default_compression_min_bytes() -> u64 {
+    1024
+}

@@ -14,8 +14,9 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 pub use features::{
-    DedupeConfig, HeadersConfig, IntrospectionConfig, LimitsConfig, OverrideLabelsConfig,
-    PlaygroundConfig, QueryPlanConfig, ReloadConfig, TrafficConfig,
+    CompressionConfig, CompressionLevel, DedupeConfig, HeadersConfig, IntrospectionConfig,
+    LimitsConfig, OverrideLabelsConfig, PlaygroundConfig, QueryPlanConfig, ReloadConfig,
+    TrafficConfig,
 };
 pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
@@ -31,6 +32,9 @@ pub struct GatewayConfig {
     /// The listener: timeouts and limits on client connections.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Compressed responses, request bodies and subgraph responses.
+    #[serde(default)]
+    pub compression: CompressionConfig,
     /// Where each subgraph is served (overrides the supergraph's URLs), and how to reach it.
     #[serde(default)]
     pub subgraphs: SubgraphsConfig,

@@ -90,9 +90,13 @@ pub fn origin(url: &str) -> String {
 }
 
 impl Transport {
-    pub fn new() -> Result<Self, reqwest::Error> {
+    /// `compressed`: ask subgraphs for compressed responses, and decode them.
+    pub fn new(compressed: bool) -> Result<Self, reqwest::Error> {
         let base = || {
             reqwest::Client::builder()
+                .gzip(compressed)
+                .brotli(compressed)
+                .zstd(compressed)
                 .tcp_nodelay(true)
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(512)

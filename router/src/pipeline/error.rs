@@ -19,6 +19,8 @@ pub enum RequestError {
     BadParameter(String),
     #[error("POST requests must have Content-Type application/json")]
     UnsupportedMediaType,
+    #[error("the request body's Content-Encoding is not one of gzip, br, zstd or identity")]
+    UnsupportedEncoding,
     #[error("the server can answer only application/graphql-response+json or application/json")]
     NotAcceptable,
     #[error("the request body is larger than {0} bytes")]
@@ -121,6 +123,7 @@ impl RequestError {
             | RequestError::MissingQuery
             | RequestError::BadParameter(_) => "BAD_REQUEST",
             RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            RequestError::UnsupportedEncoding => "UNSUPPORTED_CONTENT_ENCODING",
             RequestError::NotAcceptable => "NOT_ACCEPTABLE",
             RequestError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             RequestError::BodyReadTimeout(_) => "BODY_READ_TIMEOUT",
@@ -173,7 +176,9 @@ impl RequestError {
             | RequestError::BadParameter(_)
             | RequestError::BodyUnreadable => StatusCode::BAD_REQUEST,
             RequestError::BodyReadTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestError::UnsupportedMediaType | RequestError::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             RequestError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             RequestError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => {
@@ -242,6 +247,12 @@ impl RequestError {
             }
             RequestError::GetOrPost => {
                 out.insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            RequestError::UnsupportedEncoding => {
+                out.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static("gzip, br, zstd"),
+                );
             }
             _ => {}
         }

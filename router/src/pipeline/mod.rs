@@ -164,8 +164,12 @@ impl Engine {
             overrides,
             implementers: supergraph.api.implementers_map(),
             cost_directives: cost::CostDirectives::of(&supergraph.links),
-            executor: Executor::new(Transport::new()?, endpoints, config.dedupe.subgraph_queries)
-                .combining(config.query_plan.combine_entity_fetches),
+            executor: Executor::new(
+                Transport::new(config.compression.subgraphs)?,
+                endpoints,
+                config.dedupe.subgraph_queries,
+            )
+            .combining(config.query_plan.combine_entity_fetches),
             supergraph,
             graph,
             propagate,

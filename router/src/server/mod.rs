@@ -25,9 +25,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
+use tower_http::compression::{CompressionLayer, Predicate};
+use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::body::Collected;
-use crate::config::GatewayConfig;
+use crate::config::{CompressionLevel, GatewayConfig};
 use crate::edge::cors::Preflight;
 use crate::pipeline::request::{MediaType, RequestError};
 use crate::pipeline::{self, Engine, HttpRequest};
@@ -61,7 +63,52 @@ pub fn app(engine: SharedEngine) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .merge(playground)
+        .layer(compression(&engine))
+        .layer(
+            RequestDecompressionLayer::new()
+                .no_deflate()
+                .pass_through_unaccepted(true),
+        )
         .with_state(engine)
+}
+
+/// Response compression by `Accept-Encoding`, decided per response (a reload can turn it on
+/// or off); the level is read at start.
+fn compression(engine: &SharedEngine) -> CompressionLayer<Compressible> {
+    let level = match engine.load().config.compression.level {
+        CompressionLevel::Fastest => tower_http::CompressionLevel::Fastest,
+        CompressionLevel::Default => tower_http::CompressionLevel::Default,
+        CompressionLevel::Best => tower_http::CompressionLevel::Best,
+    };
+    CompressionLayer::new()
+        .no_deflate()
+        .quality(level)
+        .compress_when(Compressible(engine.clone()))
+}
+
+/// Which responses are compressed: whole bodies of at least `compression.min_bytes`, never a
+/// stream (SSE or multipart events would wait in the compressor) or an upgrade.
+#[derive(Clone)]
+struct Compressible(SharedEngine);
+
+impl Predicate for Compressible {
+    fn should_compress<B: http_body::Body>(&self, response: &axum::http::Response<B>) -> bool {
+        let engine = self.0.load();
+        let config = &engine.config.compression;
+        let streamed = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream") || v.starts_with("multipart/"));
+        config.responses
+            && !streamed
+            && response.status() != StatusCode::SWITCHING_PROTOCOLS
+            && response
+                .body()
+                .size_hint()
+                .exact()
+                .is_some_and(|size| size >= config.min_bytes)
+    }
 }
 
 async fn playground_on(
@@ -126,7 +173,7 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
         None => {}
     }
     let kind = single_connection::Kind::of(&parts.method, &parts.headers, parts.uri.query());
-    let mut response = match read_body(&engine, body, received).await {
+    let mut response = match read_body(&engine, &parts.headers, body, received).await {
         Err(refused) => refused,
         Ok(body) => match (kind, Streaming::accepted(&parts.headers)) {
             (Some(kind), _) => {
@@ -206,9 +253,18 @@ async fn respond(
 /// of the request's budget.
 async fn read_body(
     engine: &Engine,
+    headers: &axum::http::HeaderMap,
     body: Body,
     received: Instant,
 ) -> Result<bytes::Bytes, Response> {
+    let refuse = |error: RequestError| encode(pipeline::encode_error(&error, MediaType::Json));
+    // What the decompression layer decoded has lost its `Content-Encoding`; what is left is
+    // an encoding the router does not read.
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
+        && !encoding.as_bytes().eq_ignore_ascii_case(b"identity")
+    {
+        return Err(refuse(RequestError::UnsupportedEncoding));
+    }
     let limit = engine.config.limits.max_body_bytes;
     let read_for = engine
         .config
@@ -216,7 +272,6 @@ async fn read_body(
         .body_read_timeout_ms
         .min(engine.config.traffic.timeout_ms);
     let deadline = received + std::time::Duration::from_millis(read_for);
-    let refuse = |error: RequestError| encode(pipeline::encode_error(&error, MediaType::Json));
     let mut frames = body.into_data_stream();
     let read = async {
         let mut body = Collected::new(limit);

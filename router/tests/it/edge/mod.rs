@@ -4,6 +4,7 @@
 
 mod authentication;
 mod authorization;
+mod compression;
 mod connections;
 mod rate_limits;
 mod reload;
