@@ -102,29 +102,6 @@ fn default_plan_timeout_ms() -> u64 {
     1_000
 }
 
-/// What subgraph requests carry from the client's request.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeadersConfig {
-    /// Client header names (case-insensitive) copied onto every subgraph request, e.g.
-    /// `authorization`.
-    #[serde(default)]
-    pub propagate: Vec<String>,
-    /// Send the verified token to every subgraph as `Authorization: Bearer`, also when it
-    /// came in a cookie, so subgraphs can check it themselves.
-    #[serde(default = "yes")]
-    pub forward_token: bool,
-}
-
-impl Default for HeadersConfig {
-    fn default() -> Self {
-        Self {
-            propagate: Vec::new(),
-            forward_token: true,
-        }
-    }
-}
-
 /// Limits on what a client may send. Each violation has its own `extensions.code`, and no
 /// subgraph is called for a refused operation.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! Gateway configuration (`gateway-config/*.yaml`), one file per feature.
 
 pub mod features;
+pub mod headers;
 pub mod jwt;
 pub mod rate_limit;
 pub mod security;
@@ -14,10 +15,10 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 pub use features::{
-    CompressionConfig, CompressionLevel, DedupeConfig, HeadersConfig, IntrospectionConfig,
-    LimitsConfig, OverrideLabelsConfig, PlaygroundConfig, QueryPlanConfig, ReloadConfig,
-    TrafficConfig,
+    CompressionConfig, CompressionLevel, DedupeConfig, IntrospectionConfig, LimitsConfig,
+    OverrideLabelsConfig, PlaygroundConfig, QueryPlanConfig, ReloadConfig, TrafficConfig,
 };
+pub use headers::HeadersConfig;
 pub use jwt::AuthenticationConfig;
 pub use rate_limit::RateLimitConfig;
 pub use security::{AuthorizationConfig, AuthorizationMode, CorsConfig, CsrfConfig};

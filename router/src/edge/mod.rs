@@ -6,6 +6,7 @@
 pub mod authorization;
 pub mod cors;
 pub mod csrf;
+pub mod headers;
 pub mod jwt;
 pub mod policy;
 pub mod rate_limit;

@@ -16,10 +16,10 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use http::HeaderMap;
 
-use super::fetch::FetchError;
+use super::fetch::{Answer, FetchError};
 
 /// A subgraph request in flight that later identical requests wait on.
-pub(super) type InFlight = Shared<BoxFuture<'static, Result<(u16, Bytes), FetchError>>>;
+pub(super) type InFlight = Shared<BoxFuture<'static, Result<Answer, FetchError>>>;
 
 /// One subgraph request in full, with its hash worked out once.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ impl Table {
     pub(super) fn join(
         self: &Arc<Self>,
         key: Key,
-        start: impl FnOnce(&Key) -> BoxFuture<'static, Result<(u16, Bytes), FetchError>>,
+        start: impl FnOnce(&Key) -> BoxFuture<'static, Result<Answer, FetchError>>,
     ) -> (InFlight, Option<Leader>) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = map.get(&key) {
@@ -151,8 +151,16 @@ impl Drop for Leader {
 mod tests {
     use super::*;
 
-    fn answer(body: &'static str) -> BoxFuture<'static, Result<(u16, Bytes), FetchError>> {
-        async move { Ok((200, Bytes::from_static(body.as_bytes()))) }.boxed()
+    fn ok(body: &'static str) -> Answer {
+        Answer {
+            status: 200,
+            body: Bytes::from_static(body.as_bytes()),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    fn answer(body: &'static str) -> BoxFuture<'static, Result<Answer, FetchError>> {
+        async move { Ok(ok(body)) }.boxed()
     }
 
     #[tokio::test]
@@ -163,8 +171,8 @@ mod tests {
         let (a, _lead_a) = table.join(first, |_| answer("A"));
         let (b, lead_b) = table.join(second, |_| answer("B"));
         assert!(lead_b.is_some(), "a different request starts its own fetch");
-        assert_eq!(a.await.expect("A").1, "A");
-        assert_eq!(b.await.expect("B").1, "B");
+        assert_eq!(a.await.expect("A").body, "A");
+        assert_eq!(b.await.expect("B").body, "B");
     }
 
     #[tokio::test]
@@ -201,7 +209,7 @@ mod tests {
         let (leading, leader) = table.join(key.clone(), move |_| {
             async move {
                 let body = rx.await.expect("sent");
-                Ok((200, Bytes::from_static(body.as_bytes())))
+                Ok(ok(body))
             }
             .boxed()
         });
@@ -209,6 +217,6 @@ mod tests {
         drop((leading, leader));
         assert_eq!(table.len(), 0);
         tx.send("shared").expect("still awaited");
-        assert_eq!(following.await.expect("answer").1, "shared");
+        assert_eq!(following.await.expect("answer").body, "shared");
     }
 }

@@ -32,6 +32,14 @@ impl FetchError {
     }
 }
 
+/// A subgraph's HTTP answer, before it is read as GraphQL.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+    pub headers: HeaderMap,
+}
+
 /// A subgraph's GraphQL response.
 #[derive(Debug, Default)]
 pub struct SubgraphResponse {
@@ -115,7 +123,7 @@ impl Transport {
         endpoint: &Endpoint,
         body: Bytes,
         headers: HeaderMap,
-    ) -> Result<(u16, Bytes), FetchError> {
+    ) -> Result<Answer, FetchError> {
         let client = if endpoint.h2c { &self.h2c } else { &self.http1 };
         let started = Instant::now();
         // Waiting for a slot counts towards the fetch's timeout.
@@ -140,7 +148,7 @@ impl Transport {
                 e.without_url().to_string()
             },
         };
-        let response = client
+        let mut response = client
             .post(&endpoint.url)
             .headers(headers)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -153,11 +161,16 @@ impl Transport {
             .send()
             .await
             .map_err(request_error)?;
-        let status = response.status();
-        let bytes = read_limited(response, endpoint)
+        let status = response.status().as_u16();
+        let headers = std::mem::take(response.headers_mut());
+        let body = read_limited(response, endpoint)
             .await?
             .map_err(request_error)?;
-        Ok((status.as_u16(), bytes))
+        Ok(Answer {
+            status,
+            body,
+            headers,
+        })
     }
 }
 

@@ -31,6 +31,8 @@ use serde::Serialize;
 pub use errors::{error_value, root_errors};
 use errors::{fetch_error, root_keys, root_path, subgraph_error};
 pub use fetch::{Endpoint, FetchError, Transport};
+
+use crate::edge::headers::{Collected, Rules, SubgraphHeaders};
 use merge::Step;
 
 use crate::planner::{FetchNode, Graph, PlanNode, QueryPlan};
@@ -40,8 +42,10 @@ pub struct Request<'a> {
     pub plan: &'a QueryPlan,
     pub graph: &'a Graph,
     pub variables: &'a JsonMap,
-    /// Headers forwarded to every subgraph.
-    pub headers: &'a HeaderMap,
+    /// What each subgraph request carries.
+    pub headers: &'a SubgraphHeaders,
+    /// The rules that take headers from subgraph responses to the client's, when any do.
+    pub rules: Option<&'a Rules>,
 }
 
 /// The merged (not yet shaped) data and the errors raised on the way.
@@ -49,6 +53,8 @@ pub struct Request<'a> {
 pub struct Output {
     pub data: Value,
     pub errors: Vec<Value>,
+    /// What the subgraph responses give the client's response.
+    pub headers: HeaderMap,
 }
 
 /// Runs plans against the subgraphs.
@@ -105,7 +111,7 @@ impl Executor {
         subgraph: usize,
         body: bytes::Bytes,
         headers: HeaderMap,
-    ) -> Result<(u16, bytes::Bytes), FetchError> {
+    ) -> Result<fetch::Answer, FetchError> {
         let key = dedupe::Key::new(&self.hasher, subgraph, body, headers);
         let (shared, _leader) = self.in_flight.join(key, |key| {
             let transport = self.transport.clone();
@@ -140,6 +146,7 @@ impl Executor {
             data: Mutex::new(data),
             errors: Mutex::new(errors),
             failed: Mutex::new(Vec::new()),
+            answered: Mutex::new(Collected::default()),
         };
         if let Some(root) = &request.plan.root {
             run.node(root).await;
@@ -151,6 +158,11 @@ impl Executor {
         Output {
             data,
             errors: run.errors.into_inner().unwrap_or_else(|p| p.into_inner()),
+            headers: run
+                .answered
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .finish(),
         }
     }
 }
@@ -204,6 +216,8 @@ struct Run<'a> {
     /// field shared by several root fetches is null if any of them failed it, whatever the
     /// others answered.
     failed: Mutex<Vec<Vec<Value>>>,
+    /// The client response's headers from the subgraph responses so far.
+    answered: Mutex<Collected>,
 }
 
 impl<'a> Run<'a> {
@@ -300,8 +314,8 @@ impl<'a> Run<'a> {
             service: endpoint.name.clone(),
             reason: e.to_string(),
         })?;
-        let headers = self.request.headers.clone();
-        let (status, bytes) = if self.executor.dedupe && kind.is_query() {
+        let headers = self.request.headers.of(subgraph).clone();
+        let answer = if self.executor.dedupe && kind.is_query() {
             self.executor.dedupe_post(subgraph, body, headers).await?
         } else {
             self.executor
@@ -309,7 +323,14 @@ impl<'a> Run<'a> {
                 .post(endpoint, body, headers)
                 .await?
         };
-        fetch::parse(&endpoint.name, status, &bytes)
+        if let Some(rules) = self.request.rules {
+            rules.collect(
+                &mut self.answered.lock().unwrap_or_else(|p| p.into_inner()),
+                subgraph,
+                &answer.headers,
+            );
+        }
+        fetch::parse(&endpoint.name, answer.status, &answer.body)
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {

@@ -9,6 +9,7 @@ use http::HeaderMap;
 use super::Engine;
 use super::plan::Planned;
 use super::request::RequestError;
+use crate::edge::headers::SubgraphHeaders;
 use crate::executor::{self, shape};
 use crate::json::Value;
 
@@ -19,6 +20,9 @@ pub struct Response {
     /// `{"data":` and the data.
     body: Vec<u8>,
     pub errors: Vec<Value>,
+    /// What the subgraphs' responses give the client's response (header rules, the merged
+    /// `Cache-Control`).
+    pub headers: HeaderMap,
 }
 
 /// The most a response buffer reserves ahead from the size of the last response.
@@ -38,14 +42,22 @@ impl Response {
     /// A response whose data a shaper wrote into a [`Response::buffer`].
     pub fn written(body: Vec<u8>, errors: Vec<Value>) -> Self {
         debug_assert!(body.starts_with(OPENING));
-        Self { body, errors }
+        Self {
+            body,
+            errors,
+            headers: HeaderMap::new(),
+        }
     }
 
     /// A response with `data` as given.
     pub fn new(data: &[u8], errors: Vec<Value>) -> Self {
         let mut body = Self::buffer(data.len());
         body.extend_from_slice(data);
-        Self { body, errors }
+        Self {
+            body,
+            errors,
+            headers: HeaderMap::new(),
+        }
     }
 
     /// The data's JSON text.
@@ -79,7 +91,7 @@ pub async fn execute(
     document: &Valid<ExecutableDocument>,
     operation: &ExecutableOperation,
     variables: &Valid<JsonMap>,
-    headers: &HeaderMap,
+    headers: &SubgraphHeaders,
     mut errors: Vec<Value>,
 ) -> Result<Response, RequestError> {
     let introspects = planned
@@ -112,6 +124,7 @@ pub async fn execute(
             graph: &engine.graph,
             variables,
             headers,
+            rules: engine.headers.reads_responses().then_some(&engine.headers),
         })
         .await;
     if !planned.plan.unresolvable.is_empty() {
@@ -146,7 +159,9 @@ pub async fn execute(
     planned
         .response_size
         .store(body.len(), std::sync::atomic::Ordering::Relaxed);
-    Ok(Response::written(body, errors))
+    let mut response = Response::written(body, errors);
+    response.headers = output.headers;
+    Ok(response)
 }
 
 /// A field error at every place the plan could not resolve a field: each object of the

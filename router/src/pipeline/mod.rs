@@ -33,12 +33,13 @@ use apollo_compiler::response::{JsonMap, JsonValue as Value};
 use apollo_compiler::schema::Implementers;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, Node};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode};
 use lru::LruCache;
 
 use crate::config::GatewayConfig;
 use crate::config::subgraphs::Protocol;
 use crate::edge::Edge;
+use crate::edge::headers::SubgraphHeaders;
 use crate::edge::jwt::Identity;
 use crate::executor::{Endpoint, Executor, Transport};
 use crate::planner::Graph;
@@ -60,7 +61,8 @@ pub struct Engine {
     pub cost_directives: cost::CostDirectives,
     /// Progressive `@override` labels: which are active for a request.
     pub overrides: overrides::Overrides,
-    propagate: Vec<HeaderName>,
+    /// What subgraph requests carry from the client, and the client from subgraph responses.
+    pub headers: crate::edge::headers::Rules,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
@@ -149,13 +151,8 @@ impl Engine {
                 );
             }
         }
-        let propagate = config
-            .headers
-            .propagate
-            .iter()
-            .map(|h| HeaderName::try_from(h.as_str()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("headers.propagate: {e}"))?;
+        let names: Vec<&str> = graph.subgraphs.iter().map(|s| s.name.as_str()).collect();
+        let headers = crate::edge::headers::Rules::new(&config.headers, &names)?;
         let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         let overrides = overrides::Overrides::new(&graph, &config.query_plan.override_labels)?;
@@ -172,7 +169,7 @@ impl Engine {
             .combining(config.query_plan.combine_entity_fetches),
             supergraph,
             graph,
-            propagate,
+            headers,
             hasher: ahash::RandomState::new(),
             documents: Mutex::new(LruCache::new(size(config.query_plan.document_cache_size))),
             plans: Mutex::new(LruCache::new(size(config.query_plan.cache_size))),
@@ -252,7 +249,7 @@ async fn run_inner(
         return Err(RequestError::SubscriptionUnsupported);
     }
     let plan = prepared.planned.clone();
-    let response = prepared.execute(engine).await?;
+    let mut response = prepared.execute(engine).await?;
     let wants_plan = engine.config.query_plan.expose
         && http
             .headers
@@ -264,11 +261,12 @@ async fn run_inner(
         StatusCode::OK
     };
     let plan = wants_plan.then_some(&plan.plan);
+    let headers = std::mem::take(&mut response.headers);
     Ok(HttpResponse {
         status,
         content_type: media.content_type(),
         body: response.encode(plan),
-        headers: HeaderMap::new(),
+        headers,
     })
 }
 
@@ -307,8 +305,8 @@ pub struct Prepared {
     pub planned: Arc<plan::Planned>,
     /// Errors every response reports whatever the subgraphs answer (authorization).
     pub errors: Vec<crate::json::Value>,
-    /// What every subgraph request carries.
-    pub headers: HeaderMap,
+    /// What each subgraph request carries.
+    pub headers: SubgraphHeaders,
 }
 
 impl Prepared {
@@ -356,7 +354,9 @@ pub async fn prepare(
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
     let (planned, errors) = authorize::authorize(engine, planned, identity, &variables).await?;
-    let headers = forwarded(engine, http.headers, identity);
+    let headers = engine
+        .headers
+        .requests(http.headers, identity.map(|i| &*i.token));
     Ok(Prepared {
         document,
         operation,
@@ -402,26 +402,6 @@ fn coerce(
         crate::validation::one_of::check_variables(api, operation, &coerced).map_err(refuse)?;
     }
     Ok(coerced)
-}
-
-/// The headers every subgraph request carries: the configured client headers, and the
-/// verified token (subgraphs check it themselves) when it did not come in `Authorization`.
-fn forwarded(engine: &Engine, headers: &HeaderMap, identity: Option<&Identity>) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for name in &engine.propagate {
-        for value in headers.get_all(name) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    if engine.config.headers.forward_token
-        && let Some(identity) = identity
-        && !out.contains_key(header::AUTHORIZATION)
-        && let Ok(mut value) = HeaderValue::try_from(format!("Bearer {}", identity.token))
-    {
-        value.set_sensitive(true);
-        out.insert(header::AUTHORIZATION, value);
-    }
-    out
 }
 
 /// Encodes a request error as a GraphQL response (no `data`: execution never started).

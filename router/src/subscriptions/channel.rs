@@ -73,7 +73,7 @@ struct Key {
     operation_name: Option<String>,
     variables: Vec<u8>,
     token: Option<Arc<str>>,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: Vec<(Option<usize>, String, Vec<u8>)>,
 }
 
 /// A subgraph subscription and its subscribers.
@@ -210,6 +210,7 @@ impl Live {
                     graph: &engine.graph,
                     variables: &self.prepared.variables,
                     headers: &self.prepared.headers,
+                    rules: None,
                 },
                 data,
                 errors,
@@ -225,10 +226,15 @@ impl Live {
                         None,
                         None,
                     )],
+                    headers: http::HeaderMap::new(),
                 },
             }
         } else {
-            executor::Output { data, errors }
+            executor::Output {
+                data,
+                errors,
+                headers: http::HeaderMap::new(),
+            }
         };
         let mut errors = output.errors;
         if !self.rest.unresolvable.is_empty() {
@@ -311,12 +317,7 @@ impl Registry {
             operation_name: source.request.operation_name.clone(),
             variables: serde_json::to_vec(&*live.prepared.variables).unwrap_or_default(),
             token: source.identity.as_ref().map(|i| i.token.clone()),
-            headers: live
-                .prepared
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-                .collect(),
+            headers: live.prepared.headers.pairs(),
         });
         let mut channels = self.lock();
         let existing = key
@@ -450,7 +451,7 @@ async fn run(
         let opened = tokio::select! {
             opened = Connection::open(
                 &live.url,
-                &live.prepared.headers,
+                live.prepared.headers.of(live.primary.subgraph),
                 &live.primary.operation,
                 &live.variables,
                 live.max_message,

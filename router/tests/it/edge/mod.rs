@@ -6,6 +6,7 @@ mod authentication;
 mod authorization;
 mod compression;
 mod connections;
+mod headers;
 mod rate_limits;
 mod reload;
 mod transport;
