@@ -58,12 +58,16 @@ pub struct PlatformOptions {
     pub router: Option<SocketAddr>,
     /// The router's configuration. Subgraph URLs come from the running subgraphs.
     pub gateway: GatewayConfig,
+    /// What the router signs the client's address with for the subgraphs (random per start):
+    /// auth's per-address login throttle counts the router's clients, not the router.
+    pub router_secret: Secret<String>,
 }
 
 impl PlatformOptions {
     /// Every service on a free port of 127.0.0.1.
     pub fn ephemeral(database_url: String) -> Self {
         Self {
+            router_secret: Secret::new(hex::encode(rand::random::<[u8; 32]>())),
             database_url: Secret::new(database_url),
             redis: None,
             kafka: None,
@@ -110,6 +114,8 @@ impl PlatformOptions {
                 jwks_url: jwks_url.to_owned(),
                 ..defaults.jwt
             },
+            client_address: tessera_kit::config::ClientAddressSource::Router,
+            router_secret: Some(self.router_secret.clone()),
             ..defaults
         }
     }
@@ -209,6 +215,13 @@ impl Platform {
                     .with_context(|| format!("the router cannot listen on {listen}"))?;
                 let mut gateway = options.gateway.clone();
                 gateway.subgraphs = running;
+                // Auth throttles logins per client address; the others have no use for it,
+                // and it would keep identical requests of different clients apart.
+                if gateway.headers.client_address.subgraphs.is_empty() {
+                    gateway.headers.client_address.subgraphs = vec!["auth".to_owned()];
+                }
+                gateway.headers.client_address.secret =
+                    Some(options.router_secret.expose().clone());
                 // Unless configured otherwise, the router checks tokens against the auth
                 // service's keys, as every subgraph does.
                 if gateway.authentication.jwt.is_none() {

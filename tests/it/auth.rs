@@ -222,6 +222,102 @@ async fn throttles_failed_logins_per_client_address_across_accounts() {
     p.shutdown().await;
 }
 
+/// A login through the router, from a client at `forwarded_for` as a proxy in front of the
+/// router would tell it.
+async fn login_via_router(p: &TestPlatform, email: &str, forwarded_for: &str) -> Option<String> {
+    let response = reqwest::Client::new()
+        .post(p.url("router", "/graphql"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({
+            "query": tessera_tests::platform::LOGIN,
+            "variables": { "i": { "email": email, "password": "guess" } },
+        }))
+        .send()
+        .await
+        .expect("the router answers");
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_login_throttle_counts_each_client_behind_the_router_and_no_spoofed_address() {
+    let throttle = tessera_auth::ThrottleConfig {
+        window_secs: 600,
+        max_failures_per_account: 100,
+        max_failures_per_address: 3,
+    };
+    // The test's requests come from 127.0.0.1, which stands for a proxy the router trusts.
+    let p = TestPlatform::builder()
+        .login_throttle(throttle.clone())
+        .trusted_proxies(&["127.0.0.1"])
+        .start()
+        .await
+        .expect("platform");
+    for i in 0..3 {
+        let code = login_via_router(&p, &format!("victim{i}@example.com"), "198.51.100.1").await;
+        assert_eq!(code.as_deref(), Some("INVALID_CREDENTIALS"));
+    }
+    assert_eq!(
+        login_via_router(&p, "victim9@example.com", "198.51.100.1")
+            .await
+            .as_deref(),
+        Some("RATE_LIMITED"),
+        "the guessing client is stopped"
+    );
+    assert_eq!(
+        login_via_router(&p, "victim9@example.com", "198.51.100.2")
+            .await
+            .as_deref(),
+        Some("INVALID_CREDENTIALS"),
+        "another client behind the same router is not"
+    );
+    // What a client writes at the left of X-Forwarded-For is not believed.
+    assert_eq!(
+        login_via_router(&p, "victim9@example.com", "198.51.100.2, 198.51.100.1")
+            .await
+            .as_deref(),
+        Some("RATE_LIMITED")
+    );
+    // A header claiming to be the router's, sent to auth directly, is not believed either.
+    let direct = reqwest::Client::new()
+        .post(p.url("auth", "/graphql"))
+        .header("x-tessera-client-address", "198.51.100.3;sig=AAAA")
+        .json(&json!({
+            "query": tessera_tests::platform::LOGIN,
+            "variables": { "i": { "email": "victim9@example.com", "password": "guess" } },
+        }))
+        .send()
+        .await
+        .expect("auth answers");
+    let body: serde_json::Value = direct.json().await.expect("JSON");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "INVALID_CREDENTIALS"
+    );
+    p.shutdown().await;
+
+    // A router that trusts no proxy ignores the header: every client is its TCP peer.
+    let p = TestPlatform::builder()
+        .login_throttle(throttle)
+        .start()
+        .await
+        .expect("platform");
+    for address in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let code = login_via_router(&p, "victim@example.com", address).await;
+        assert_eq!(code.as_deref(), Some("INVALID_CREDENTIALS"));
+    }
+    assert_eq!(
+        login_via_router(&p, "victim@example.com", "198.51.100.4")
+            .await
+            .as_deref(),
+        Some("RATE_LIMITED"),
+        "a spoofed X-Forwarded-For from an untrusted peer changes nothing"
+    );
+    p.shutdown().await;
+}
+
 #[tokio::test]
 async fn password_reset_sets_a_new_password_once_and_ends_sessions() {
     let p = TestPlatform::start().await.expect("platform");

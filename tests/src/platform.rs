@@ -32,6 +32,7 @@ pub struct Builder {
     billing_renewal_interval_ms: Option<u64>,
     blog_batch_delay_ms: Option<u64>,
     dev_gateway: bool,
+    trusted_proxies: Vec<String>,
 }
 
 /// The router configuration `tessera dev` reads, from the workspace root.
@@ -83,6 +84,12 @@ impl Builder {
         self
     }
 
+    /// Proxies whose `X-Forwarded-For` the router believes.
+    pub fn trusted_proxies(mut self, proxies: &[&str]) -> Self {
+        self.trusted_proxies = proxies.iter().map(|p| (*p).to_owned()).collect();
+        self
+    }
+
     /// Configures the router from `gateway-config/dev.yaml`, as `tessera dev` does (its
     /// subgraph URLs give way to the running subgraphs', there as here).
     pub fn dev_gateway(mut self) -> Self {
@@ -109,6 +116,7 @@ impl Builder {
                 DEV_GATEWAY_CONFIG,
             ))?;
         }
+        options.gateway.server.trusted_proxies = self.trusted_proxies;
         if self.redis {
             let url = std::env::var("TESSERA_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());

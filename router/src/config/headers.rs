@@ -28,6 +28,24 @@ pub struct HeadersConfig {
     /// none at all, none sent).
     #[serde(default = "yes")]
     pub merge_cache_control: bool,
+    /// Telling subgraphs the client's address (for their own per-address limits).
+    #[serde(default)]
+    pub client_address: ClientAddressConfig,
+}
+
+/// The client's address, in `x-tessera-client-address`, on the requests to some subgraphs.
+/// Not sent by default: it makes otherwise identical requests of different clients differ,
+/// so subgraph dedupe no longer shares them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAddressConfig {
+    /// The subgraphs told.
+    #[serde(default)]
+    pub subgraphs: Vec<String>,
+    /// Signs the header (HMAC-SHA256) so that a subgraph sharing the secret believes it only
+    /// from the router. Without it a subgraph cannot tell the router's header from a client's.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 impl Default for HeadersConfig {
@@ -38,6 +56,7 @@ impl Default for HeadersConfig {
             all: HeaderRules::default(),
             subgraphs: BTreeMap::new(),
             merge_cache_control: true,
+            client_address: ClientAddressConfig::default(),
         }
     }
 }

@@ -40,6 +40,12 @@ pub struct ServerConfig {
     /// `limits.max_body_bytes`) may span several frames.
     #[serde(default = "default_websocket_max_frame_bytes")]
     pub websocket_max_frame_bytes: usize,
+    /// Proxies in front of the router (CIDRs or addresses) whose `X-Forwarded-For` or
+    /// `Forwarded` is believed, read from the right: the client's address is the nearest hop
+    /// that is not one of them. From any other peer those headers are ignored. The client's
+    /// address keys rate limits and is what subgraphs are told.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +59,7 @@ impl Default for ServerConfig {
             max_header_bytes: default_max_header_bytes(),
             max_headers: default_max_headers(),
             websocket_max_frame_bytes: default_websocket_max_frame_bytes(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -78,6 +85,7 @@ impl ServerConfig {
                 anyhow::bail!("server.{name} must be above 0");
             }
         }
+        crate::edge::client_address::TrustedProxies::new(&self.trusted_proxies)?;
         if self.max_header_bytes < 8192 {
             anyhow::bail!("server.max_header_bytes must be at least 8192");
         }

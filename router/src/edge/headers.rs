@@ -34,6 +34,7 @@ const REQUEST_DENIED: &[&str] = &[
     "content-encoding",
     "accept",
     "accept-encoding",
+    super::client_address::HEADER,
 ];
 
 /// What the router sets itself on its response (`cache-control` is merged, not copied).
@@ -150,6 +151,9 @@ pub struct Rules {
     response_own: Vec<Vec<Step>>,
     merge_cache_control: bool,
     forward_token: bool,
+    /// The subgraphs told the client's address, and the secret it is signed with.
+    address_to: Vec<usize>,
+    address_secret: Option<String>,
 }
 
 /// What the requests to each subgraph carry for one client request.
@@ -248,23 +252,52 @@ impl Rules {
                 .collect::<anyhow::Result<_>>()?,
             merge_cache_control: config.merge_cache_control,
             forward_token: config.forward_token,
+            address_to: config
+                .client_address
+                .subgraphs
+                .iter()
+                .map(|name| {
+                    subgraphs.iter().position(|s| s == name).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "headers.client_address names subgraph {name}, which the supergraph does not have"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            address_secret: config.client_address.secret.clone(),
         })
     }
 
     /// The subgraph requests' headers for a client request with `client` headers, and the
     /// verified `token` of its caller, if any.
-    pub fn requests(&self, client: &HeaderMap, token: Option<&str>) -> SubgraphHeaders {
+    pub fn requests(
+        &self,
+        client: &HeaderMap,
+        token: Option<&str>,
+        address: Option<std::net::IpAddr>,
+    ) -> SubgraphHeaders {
         let mut common = HeaderMap::new();
         apply_request(&self.request_all, client, &mut common);
+        let vouched = address
+            .filter(|_| !self.address_to.is_empty())
+            .map(|a| super::client_address::vouch(a, self.address_secret.as_deref()));
         let own = self
             .request_own
             .iter()
             .enumerate()
-            .filter(|(_, steps)| !steps.is_empty())
+            .filter(|(subgraph, steps)| {
+                !steps.is_empty() || (vouched.is_some() && self.address_to.contains(subgraph))
+            })
             .map(|(subgraph, steps)| {
                 let mut headers = common.clone();
                 apply_request(steps, client, &mut headers);
                 self.finish_request(&mut headers, token);
+                if let Some(value) = vouched
+                    .as_ref()
+                    .filter(|_| self.address_to.contains(&subgraph))
+                {
+                    headers.insert(super::client_address::HEADER, value.clone());
+                }
                 (subgraph, headers)
             })
             .collect();

@@ -4,6 +4,7 @@
 //! page of another site could have sent behind the user's back ([`csrf`]).
 
 pub mod authorization;
+pub mod client_address;
 pub mod cors;
 pub mod csrf;
 pub mod headers;

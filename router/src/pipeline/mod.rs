@@ -63,6 +63,8 @@ pub struct Engine {
     pub overrides: overrides::Overrides,
     /// What subgraph requests carry from the client, and the client from subgraph responses.
     pub headers: crate::edge::headers::Rules,
+    /// Whose forwarding headers name the client.
+    pub proxies: crate::edge::client_address::TrustedProxies,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
@@ -153,6 +155,8 @@ impl Engine {
         }
         let names: Vec<&str> = graph.subgraphs.iter().map(|s| s.name.as_str()).collect();
         let headers = crate::edge::headers::Rules::new(&config.headers, &names)?;
+        let proxies =
+            crate::edge::client_address::TrustedProxies::new(&config.server.trusted_proxies)?;
         let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         let overrides = overrides::Overrides::new(&graph, &config.query_plan.override_labels)?;
@@ -170,6 +174,7 @@ impl Engine {
             supergraph,
             graph,
             headers,
+            proxies,
             hasher: ahash::RandomState::new(),
             documents: Mutex::new(LruCache::new(size(config.query_plan.document_cache_size))),
             plans: Mutex::new(LruCache::new(size(config.query_plan.cache_size))),
@@ -356,7 +361,7 @@ pub async fn prepare(
     let (planned, errors) = authorize::authorize(engine, planned, identity, &variables).await?;
     let headers = engine
         .headers
-        .requests(http.headers, identity.map(|i| &*i.token));
+        .requests(http.headers, identity.map(|i| &*i.token), http.remote);
     Ok(Prepared {
         document,
         operation,

@@ -154,7 +154,7 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
     let remote = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .map(|ConnectInfo(addr)| engine.proxies.client(addr.ip(), &parts.headers));
     if parts.method == Method::GET && parts.headers.contains_key(header::UPGRADE) {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
             Ok(upgrade) => {

@@ -57,6 +57,8 @@ pub struct ServiceConfig<S> {
     pub max_body_bytes: usize,
     /// Where the client's address is read from.
     pub client_address: ClientAddressSource,
+    /// The secret the router signs `x-tessera-client-address` with (`client_address: router`).
+    pub router_secret: Option<Secret<String>>,
     /// The service's own settings.
     pub service: S,
 }
@@ -73,6 +75,7 @@ impl<S: Default> Default for ServiceConfig<S> {
             live: LiveConfig::default(),
             max_body_bytes: 1024 * 1024,
             client_address: ClientAddressSource::default(),
+            router_secret: None,
             service: S::default(),
         }
     }
@@ -85,8 +88,12 @@ pub enum ClientAddressSource {
     /// The TCP peer: right when clients connect directly.
     #[default]
     Peer,
-    /// The first `X-Forwarded-For` hop: right only behind a proxy (the router) that sets it.
+    /// The first `X-Forwarded-For` hop: right only behind a proxy that sets it and drops
+    /// what the client sent.
     ForwardedFor,
+    /// The address the router vouches for in `x-tessera-client-address`, believed only when
+    /// signed with `router_secret`; the TCP peer otherwise.
+    Router,
 }
 
 /// PostgreSQL settings.
@@ -225,7 +232,7 @@ impl Default for LiveConfig {
 /// The top-level keys of [`ServiceConfig`]. Only `TESSERA_` variables that name one of them are
 /// configuration; others (tool paths, test settings) are left alone, while a mistyped key inside
 /// a section is still an error.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "listen",
     "database",
     "redis",
@@ -235,6 +242,7 @@ const SECTIONS: [&str; 10] = [
     "live",
     "max_body_bytes",
     "client_address",
+    "router_secret",
     "service",
 ];
 

@@ -40,7 +40,7 @@ pub struct Runtime {
     topic_prefix: String,
     external_bus: bool,
     max_body_bytes: usize,
-    client_address: crate::config::ClientAddressSource,
+    client_address: crate::server::graphql::ClientAddressRule,
     live_config: LiveConfig,
     live: Option<LiveFeed>,
 }
@@ -54,6 +54,13 @@ impl Runtime {
         embedded: &Embedded,
         tasks: Tasks,
     ) -> anyhow::Result<Self> {
+        if config.client_address == crate::config::ClientAddressSource::Router
+            && config.router_secret.is_none()
+        {
+            anyhow::bail!(
+                "client_address: router needs router_secret, the router's signing secret"
+            );
+        }
         let pool = crate::db::connect(&config.database, name).await?;
         crate::db::migrate(&pool, migrator)
             .await
@@ -96,7 +103,13 @@ impl Runtime {
             topic_prefix,
             external_bus: config.kafka.is_some(),
             max_body_bytes: config.max_body_bytes,
-            client_address: config.client_address,
+            client_address: crate::server::graphql::ClientAddressRule {
+                source: config.client_address,
+                router_secret: config
+                    .router_secret
+                    .as_ref()
+                    .map(|s| Arc::from(s.expose().as_str())),
+            },
             live_config: config.live.clone(),
             live: None,
         })
@@ -161,7 +174,7 @@ impl Runtime {
                 verifier: self.verifier.clone(),
                 health: self.health(),
                 max_body_bytes: self.max_body_bytes,
-                client_address: self.client_address,
+                client_address: self.client_address.clone(),
                 live: self.live.clone(),
             },
             extra,

@@ -40,7 +40,7 @@ pub struct Subgraph<E> {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Where the client's address is read from.
-    pub client_address: crate::config::ClientAddressSource,
+    pub client_address: graphql::ClientAddressRule,
     /// The instance's live feed, when it streams events.
     pub live: Option<crate::events::LiveFeed>,
 }
