@@ -52,6 +52,13 @@ pub struct SubscriptionsConfig {
     /// all of a client's operations.
     #[serde(default)]
     pub single_connection: SingleConnectionConfig,
+    /// The page origins (`https://app.example.com`, or `*`) whose WebSocket upgrades are
+    /// accepted; by default the router's own origin and `cors.allow_origins`. A browser always
+    /// sends `Origin` and cannot be stopped by CORS from opening a WebSocket, so this is the
+    /// check that keeps another site's page from using a visitor's cookies. Clients that are
+    /// not browsers send no `Origin` and are not affected.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 /// GraphQL over SSE's single connection mode (the graphql-sse protocol): a `PUT` reserves an
@@ -104,6 +111,7 @@ impl Default for SubscriptionsConfig {
             resubscribe_attempts: default_attempts(),
             resubscribe_backoff_ms: default_backoff_ms(),
             single_connection: SingleConnectionConfig::default(),
+            allowed_origins: None,
         }
     }
 }

@@ -97,6 +97,8 @@ pub enum RequestError {
     },
     #[error("the request took longer than {0} ms")]
     Timeout(u64),
+    #[error("WebSocket connections from this page's origin are not allowed")]
+    OriginNotAllowed,
     #[error("GraphQL over SSE's single connection mode is not enabled")]
     SingleConnectionDisabled,
     #[error("no event stream is reserved under this token; it expired or ended")]
@@ -152,6 +154,7 @@ impl RequestError {
             RequestError::RateLimiterUnavailable => "RATE_LIMITER_UNAVAILABLE",
             RequestError::Unauthorized { .. } => "UNAUTHORIZED_FIELD_OR_TYPE",
             RequestError::Timeout(_) => "REQUEST_TIMEOUT",
+            RequestError::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             RequestError::SingleConnectionDisabled => "SINGLE_CONNECTION_DISABLED",
             RequestError::StreamNotFound => "STREAM_NOT_FOUND",
             RequestError::StreamForbidden => "STREAM_FORBIDDEN",
@@ -217,7 +220,7 @@ impl RequestError {
             RequestError::SingleConnectionDisabled | RequestError::StreamNotFound => {
                 StatusCode::NOT_FOUND
             }
-            RequestError::StreamForbidden => StatusCode::FORBIDDEN,
+            RequestError::StreamForbidden | RequestError::OriginNotAllowed => StatusCode::FORBIDDEN,
             RequestError::StreamAlreadyOpen
             | RequestError::OperationIdInUse
             | RequestError::StreamNotOpen(_) => StatusCode::CONFLICT,

@@ -81,6 +81,10 @@ pub fn headers(
                 }
             } else if let (Some(name), Json::String(text)) = (name, value)
                 && let Ok(value) = HeaderValue::try_from(text.as_str())
+                // The payload adds headers; it never replaces one the upgrade request carried
+                // (a proxy's, the browser's) or claims what only a proxy or the router says.
+                && !upgrade.contains_key(&name)
+                && !NEVER_FROM_PAYLOAD.contains(&name.as_str())
             {
                 headers.insert(name, value);
             }
@@ -97,6 +101,25 @@ pub fn headers(
     }
     Ok(headers)
 }
+
+/// Headers only the network path may set: the client's address as proxies and the router
+/// report it, the connection's own, and what the browser decides.
+const NEVER_FROM_PAYLOAD: &[&str] = &[
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+    "x-real-ip",
+    crate::edge::client_address::HEADER,
+    "host",
+    "origin",
+    "cookie",
+    "connection",
+    "upgrade",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+];
 
 /// The top-level entries that carry a bare token.
 fn bare_tokens(payload: &Map<String, Json>) -> impl Iterator<Item = &Json> {
@@ -179,6 +202,34 @@ mod tests {
             .expect("accepted")
             .get("authorization")
             .map(|v| v.to_str().expect("text").to_owned())
+    }
+
+    #[test]
+    fn the_payload_adds_headers_but_never_replaces_the_upgrades_or_the_proxys() {
+        let mut upgrade = HeaderMap::new();
+        upgrade.insert("x-tenant", HeaderValue::from_static("from-proxy"));
+        let headers = headers(
+            &GatewayConfig::default(),
+            &upgrade,
+            Some(json!({
+                "x-tenant": "from-client",
+                "x-forwarded-for": "203.0.113.9",
+                "x-tessera-client-address": "203.0.113.9",
+                "cookie": "session=stolen",
+                "headers": { "x-extra": "1", "forwarded": "for=203.0.113.9" },
+            })),
+        )
+        .expect("accepted");
+        assert_eq!(headers["x-tenant"], "from-proxy");
+        assert_eq!(headers["x-extra"], "1");
+        for name in [
+            "x-forwarded-for",
+            "x-tessera-client-address",
+            "cookie",
+            "forwarded",
+        ] {
+            assert!(headers.get(name).is_none(), "{name}");
+        }
     }
 
     #[test]

@@ -71,6 +71,35 @@ impl Protocol {
     }
 }
 
+/// Whether the page that opens this WebSocket may: no `Origin` (not a browser), the router's
+/// own origin (the `Host` it was reached at), or one of the allowed origins.
+fn origin_allowed(config: &crate::config::GatewayConfig, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    let same_site = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+        });
+    let listed = config
+        .subscriptions
+        .allowed_origins
+        .as_ref()
+        .unwrap_or(&config.cors.allow_origins);
+    same_site
+        || listed.iter().any(|allowed| {
+            allowed == "*" || allowed.trim_end_matches('/').eq_ignore_ascii_case(origin)
+        })
+}
+
 /// Socket buffers are small: a subscription connection carries small messages, and there may
 /// be tens of thousands of them.
 const READ_BUFFER: usize = 4 * 1024;
@@ -86,6 +115,12 @@ pub fn upgrade(
     let engine = shared.load();
     if !engine.config.subscriptions.enabled {
         return (StatusCode::NOT_FOUND, "subscriptions are disabled").into_response();
+    }
+    if !origin_allowed(&engine.config, &headers) {
+        return crate::server::encode(crate::pipeline::encode_error(
+            &RequestError::OriginNotAllowed,
+            crate::pipeline::request::MediaType::Json,
+        ));
     }
     let max_message = engine.config.limits.max_body_bytes;
     let max_frame = engine

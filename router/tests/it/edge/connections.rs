@@ -410,3 +410,63 @@ async fn requests_to_one_subgraph_host_wait_for_a_free_connection() {
         "four fetches in parallel: {together:?}"
     );
 }
+
+#[tokio::test]
+async fn websocket_upgrades_from_other_sites_pages_are_refused() {
+    let config = "cors:\n  allow_origins: [https://app.example.com]\n";
+    let (router, _subgraph) = router(config).await;
+    let url = format!("{}/graphql", router.url().replacen("http", "ws", 1));
+    let upgrade = |origin: Option<String>| {
+        let url = url.clone();
+        async move {
+            let mut request = url.as_str().into_client_request().expect("request");
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().expect("header"),
+            );
+            if let Some(origin) = origin {
+                request
+                    .headers_mut()
+                    .insert("origin", origin.parse().expect("header"));
+            }
+            match tokio_tungstenite::connect_async(request).await {
+                Ok(_) => Ok(()),
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    let body = response.body().clone().unwrap_or_default();
+                    Err((
+                        response.status().as_u16(),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ))
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+    };
+    assert!(upgrade(None).await.is_ok(), "not a browser");
+    assert!(
+        upgrade(Some(router.url())).await.is_ok(),
+        "the router's own page"
+    );
+    assert!(
+        upgrade(Some("https://app.example.com".into()))
+            .await
+            .is_ok()
+    );
+    let (status, body) = upgrade(Some("https://evil.example".into()))
+        .await
+        .expect_err("refused");
+    assert_eq!(status, 403);
+    assert!(body.contains("ORIGIN_NOT_ALLOWED"), "{body}");
+
+    let (open, _subgraph) = super::router("subscriptions:\n  allowed_origins: [\"*\"]\n").await;
+    let url = format!("{}/graphql", open.url().replacen("http", "ws", 1));
+    let mut request = url.as_str().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().expect("header"));
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+}
