@@ -221,7 +221,9 @@ impl Platform {
                     gateway.headers.client_address.subgraphs = vec!["auth".to_owned()];
                 }
                 gateway.headers.client_address.secret =
-                    Some(options.router_secret.expose().clone());
+                    Some(tessera_router::config::headers::SecretText(
+                        options.router_secret.expose().clone(),
+                    ));
                 // Unless configured otherwise, the router checks tokens against the auth
                 // service's keys, as every subgraph does.
                 if gateway.authentication.jwt.is_none() {

@@ -280,10 +280,18 @@ async fn the_login_throttle_counts_each_client_behind_the_router_and_no_spoofed_
             .as_deref(),
         Some("RATE_LIMITED")
     );
-    // A header claiming to be the router's, sent to auth directly, is not believed either.
+    // A header claiming to be the router's, sent to auth directly, is not believed either:
+    // believed, it would name the address that is already stopped.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     let direct = reqwest::Client::new()
         .post(p.url("auth", "/graphql"))
-        .header("x-tessera-client-address", "198.51.100.3;sig=AAAA")
+        .header(
+            "x-tessera-client-address",
+            format!("198.51.100.1;ts={now};sig=AAAA"),
+        )
         .json(&json!({
             "query": tessera_tests::platform::LOGIN,
             "variables": { "i": { "email": "victim9@example.com", "password": "guess" } },

@@ -45,7 +45,18 @@ pub struct ClientAddressConfig {
     /// Signs the header (HMAC-SHA256) so that a subgraph sharing the secret believes it only
     /// from the router. Without it a subgraph cannot tell the router's header from a client's.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<SecretText>,
+}
+
+/// Text that never reaches a log line: `Debug` prints a placeholder.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<secret>\"")
+    }
 }
 
 impl Default for HeadersConfig {

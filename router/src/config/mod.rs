@@ -106,8 +106,25 @@ impl GatewayConfig {
         if self.subscriptions.single_connection.reservation_timeout_ms == 0 {
             anyhow::bail!("subscriptions.single_connection.reservation_timeout_ms must be above 0");
         }
-        if self.traffic.timeout_ms == 0 {
-            anyhow::bail!("traffic.timeout_ms must be above 0");
+        if self.traffic.timeout_ms == 0 || self.traffic.timeout_ms > server::MAX_TIMEOUT_MS {
+            anyhow::bail!(
+                "traffic.timeout_ms must be above 0 and at most {}",
+                server::MAX_TIMEOUT_MS
+            );
+        }
+        if self.traffic.subgraph_max_connections_per_host > server::MAX_PERMITS {
+            anyhow::bail!(
+                "traffic.subgraph_max_connections_per_host must be at most {}",
+                server::MAX_PERMITS
+            );
+        }
+        for (name, subgraph) in &self.subgraphs.0 {
+            if subgraph.timeout_ms == 0 || subgraph.timeout_ms > server::MAX_TIMEOUT_MS {
+                anyhow::bail!(
+                    "subgraphs.{name}.timeout_ms must be above 0 and at most {}",
+                    server::MAX_TIMEOUT_MS
+                );
+            }
         }
         if self.traffic.subgraph_max_response_bytes == 0
             || self.traffic.subgraph_max_connections_per_host == 0

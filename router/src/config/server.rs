@@ -46,6 +46,20 @@ pub struct ServerConfig {
     /// address keys rate limits and is what subgraphs are told.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Which header the trusted proxies write: only that one is read, so a client cannot
+    /// slip an address into the other.
+    #[serde(default)]
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// The header that carries the forwarded client address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=`.
+    Forwarded,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +74,7 @@ impl Default for ServerConfig {
             max_headers: default_max_headers(),
             websocket_max_frame_bytes: default_websocket_max_frame_bytes(),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
         }
     }
 }
@@ -85,13 +100,34 @@ impl ServerConfig {
                 anyhow::bail!("server.{name} must be above 0");
             }
         }
-        crate::edge::client_address::TrustedProxies::new(&self.trusted_proxies)?;
+        for (name, value) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if value > MAX_TIMEOUT_MS {
+                anyhow::bail!("server.{name} must be at most {MAX_TIMEOUT_MS} (a day)");
+            }
+        }
+        if self.max_connections > MAX_PERMITS {
+            anyhow::bail!("server.max_connections must be at most {MAX_PERMITS}");
+        }
+        crate::edge::client_address::TrustedProxies::new(
+            &self.trusted_proxies,
+            self.forwarded_header,
+        )?;
         if self.max_header_bytes < 8192 {
             anyhow::bail!("server.max_header_bytes must be at least 8192");
         }
         Ok(())
     }
 }
+
+/// The longest timeout accepted: a day, far beyond any sensible one and far from overflow.
+pub(crate) const MAX_TIMEOUT_MS: u64 = 86_400_000;
+
+/// The most of anything counted by a semaphore.
+pub(crate) const MAX_PERMITS: usize = 1_000_000;
 
 fn default_header_read_timeout_ms() -> u64 {
     10_000

@@ -13,18 +13,24 @@ use http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 use sha2::Sha256;
 
-/// The header the router sets on subgraph requests: `<address>` or `<address>;sig=<mac>`, the
-/// MAC being HMAC-SHA256 of the address text under the shared secret, base64url without
-/// padding.
+use crate::config::server::ForwardedHeader;
+
+/// The header the router sets on subgraph requests: `<address>`, or with a secret
+/// `<address>;ts=<unix seconds>;sig=<mac>`, the MAC being HMAC-SHA256 under the shared secret
+/// of `v1|<subgraph name>|<address>|<ts>`, base64url without padding: a value taken from one
+/// subgraph's request does not work at another, nor for long.
 pub const HEADER: &str = "x-tessera-client-address";
 
-/// The proxies whose forwarding headers are believed.
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Reads CIDRs (`10.0.0.0/8`) or single addresses.
-    pub fn new(list: &[String]) -> anyhow::Result<Self> {
+    pub fn new(list: &[String], header: ForwardedHeader) -> anyhow::Result<Self> {
         list.iter()
             .map(|entry| {
                 entry
@@ -37,12 +43,12 @@ impl TrustedProxies {
                     })
             })
             .collect::<anyhow::Result<_>>()
-            .map(Self)
+            .map(|nets| Self { nets, header })
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
         let address = canonical(address);
-        self.0.iter().any(|net| net.contains(&address))
+        self.nets.iter().any(|net| net.contains(&address))
     }
 
     /// The client's address for a request from `peer` with `headers`.
@@ -52,7 +58,7 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        for hop in hops(headers).iter().rev() {
+        for hop in hops(headers, self.header).iter().rev() {
             match hop {
                 // Each trusted hop vouches for the one before it.
                 Some(address) => {
@@ -77,9 +83,9 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-/// The forwarded hops, left (farthest) to right (nearest), from every `X-Forwarded-For` line
-/// in order, or from `Forwarded` when there is none.
-fn hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+/// The forwarded hops, left (farthest) to right (nearest), from every line of the header in
+/// order. A `Forwarded` element without `for=` is a hop that says nothing, which ends the walk.
+fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
     let lines = |name: &str| -> Vec<&str> {
         headers
             .get_all(name)
@@ -87,26 +93,25 @@ fn hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
             .map(|v| v.to_str().unwrap_or("\u{0}"))
             .collect()
     };
-    let forwarded_for = lines("x-forwarded-for");
-    if !forwarded_for.is_empty() {
-        return forwarded_for
+    match header {
+        ForwardedHeader::XForwardedFor => lines("x-forwarded-for")
             .iter()
             .flat_map(|line| line.split(','))
             .map(|hop| parse_hop(hop.trim()))
-            .collect();
-    }
-    lines("forwarded")
-        .iter()
-        .flat_map(|line| line.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (key, value) = pair.split_once('=')?;
-                key.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| parse_hop(value.trim().trim_matches('"')))
+            .collect(),
+        ForwardedHeader::Forwarded => lines("forwarded")
+            .iter()
+            .flat_map(|line| line.split(','))
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.split_once('=')?;
+                    key.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| parse_hop(value.trim().trim_matches('"')))
+                })?
             })
-        })
-        .collect()
+            .collect(),
+    }
 }
 
 /// `203.0.113.9`, `203.0.113.9:4711`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
@@ -122,16 +127,20 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     host.parse().ok().map(canonical)
 }
 
-/// The [`HEADER`] value for `address`, signed when there is a `secret`.
-pub fn vouch(address: IpAddr, secret: Option<&str>) -> HeaderValue {
+/// The [`HEADER`] value for `address` on a request to `subgraph`, signed when there is a
+/// `secret`.
+pub fn vouch(address: IpAddr, subgraph: &str, secret: Option<&str>) -> HeaderValue {
     let text = address.to_string();
     let value = match secret {
         Some(secret) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let mut mac =
                 Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-            mac.update(text.as_bytes());
+            mac.update(format!("v1|{subgraph}|{text}|{now}").as_bytes());
             format!(
-                "{text};sig={}",
+                "{text};ts={now};sig={}",
                 URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
             )
         }
@@ -161,7 +170,9 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_are_read_from_the_right_and_only_from_trusted_peers() {
-        let trusted = TrustedProxies::new(&["10.0.0.0/8".into(), "192.0.2.1".into()]).expect("ok");
+        let list = ["10.0.0.0/8".to_owned(), "192.0.2.1".to_owned()];
+        let trusted = TrustedProxies::new(&list, ForwardedHeader::XForwardedFor).expect("ok");
+        let rfc = TrustedProxies::new(&list, ForwardedHeader::Forwarded).expect("ok");
         // The client wrote the first entry itself; the proxy appended the real one.
         let spoofed = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9")]);
         assert_eq!(trusted.client(ip("10.1.2.3"), &spoofed), ip("203.0.113.9"));
@@ -184,24 +195,39 @@ mod tests {
             "forwarded",
             "for=1.1.1.1, for=\"[2001:db8::1]:4711\";proto=https",
         )]);
-        assert_eq!(
-            trusted.client(ip("10.1.2.3"), &forwarded),
-            ip("2001:db8::1")
-        );
+        assert_eq!(rfc.client(ip("10.1.2.3"), &forwarded), ip("2001:db8::1"));
+        // Only the configured header counts.
+        assert_eq!(trusted.client(ip("10.1.2.3"), &forwarded), ip("10.1.2.3"));
+        assert_eq!(rfc.client(ip("10.1.2.3"), &spoofed), ip("10.1.2.3"));
+        // An element without for= ends the walk there.
+        let silent = headers(&[("forwarded", "for=1.1.1.1, proto=https")]);
+        assert_eq!(rfc.client(ip("10.1.2.3"), &silent), ip("10.1.2.3"));
         assert_eq!(
             trusted.client(ip("::ffff:10.1.2.3"), &spoofed),
             ip("203.0.113.9"),
             "an IPv4 peer seen through a dual-stack socket"
         );
-        assert!(TrustedProxies::new(&["not an address".into()]).is_err());
+        assert!(
+            TrustedProxies::new(&["not an address".into()], ForwardedHeader::XForwardedFor)
+                .is_err()
+        );
     }
 
     #[test]
-    fn the_vouched_address_is_signed_with_the_secret() {
-        assert_eq!(vouch(ip("203.0.113.9"), None), "203.0.113.9");
-        let signed = vouch(ip("203.0.113.9"), Some("secret"));
-        let text = signed.to_str().expect("text");
-        assert!(text.starts_with("203.0.113.9;sig="), "{text}");
-        assert_ne!(signed, vouch(ip("203.0.113.9"), Some("another")));
+    fn the_vouched_address_is_signed_for_one_subgraph_with_the_secret() {
+        assert_eq!(vouch(ip("203.0.113.9"), "auth", None), "203.0.113.9");
+        let signed = vouch(ip("203.0.113.9"), "auth", Some("secret"));
+        let text = signed.to_str().expect("text").to_owned();
+        assert!(text.starts_with("203.0.113.9;ts="), "{text}");
+        let sig = |v: HeaderValue| {
+            let text = v.to_str().expect("text").to_owned();
+            text.rsplit_once("sig=").expect("sig").1.to_owned()
+        };
+        let again = vouch(ip("203.0.113.9"), "auth", Some("another"));
+        assert_ne!(sig(signed.clone()), sig(again));
+        assert_ne!(
+            sig(signed),
+            sig(vouch(ip("203.0.113.9"), "blog", Some("secret")))
+        );
     }
 }

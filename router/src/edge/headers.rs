@@ -37,13 +37,20 @@ const REQUEST_DENIED: &[&str] = &[
     super::client_address::HEADER,
 ];
 
-/// What the router sets itself on its response (`cache-control` is merged, not copied).
+/// What the router sets itself on its response (`cache-control` and `vary` are merged, not
+/// copied; CORS is the router's own).
 const RESPONSE_DENIED: &[&str] = &[
     "content-length",
     "content-type",
     "content-encoding",
     "vary",
     "cache-control",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
 ];
 
 fn denied(list: &[&str], name: &HeaderName) -> bool {
@@ -152,8 +159,8 @@ pub struct Rules {
     merge_cache_control: bool,
     forward_token: bool,
     /// The subgraphs told the client's address, and the secret it is signed with.
-    address_to: Vec<usize>,
-    address_secret: Option<String>,
+    address_to: Vec<(usize, String)>,
+    address_secret: Option<crate::config::headers::SecretText>,
 }
 
 /// What the requests to each subgraph carry for one client request.
@@ -257,7 +264,7 @@ impl Rules {
                 .subgraphs
                 .iter()
                 .map(|name| {
-                    subgraphs.iter().position(|s| s == name).ok_or_else(|| {
+                    subgraphs.iter().position(|s| s == name).map(|i| (i, name.clone())).ok_or_else(|| {
                         anyhow::anyhow!(
                             "headers.client_address names subgraph {name}, which the supergraph does not have"
                         )
@@ -278,25 +285,27 @@ impl Rules {
     ) -> SubgraphHeaders {
         let mut common = HeaderMap::new();
         apply_request(&self.request_all, client, &mut common);
-        let vouched = address
-            .filter(|_| !self.address_to.is_empty())
-            .map(|a| super::client_address::vouch(a, self.address_secret.as_deref()));
+        let told = |subgraph: usize| {
+            address.and_then(|address| {
+                let (_, name) = self.address_to.iter().find(|(s, _)| *s == subgraph)?;
+                let secret = self.address_secret.as_ref().map(|s| s.0.as_str());
+                Some(super::client_address::vouch(address, name, secret))
+            })
+        };
         let own = self
             .request_own
             .iter()
             .enumerate()
             .filter(|(subgraph, steps)| {
-                !steps.is_empty() || (vouched.is_some() && self.address_to.contains(subgraph))
+                !steps.is_empty()
+                    || (address.is_some() && self.address_to.iter().any(|(s, _)| s == subgraph))
             })
             .map(|(subgraph, steps)| {
                 let mut headers = common.clone();
                 apply_request(steps, client, &mut headers);
                 self.finish_request(&mut headers, token);
-                if let Some(value) = vouched
-                    .as_ref()
-                    .filter(|_| self.address_to.contains(&subgraph))
-                {
-                    headers.insert(super::client_address::HEADER, value.clone());
+                if let Some(value) = told(subgraph) {
+                    headers.insert(super::client_address::HEADER, value);
                 }
                 (subgraph, headers)
             })
@@ -323,9 +332,20 @@ impl Rules {
             || self.response_own.iter().any(|steps| !steps.is_empty())
     }
 
+    /// Whether a rule copies subgraph response headers to the client.
+    pub fn copies_responses(&self) -> bool {
+        !self.response_all.is_empty() || self.response_own.iter().any(|steps| !steps.is_empty())
+    }
+
+    /// A subgraph request that got no answer: its part promised nothing about caching.
+    pub fn collect_failure(&self, into: &mut Collected) {
+        if self.merge_cache_control {
+            into.cache.add(None);
+        }
+    }
+
     /// Takes what `subgraph`'s response `headers` give the client's response.
     pub fn collect(&self, into: &mut Collected, subgraph: usize, headers: &HeaderMap) {
-        into.answers += 1;
         for steps in [
             &self.response_all[..],
             self.response_own.get(subgraph).map_or(&[][..], |s| s),
@@ -340,6 +360,12 @@ impl Rules {
                 .collect();
             into.cache
                 .add((!directives.is_empty()).then(|| CacheControl::parse(&directives)));
+            // What the subgraph's answer varies with, the merged answer varies with too.
+            for value in headers.get_all(header::VARY) {
+                if !into.vary.contains(value) {
+                    into.vary.push(value.clone());
+                }
+            }
         }
     }
 }
@@ -519,14 +545,21 @@ fn apply_response(steps: &[Step], answer: &HeaderMap, out: &mut HeaderMap) {
 pub struct Collected {
     headers: HeaderMap,
     cache: CacheMerge,
-    answers: usize,
+    vary: Vec<HeaderValue>,
 }
 
 impl Collected {
-    /// The headers for the client's response.
-    pub fn finish(mut self) -> HeaderMap {
+    /// The headers for the client's response. `personal`: the answer depends on who asked
+    /// (a verified caller, fields withheld by authorization), so no shared cache may keep it.
+    pub fn finish(mut self, personal: bool) -> HeaderMap {
+        if personal && let Some(merged) = self.cache.merged.as_mut() {
+            merged.private = true;
+        }
         if let Some(value) = self.cache.value() {
             self.headers.insert(header::CACHE_CONTROL, value);
+            for value in self.vary {
+                self.headers.append(header::VARY, value);
+            }
         }
         self.headers
     }
@@ -697,6 +730,32 @@ mod tests {
         assert_eq!(
             merged(&[Some("no-cache, max-age=0"), Some("public, max-age=60")]).as_deref(),
             Some("no-cache, max-age=0")
+        );
+    }
+
+    #[test]
+    fn a_failed_part_or_a_personal_answer_is_never_shared_and_vary_is_kept() {
+        let rules = Rules::new(&HeadersConfig::default(), &["a", "b"]).expect("rules");
+        let mut public = HeaderMap::new();
+        public.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        public.insert(header::VARY, HeaderValue::from_static("accept-language"));
+
+        let mut failed = Collected::default();
+        rules.collect(&mut failed, 0, &public);
+        rules.collect_failure(&mut failed);
+        assert_eq!(failed.finish(false)[header::CACHE_CONTROL], "no-store");
+
+        let mut personal = Collected::default();
+        rules.collect(&mut personal, 0, &public);
+        rules.collect(&mut personal, 1, &public);
+        let headers = personal.finish(true);
+        assert_eq!(headers[header::CACHE_CONTROL], "private, max-age=60");
+        assert_eq!(
+            headers.get_all(header::VARY).iter().collect::<Vec<_>>(),
+            ["accept-language"]
         );
     }
 }

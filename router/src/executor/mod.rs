@@ -46,6 +46,8 @@ pub struct Request<'a> {
     pub headers: &'a SubgraphHeaders,
     /// The rules that take headers from subgraph responses to the client's, when any do.
     pub rules: Option<&'a Rules>,
+    /// The answer depends on who asked (no shared cache may keep it).
+    pub personal: bool,
 }
 
 /// The merged (not yet shaped) data and the errors raised on the way.
@@ -97,6 +99,11 @@ impl Executor {
     pub fn combining(mut self, combine: bool) -> Self {
         self.combine = combine;
         self
+    }
+
+    /// Every subgraph's endpoint.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
     }
 
     /// The endpoint of subgraph `subgraph` (indexed like the planner's subgraphs).
@@ -162,7 +169,7 @@ impl Executor {
                 .answered
                 .into_inner()
                 .unwrap_or_else(|p| p.into_inner())
-                .finish(),
+                .finish(request.personal),
         }
     }
 }
@@ -315,21 +322,25 @@ impl<'a> Run<'a> {
             reason: e.to_string(),
         })?;
         let headers = self.request.headers.of(subgraph).clone();
-        let answer = if self.executor.dedupe && kind.is_query() {
-            self.executor.dedupe_post(subgraph, body, headers).await?
+        // Response headers a rule copies (a `Set-Cookie`) belong to one client: a request
+        // whose answer they are read from is never shared.
+        let shared = self.executor.dedupe
+            && kind.is_query()
+            && self.request.rules.is_none_or(|r| !r.copies_responses());
+        let answer = if shared {
+            self.executor.dedupe_post(subgraph, body, headers).await
         } else {
-            self.executor
-                .transport
-                .post(endpoint, body, headers)
-                .await?
+            self.executor.transport.post(endpoint, body, headers).await
         };
         if let Some(rules) = self.request.rules {
-            rules.collect(
-                &mut self.answered.lock().unwrap_or_else(|p| p.into_inner()),
-                subgraph,
-                &answer.headers,
-            );
+            let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+            match &answer {
+                Ok(answer) => rules.collect(&mut answered, subgraph, &answer.headers),
+                // A part that failed promised nothing about caching.
+                Err(_) => rules.collect_failure(&mut answered),
+            }
         }
+        let answer = answer?;
         fetch::parse(&endpoint.name, answer.status, &answer.body)
     }
 

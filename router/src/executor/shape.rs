@@ -105,6 +105,11 @@ pub struct Withheld {
 }
 
 impl Withheld {
+    /// Whether nothing is withheld.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.fragments.is_empty()
+    }
+
     fn field(&self, field: &Field) -> bool {
         self.fields.contains(&(std::ptr::from_ref(field) as usize))
     }

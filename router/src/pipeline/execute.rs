@@ -1,15 +1,11 @@
 //! Step 4: run the plan, answer introspection from the API schema, and shape the response.
 
-use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::Operation as ExecutableOperation;
 use apollo_compiler::response::JsonMap;
-use apollo_compiler::validation::Valid;
 use http::HeaderMap;
 
 use super::Engine;
-use super::plan::Planned;
 use super::request::RequestError;
-use crate::edge::headers::SubgraphHeaders;
 use crate::executor::{self, shape};
 use crate::json::Value;
 
@@ -84,16 +80,20 @@ impl Response {
     }
 }
 
-/// Executes `planned`; `errors` holds what the response reports already (authorization).
-pub async fn execute(
-    engine: &Engine,
-    planned: &Planned,
-    document: &Valid<ExecutableDocument>,
-    operation: &ExecutableOperation,
-    variables: &Valid<JsonMap>,
-    headers: &SubgraphHeaders,
-    mut errors: Vec<Value>,
-) -> Result<Response, RequestError> {
+/// Executes a prepared operation; its `errors` hold what the response reports already
+/// (authorization).
+pub async fn execute(engine: &Engine, prepared: super::Prepared) -> Result<Response, RequestError> {
+    let super::Prepared {
+        document,
+        operation,
+        variables,
+        planned,
+        mut errors,
+        headers,
+        personal,
+    } = prepared;
+    let (planned, document, variables, headers) = (&*planned, &*document, &variables, &headers);
+    let operation: &ExecutableOperation = &operation;
     let introspects = planned
         .introspection
         .iter()
@@ -125,6 +125,7 @@ pub async fn execute(
             variables,
             headers,
             rules: engine.headers.reads_responses().then_some(&engine.headers),
+            personal,
         })
         .await;
     if !planned.plan.unresolvable.is_empty() {

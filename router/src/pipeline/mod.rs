@@ -117,10 +117,22 @@ impl Engine {
                 .map_or_else(|| s.url.clone(), |c| c.url.clone())
         };
         let urls: Vec<String> = graph.subgraphs.iter().map(url_of).collect();
-        let slots = Endpoint::slots_by_origin(
+        let mut slots = Endpoint::slots_by_origin(
             urls.iter().map(String::as_str),
             config.traffic.subgraph_max_connections_per_host,
         );
+        // A reload with the same limit keeps each origin's slots: requests in flight on the
+        // engine it replaces still count.
+        if let Some(previous) = previous.filter(|p| {
+            p.config.traffic.subgraph_max_connections_per_host
+                == config.traffic.subgraph_max_connections_per_host
+        }) {
+            for endpoint in previous.executor.endpoints() {
+                if let Some(slot) = slots.get_mut(&crate::executor::fetch::origin(&endpoint.url)) {
+                    *slot = endpoint.slots.clone();
+                }
+            }
+        }
         let endpoints = graph
             .subgraphs
             .iter()
@@ -155,8 +167,10 @@ impl Engine {
         }
         let names: Vec<&str> = graph.subgraphs.iter().map(|s| s.name.as_str()).collect();
         let headers = crate::edge::headers::Rules::new(&config.headers, &names)?;
-        let proxies =
-            crate::edge::client_address::TrustedProxies::new(&config.server.trusted_proxies)?;
+        let proxies = crate::edge::client_address::TrustedProxies::new(
+            &config.server.trusted_proxies,
+            config.server.forwarded_header,
+        )?;
         let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         let overrides = overrides::Overrides::new(&graph, &config.query_plan.override_labels)?;
@@ -312,21 +326,15 @@ pub struct Prepared {
     pub errors: Vec<crate::json::Value>,
     /// What each subgraph request carries.
     pub headers: SubgraphHeaders,
+    /// The answer depends on the caller: a verified one, or one authorization withheld
+    /// fields from.
+    pub personal: bool,
 }
 
 impl Prepared {
     /// Step 5: runs the operation once.
     pub async fn execute(self, engine: &Engine) -> Result<execute::Response, RequestError> {
-        execute::execute(
-            engine,
-            &self.planned,
-            &self.document,
-            &self.operation,
-            &self.variables,
-            &self.headers,
-            self.errors,
-        )
-        .await
+        execute::execute(engine, self).await
     }
 }
 
@@ -362,6 +370,7 @@ pub async fn prepare(
     let headers = engine
         .headers
         .requests(http.headers, identity.map(|i| &*i.token), http.remote);
+    let personal = identity.is_some() || !errors.is_empty() || !planned.withheld.is_empty();
     Ok(Prepared {
         document,
         operation,
@@ -369,6 +378,7 @@ pub async fn prepare(
         planned,
         errors,
         headers,
+        personal,
     })
 }
 

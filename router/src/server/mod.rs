@@ -436,6 +436,10 @@ pub async fn serve(
             .header_read_timeout(None);
         builder
             .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            // A peer that stops answering pings is gone, whatever its streams wait for.
+            .keep_alive_interval(Some(std::time::Duration::from_secs(20)))
+            .keep_alive_timeout(std::time::Duration::from_secs(20))
             .max_concurrent_streams(config.max_concurrent_streams)
             .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
         drop(current);
@@ -458,7 +462,16 @@ pub async fn serve(
     }
     drop(listener);
     engine.load().subscriptions.close();
-    graceful.shutdown().await;
+    // In-flight requests finish within their own timeout; a connection that holds on past it
+    // (a client that stopped reading) does not hold the process.
+    let drain = std::time::Duration::from_millis(engine.load().config.traffic.timeout_ms)
+        + std::time::Duration::from_secs(5);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain; closing them");
+    }
     Ok(())
 }
 

@@ -211,6 +211,7 @@ impl Live {
                     variables: &self.prepared.variables,
                     headers: &self.prepared.headers,
                     rules: None,
+                    personal: false,
                 },
                 data,
                 errors,

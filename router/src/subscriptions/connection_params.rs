@@ -10,9 +10,11 @@
 //!   configured prefix (`Bearer` by default) is added unless the value already starts with it.
 //!
 //! The token lands in the header authentication reads it from (`authentication.jwt.header`,
-//! `Authorization` by default), over the upgrade request's own. Other string entries, at the
-//! top level or in `headers`, are taken as headers too (a cookie, or a configured token
-//! header such as `x-token`). A token that is present but is not a non-empty string, has
+//! `Authorization` by default), over the upgrade request's own: sending the caller's token is
+//! what `connection_init` is for. Other string entries, at the top level or in `headers`, are
+//! taken as headers too (a configured token header such as `x-token`), but never one the
+//! upgrade request carried (a proxy's, the browser's) nor one only the network path sets
+//! (forwarding headers, cookies, the router's client address). A token that is present but is not a non-empty string, has
 //! characters a header cannot carry, or differs between two shapes is refused, never ignored:
 //! a connection meant to be authenticated must not quietly run anonymously. `null` counts as
 //! absent (clients often send `{ authToken: null }` when signed out).

@@ -105,10 +105,8 @@ impl Runtime {
             max_body_bytes: config.max_body_bytes,
             client_address: crate::server::graphql::ClientAddressRule {
                 source: config.client_address,
-                router_secret: config
-                    .router_secret
-                    .as_ref()
-                    .map(|s| Arc::from(s.expose().as_str())),
+                router_secret: config.router_secret.clone().map(Arc::new),
+                subgraph: name,
             },
             live_config: config.live.clone(),
             live: None,

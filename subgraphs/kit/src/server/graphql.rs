@@ -34,12 +34,18 @@ pub struct GraphqlState<E> {
 #[derive(Clone, Debug)]
 pub struct ClientAddressRule {
     pub source: ClientAddressSource,
-    pub router_secret: Option<Arc<str>>,
+    pub router_secret: Option<Arc<crate::config::Secret<String>>>,
+    /// This subgraph's name, which the router's signature covers.
+    pub subgraph: &'static str,
 }
 
-/// The header the router vouches for the client's address in: `<address>;sig=<mac>`, the MAC
-/// being HMAC-SHA256 of the address text under the shared secret, base64url without padding.
+/// The header the router vouches for the client's address in:
+/// `<address>;ts=<unix seconds>;sig=<mac>`, the MAC being HMAC-SHA256 under the shared secret
+/// of `v1|<subgraph name>|<address>|<ts>`, base64url without padding.
 const ROUTER_ADDRESS: &str = "x-tessera-client-address";
+
+/// How far a signature's time may be from this instance's clock, in seconds.
+const ROUTER_ADDRESS_SKEW_SECS: u64 = 60;
 
 fn client_addr(rule: &ClientAddressRule, peer: SocketAddr, headers: &HeaderMap) -> ClientAddr {
     let forwarded = match rule.source {
@@ -49,24 +55,36 @@ fn client_addr(rule: &ClientAddressRule, peer: SocketAddr, headers: &HeaderMap) 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|first| first.trim().parse::<IpAddr>().ok()),
-        ClientAddressSource::Router => rule
-            .router_secret
-            .as_deref()
-            .and_then(|secret| vouched(headers.get(ROUTER_ADDRESS)?.to_str().ok()?, secret)),
+        ClientAddressSource::Router => rule.router_secret.as_deref().and_then(|secret| {
+            let value = headers.get(ROUTER_ADDRESS)?.to_str().ok()?;
+            vouched(value, secret.expose(), rule.subgraph, now_secs())
+        }),
     };
     ClientAddr(forwarded.unwrap_or_else(|| peer.ip()))
 }
 
-/// The address in a router's header value, if its signature is right.
-fn vouched(value: &str, secret: &str) -> Option<IpAddr> {
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The address in a router's header value, if its signature is right, for this subgraph and
+/// recent.
+fn vouched(value: &str, secret: &str, subgraph: &str, now: u64) -> Option<IpAddr> {
     use base64::Engine as _;
     use hmac::Mac as _;
-    let (address, signature) = value.split_once(";sig=")?;
+    let (address, rest) = value.split_once(";ts=")?;
+    let (ts, signature) = rest.split_once(";sig=")?;
+    let at: u64 = ts.parse().ok()?;
+    if at.abs_diff(now) > ROUTER_ADDRESS_SKEW_SECS {
+        return None;
+    }
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(signature)
         .ok()?;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-    mac.update(address.as_bytes());
+    mac.update(format!("v1|{subgraph}|{address}|{ts}").as_bytes());
     // Constant time: the comparison says nothing about how close a forgery came.
     mac.verify_slice(&signature).ok()?;
     address.parse().ok()
@@ -350,4 +368,40 @@ fn before_execution(response: &async_graphql::Response) -> bool {
                         == async_graphql::Value::from(ErrorCode::GraphqlValidationFailed.as_str())
             })
     })
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+    use base64::Engine as _;
+    use hmac::Mac as _;
+
+    fn signed(address: &str, subgraph: &str, ts: u64, secret: &str) -> String {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(format!("v1|{subgraph}|{address}|{ts}").as_bytes());
+        let sig =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{address};ts={ts};sig={sig}")
+    }
+
+    #[test]
+    fn only_a_recent_signature_for_this_subgraph_under_the_secret_is_believed() {
+        let now = 1_800_000_000;
+        let good = signed("203.0.113.9", "auth", now, "s");
+        assert_eq!(vouched(&good, "s", "auth", now), "203.0.113.9".parse().ok());
+        assert_eq!(
+            vouched(&good, "s", "auth", now + 30),
+            "203.0.113.9".parse().ok()
+        );
+        assert_eq!(vouched(&good, "s", "auth", now + 61), None, "too old");
+        assert_eq!(vouched(&good, "other", "auth", now), None, "another secret");
+        assert_eq!(
+            vouched(&good, "s", "blog", now),
+            None,
+            "signed for another subgraph"
+        );
+        let tampered = good.replacen("203.0.113.9", "203.0.113.8", 1);
+        assert_eq!(vouched(&tampered, "s", "auth", now), None);
+        assert_eq!(vouched("203.0.113.9", "s", "auth", now), None, "unsigned");
+    }
 }
