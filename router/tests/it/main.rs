@@ -24,6 +24,16 @@ pub async fn serve(app: axum::Router) -> String {
     format!("http://{addr}/graphql")
 }
 
+/// An HTTP client that shows the `Content-Encoding` it was sent instead of decoding it.
+pub fn undecoding_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_zstd()
+        .build()
+        .expect("client")
+}
+
 /// The supergraph of one subgraph, `name` with `sdl` at `url`.
 pub fn compose_one(name: &str, url: &str, sdl: &str) -> String {
     tessera_router::compose::compose(&[tessera_router::compose::SubgraphSdl {

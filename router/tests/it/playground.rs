@@ -137,13 +137,7 @@ async fn the_embedded_bundle_is_the_committed_one_built_from_the_current_sources
 #[tokio::test]
 async fn serves_the_page_and_hashed_assets_with_types_caching_and_csp() {
     let (base, server) = serve_playground_alone().await;
-    // A client that shows the encoding it was sent instead of decoding it.
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .no_zstd()
-        .build()
-        .expect("client");
+    let client = crate::undecoding_client();
 
     let page = client.get(format!("{base}/")).send().await.expect("GET /");
     assert_eq!(page.status(), StatusCode::OK);

@@ -166,12 +166,7 @@ async fn responses_are_compressed_as_the_client_prefers_and_curl_reads_them() {
 async fn small_streamed_or_switched_off_responses_are_sent_as_they_are() {
     let (url, _) = subgraph("short".to_owned(), false).await;
     let router = router_over(&url, "{}").await;
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .no_zstd()
-        .build()
-        .expect("client");
+    let client = crate::undecoding_client();
     let small = client
         .post(format!("{}/graphql", router.url()))
         .header("accept-encoding", "gzip")
