@@ -51,6 +51,9 @@ pub enum Command {
         /// A YAML configuration file (the environment overrides it).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Refuse development stand-ins that must not face users (the dev mailbox).
+        #[arg(long)]
+        production: bool,
     },
     /// Apply every service's migrations.
     Migrate,
@@ -68,6 +71,11 @@ pub enum Command {
         /// The port to listen on.
         #[arg(long, default_value_t = 4000)]
         port: u16,
+        /// Production defaults whatever the configuration says: no introspection, playground
+        /// or plan header, tokens required where authentication is configured, requests
+        /// refused while the rate-limit store fails.
+        #[arg(long)]
+        production: bool,
     },
     /// Compose the subgraph schemas into schema/supergraph.graphql.
     Compose {
@@ -135,14 +143,26 @@ impl Command {
     async fn run(self) -> anyhow::Result<()> {
         match self {
             Self::Dev { admin_emails } => dev(admin_emails).await,
-            Self::Subgraph { name, config } => subgraph(&name, config).await,
+            Self::Subgraph {
+                name,
+                config,
+                production,
+            } => subgraph(&name, config, production).await,
             Self::Migrate => migrate().await,
             Self::Router {
                 supergraph,
                 config,
                 host,
                 port,
-            } => router(&supergraph, config.as_deref(), (host, port).into()).await,
+                production,
+            } => {
+                let mode = if production {
+                    tessera_router::config::Mode::Production
+                } else {
+                    tessera_router::config::Mode::Development
+                };
+                router(&supergraph, config.as_deref(), (host, port).into(), mode).await
+            }
             Self::Compose {
                 config,
                 schema_dir,
@@ -207,6 +227,7 @@ async fn router(
     supergraph: &std::path::Path,
     config: Option<&std::path::Path>,
     addr: std::net::SocketAddr,
+    mode: tessera_router::config::Mode,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -214,6 +235,7 @@ async fn router(
     let sources = tessera_router::reload::Sources {
         supergraph: supergraph.to_owned(),
         config: config.map(std::path::Path::to_owned),
+        mode,
     };
     let router = RouterServer::start_watching(listener, sources)
         .await
@@ -225,19 +247,29 @@ async fn router(
     Ok(())
 }
 
-async fn subgraph(name: &str, config_file: Option<PathBuf>) -> anyhow::Result<()> {
+async fn subgraph(
+    name: &str,
+    config_file: Option<PathBuf>,
+    production: bool,
+) -> anyhow::Result<()> {
     let tasks = Tasks::new();
     let embedded = Embedded::default();
     let file = config_file.as_deref();
     match name {
         "auth" => {
             let config = config::load::<tessera_auth::Settings>(file)?;
+            if production {
+                config.service.mail.check_production()?;
+            }
             warn_without_broker(config.kafka.is_none());
             let listener = server::bind(config.listen).await?;
             tessera_auth::start(config, listener, &embedded, tasks.clone()).await?;
         }
         "identity" => {
             let config = config::load::<tessera_identity::Settings>(file)?;
+            if production {
+                config.service.mail.check_production()?;
+            }
             warn_without_broker(config.kafka.is_none());
             let listener = server::bind(config.listen).await?;
             tessera_identity::start(config, listener, &embedded, tasks.clone()).await?;
@@ -328,5 +360,57 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn production_is_a_flag_of_the_router_and_of_each_subgraph() {
+        let cli = Cli::try_parse_from([
+            "tessera",
+            "router",
+            "--supergraph",
+            "s.graphql",
+            "--production",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Router {
+                production: true,
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from(["tessera", "router", "--supergraph", "s.graphql"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Router {
+                production: false,
+                ..
+            }
+        ));
+        let cli =
+            Cli::try_parse_from(["tessera", "subgraph", "auth", "--production"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Subgraph {
+                production: true,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_production_mail_service_refuses_the_dev_mailbox() {
+        let error = super::subgraph("auth", None, true)
+            .await
+            .expect_err("no SMTP configured");
+        assert!(format!("{error:#}").contains("mail.smtp"), "{error:#}");
     }
 }

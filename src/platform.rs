@@ -134,6 +134,16 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// What the platform's router runs with (its subgraphs, authentication and header rules),
+    /// to start more routers like it.
+    pub fn router_config(&self) -> Option<tessera_router::config::GatewayConfig> {
+        self.router
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|router| router.engine().load().config.clone())
+    }
+
     /// Starts every service and returns once each one listens.
     pub async fn start(options: &PlatformOptions) -> anyhow::Result<Self> {
         let tasks = Tasks::new();

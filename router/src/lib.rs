@@ -19,6 +19,7 @@ pub mod json;
 pub mod pipeline;
 pub mod planner;
 pub mod playground;
+mod redis_link;
 pub mod reload;
 pub mod server;
 pub mod subscriptions;

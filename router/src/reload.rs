@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, Mode};
 use crate::server::SharedEngine;
 
 /// The files an engine was built from.
@@ -17,6 +17,8 @@ pub struct Sources {
     pub supergraph: PathBuf,
     /// No file means the default configuration.
     pub config: Option<PathBuf>,
+    /// Production mode whatever the file says (`tessera router --production`).
+    pub mode: Mode,
 }
 
 /// What the files held when last read.
@@ -69,7 +71,10 @@ pub fn watch(engine: SharedEngine, sources: Sources) -> Option<tokio::task::Join
             }
             let current = engine.load_full();
             let (built, now) = match tokio::task::spawn_blocking(move || {
-                (rebuild(&current, &now.supergraph, &now.config), now)
+                (
+                    rebuild(&current, &now.supergraph, &now.config, sources.mode),
+                    now,
+                )
             })
             .await
             {
@@ -107,13 +112,10 @@ fn rebuild(
     current: &crate::pipeline::Engine,
     supergraph: &[u8],
     config: &[u8],
+    mode: Mode,
 ) -> anyhow::Result<crate::pipeline::Engine> {
     let sdl = std::str::from_utf8(supergraph).context("the supergraph is not UTF-8")?;
-    let config = if config.is_empty() {
-        GatewayConfig::default()
-    } else {
-        GatewayConfig::parse(std::str::from_utf8(config).context("the configuration is not UTF-8")?)
-            .context("invalid gateway configuration")?
-    };
+    let text = std::str::from_utf8(config).context("the configuration is not UTF-8")?;
+    let config = GatewayConfig::parse_in(text, mode).context("invalid gateway configuration")?;
     current.reload(sdl, config)
 }

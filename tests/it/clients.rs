@@ -30,6 +30,7 @@ async fn the_javascript_clients_people_use_speak_to_the_router() {
         .await
         .expect("platform");
     p.registered(ADMIN, PASSWORD, "Root").await;
+    let extra = ExtraRouters::start(&p).await;
 
     let node = tokio::process::Command::new("node")
         .args(["--test", "--test-reporter=spec"])
@@ -37,6 +38,11 @@ async fn the_javascript_clients_people_use_speak_to_the_router() {
         .env("TESSERA_ROUTER_URL", p.url("router", "/graphql"))
         .env("TESSERA_ADMIN_EMAIL", ADMIN)
         .env("TESSERA_ADMIN_PASSWORD", PASSWORD)
+        .env("TESSERA_APQ_ROUTER_URLS", &extra.apq)
+        .env("TESSERA_SAFELIST_ROUTER_URL", &extra.safelist)
+        .env("TESSERA_SAFELIST_MANIFEST", extra.safelist_manifest.path())
+        .env("TESSERA_LOG_ROUTER_URL", &extra.log)
+        .env("TESSERA_LOG_MANIFEST", extra.log_manifest.path())
         .env("NO_COLOR", "1")
         .kill_on_drop(true)
         .output();
@@ -44,6 +50,7 @@ async fn the_javascript_clients_people_use_speak_to_the_router() {
         .await
         .unwrap_or_else(|_| panic!("node --test ran past {NODE_TIMEOUT:?}"))
         .expect("node (Node.js 20 or later) runs the client suite");
+    extra.shutdown().await;
     p.shutdown().await;
 
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -64,4 +71,105 @@ async fn the_javascript_clients_people_use_speak_to_the_router() {
         ran.is_some_and(|count| count > 0),
         "node --test ran no test:\n{stdout}"
     );
+}
+
+/// Routers beside the platform's, over the same subgraphs with the same settings, for the
+/// persisted document tests: two sharing automatic persisted queries through Redis, one with a
+/// safelist and one in log mode, each with a manifest the suite writes.
+struct ExtraRouters {
+    routers: Vec<tessera_router::server::RouterServer>,
+    apq: String,
+    safelist: String,
+    log: String,
+    safelist_manifest: Manifest,
+    log_manifest: Manifest,
+}
+
+impl ExtraRouters {
+    async fn start(p: &TestPlatform) -> Self {
+        use tessera_router::config::persisted::{ApqRedis, PersistedMode};
+        let base = p
+            .platform
+            .router_config()
+            .expect("the platform runs a router");
+        let manifest = |text: &str| {
+            let path = std::env::temp_dir().join(format!(
+                "tessera-manifest-{}.json",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::write(&path, text).expect("write");
+            Manifest(path)
+        };
+        let safelist_manifest =
+            manifest(r#"{"format":"apollo-persisted-query-manifest","version":1,"operations":[]}"#);
+        let log_manifest = manifest("{}");
+        let redis = std::env::var("TESSERA_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let prefix = format!("tessera-clients:apq:{}", uuid::Uuid::new_v4().simple());
+        let mut configs = Vec::new();
+        for _ in 0..2 {
+            let mut config = base.clone();
+            config.persisted_documents.apq.redis = Some(ApqRedis {
+                url: tessera_router::config::rate_limit::RedisUrl::new(redis.clone()),
+                key_prefix: prefix.clone(),
+                timeout_ms: 1_000,
+            });
+            configs.push(config);
+        }
+        for (mode, path) in [
+            (PersistedMode::Safelist, &safelist_manifest),
+            (PersistedMode::Log, &log_manifest),
+        ] {
+            let mut config = base.clone();
+            config.reload.interval_ms = 50;
+            config.persisted_documents.mode = mode;
+            config.persisted_documents.manifest = Some(path.0.clone());
+            configs.push(config);
+        }
+        let mut routers = Vec::new();
+        for config in configs {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            routers.push(
+                tessera_router::server::RouterServer::start(
+                    listener,
+                    &p.platform.supergraph,
+                    config,
+                )
+                .await
+                .expect("router"),
+            );
+        }
+        let url = |i: usize| format!("{}/graphql", routers[i].url());
+        Self {
+            apq: format!("{},{}", url(0), url(1)),
+            safelist: url(2),
+            log: url(3),
+            routers,
+            safelist_manifest,
+            log_manifest,
+        }
+    }
+
+    async fn shutdown(self) {
+        for router in self.routers {
+            router.shutdown().await;
+        }
+    }
+}
+
+/// A manifest file the suite rewrites, removed at the end.
+struct Manifest(std::path::PathBuf);
+
+impl Manifest {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Manifest {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

@@ -50,6 +50,22 @@ pub struct ServerConfig {
     /// slip an address into the other.
     #[serde(default)]
     pub forwarded_header: ForwardedHeader,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate, so that the router can
+    /// face clients without a proxy; absent, plain HTTP/1.1 and h2c. Read at start; the files
+    /// are looked at again every `reload.interval_ms`, and a changed pair that loads is served
+    /// to new connections.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// The router's certificate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM: the certificate, then any intermediates.
+    pub cert_file: std::path::PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
 }
 
 /// The header that carries the forwarded client address.
@@ -75,6 +91,7 @@ impl Default for ServerConfig {
             websocket_max_frame_bytes: default_websocket_max_frame_bytes(),
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
+            tls: None,
         }
     }
 }

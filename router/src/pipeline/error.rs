@@ -33,6 +33,20 @@ pub enum RequestError {
     MethodNotAllowed(&'static str),
     #[error("use GET or POST")]
     GetOrPost,
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
+    #[error("PersistedQueryNotSupported")]
+    PersistedQueryNotSupported,
+    #[error("this router runs only the operations of its persisted document list")]
+    PersistedQueryNotInList,
+    #[error("this router runs persisted documents by their id only; send documentId")]
+    PersistedQueryIdRequired,
+    #[error("the query's SHA-256 hash is not the one in extensions.persistedQuery")]
+    PersistedQueryHashMismatch,
+    #[error("the batch has {found} operations; the limit is {limit}")]
+    BatchTooLarge { found: usize, limit: usize },
+    #[error("this router does not take batches of operations; send one operation per request")]
+    BatchingDisabled,
     #[error("the document does not parse")]
     Parse(Vec<Value>),
     #[error("the document is not valid for this schema")]
@@ -131,6 +145,13 @@ impl RequestError {
             RequestError::BodyReadTimeout(_) => "BODY_READ_TIMEOUT",
             RequestError::BodyUnreadable => "BAD_REQUEST",
             RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => "METHOD_NOT_ALLOWED",
+            RequestError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            RequestError::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            RequestError::PersistedQueryNotInList => "PERSISTED_QUERY_NOT_IN_LIST",
+            RequestError::PersistedQueryIdRequired => "PERSISTED_QUERY_ID_REQUIRED",
+            RequestError::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            RequestError::BatchTooLarge { .. } => "BATCH_LIMIT_EXCEEDED",
+            RequestError::BatchingDisabled => "BATCHING_NOT_ENABLED",
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
             RequestError::OperationNameRequired => "OPERATION_NAME_REQUIRED",
@@ -166,12 +187,15 @@ impl RequestError {
         }
     }
 
-    /// The HTTP status. Errors in a well-formed request are 200 for `application/json`
-    /// clients, as GraphQL over HTTP asks, and 4xx for `application/graphql-response+json`.
+    /// The HTTP status. Errors in a well-formed request are 200 for clients that prefer
+    /// `application/json`, as GraphQL over HTTP asks, and 4xx otherwise.
     pub fn status(&self, media: MediaType) -> StatusCode {
-        let graphql_error = |status| match media {
-            MediaType::GraphQLResponse => status,
-            MediaType::Json => StatusCode::OK,
+        let graphql_error = |status| {
+            if media.request_error_statuses() {
+                status
+            } else {
+                StatusCode::OK
+            }
         };
         match self {
             RequestError::MalformedBody(_)
@@ -187,7 +211,16 @@ impl RequestError {
             RequestError::MethodNotAllowed(_) | RequestError::GetOrPost => {
                 StatusCode::METHOD_NOT_ALLOWED
             }
-            RequestError::Parse(_)
+            RequestError::BatchTooLarge { .. } | RequestError::BatchingDisabled => {
+                StatusCode::BAD_REQUEST
+            }
+            RequestError::PersistedQueryNotInList | RequestError::PersistedQueryIdRequired => {
+                graphql_error(StatusCode::FORBIDDEN)
+            }
+            RequestError::PersistedQueryNotFound
+            | RequestError::PersistedQueryNotSupported
+            | RequestError::PersistedQueryHashMismatch
+            | RequestError::Parse(_)
             | RequestError::Validation(_)
             | RequestError::OperationNameRequired
             | RequestError::UnknownOperation(_)
@@ -250,6 +283,10 @@ impl RequestError {
             }
             RequestError::GetOrPost => {
                 out.insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            // The operation, not the resource, refuses GET: POST is what it takes.
+            RequestError::MethodNotAllowed(_) => {
+                out.insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
             RequestError::UnsupportedEncoding => {
                 out.insert(

@@ -21,6 +21,7 @@ pub mod execute;
 pub mod limits;
 pub mod overrides;
 pub mod parse;
+pub mod persisted;
 pub mod plan;
 pub mod request;
 
@@ -65,6 +66,8 @@ pub struct Engine {
     pub headers: crate::edge::headers::Rules,
     /// Whose forwarding headers name the client.
     pub proxies: crate::edge::client_address::TrustedProxies,
+    /// Persisted documents and automatic persisted queries.
+    pub persisted: Arc<persisted::Persisted>,
     pub(crate) hasher: ahash::RandomState,
     pub(crate) documents: Mutex<LruCache<parse::DocumentKey, parse::Parsed>>,
     pub(crate) plans: Mutex<LruCache<plan::PlanKey, Arc<plan::Planned>>>,
@@ -174,6 +177,18 @@ impl Engine {
         let size = |n: usize| NonZeroUsize::new(n.max(1)).expect("at least one");
         let edge = Edge::new(&config, &supergraph, previous.map(|p| (&p.edge, &p.config)))?;
         let overrides = overrides::Overrides::new(&graph, &config.query_plan.override_labels)?;
+        // Kept across a reload that leaves it unchanged: its registered documents and its
+        // manifest watcher carry over.
+        let persisted = match previous {
+            Some(p) if p.persisted.config() == &config.persisted_documents => p.persisted.clone(),
+            _ => persisted::Persisted::new(
+                &config.persisted_documents,
+                config
+                    .reload
+                    .watch
+                    .then(|| Duration::from_millis(config.reload.interval_ms.max(10))),
+            )?,
+        };
         Ok(Self {
             edge,
             overrides,
@@ -189,6 +204,7 @@ impl Engine {
             graph,
             headers,
             proxies,
+            persisted,
             hasher: ahash::RandomState::new(),
             documents: Mutex::new(LruCache::new(size(config.query_plan.document_cache_size))),
             plans: Mutex::new(LruCache::new(size(config.query_plan.cache_size))),
@@ -220,8 +236,8 @@ pub struct HttpResponse {
     pub headers: HeaderMap,
 }
 
-/// Runs one GraphQL-over-HTTP request through the lifecycle, within the request timeout
-/// counted from `received` (when its head arrived).
+/// Runs one GraphQL-over-HTTP request (one operation, or a batch of them) through the
+/// lifecycle, within the request timeout counted from `received` (when its head arrived).
 pub async fn run(
     engine: &Engine,
     http: HttpRequest<'_>,
@@ -254,16 +270,34 @@ async fn run_inner(
     out_headers: &mut HeaderMap,
 ) -> Result<HttpResponse, RequestError> {
     let identity = authenticate::authenticate(engine, http.headers).await?;
-    let request = read(engine, http)?;
+    match read(engine, http)? {
+        request::Posted::One(request) => {
+            one(engine, identity.as_ref(), http, request, media, out_headers).await
+        }
+        request::Posted::Batch(items) => {
+            batch(engine, identity.as_ref(), http, items, media, out_headers).await
+        }
+    }
+}
+
+/// One operation, admitted, prepared and executed.
+async fn one(
+    engine: &Engine,
+    identity: Option<&Identity>,
+    http: &HttpRequest<'_>,
+    request: request::GraphQLRequest,
+    media: MediaType,
+    out_headers: &mut HeaderMap,
+) -> Result<HttpResponse, RequestError> {
     admit::admit(
         engine,
-        identity.as_ref(),
+        identity,
         http,
         request.operation_name.as_deref(),
         out_headers,
     )
     .await?;
-    let prepared = prepare(engine, identity.as_ref(), http, request, false).await?;
+    let prepared = prepare(engine, identity, http, request, false).await?;
     if prepared.operation.operation_type.is_subscription() {
         return Err(RequestError::SubscriptionUnsupported);
     }
@@ -274,29 +308,97 @@ async fn run_inner(
             .headers
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() != b"0" && v.as_bytes() != b"false");
-    let status = if response.data() == b"null" && media == MediaType::GraphQLResponse {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
+    let status = media.executed(!response.errors.is_empty());
     let plan = wants_plan.then_some(&plan.plan);
     let headers = std::mem::take(&mut response.headers);
     Ok(HttpResponse {
         status,
-        content_type: media.content_type(),
+        content_type: media.content_type(status),
         body: response.encode(plan),
         headers,
     })
 }
 
+/// A batch: each operation runs on its own, all at once, and the answers come back as a list
+/// in the batch's order with 200, whatever each one's own status. Each operation counts
+/// against the rate limits; identical subgraph fetches of the batch are shared by dedupe like
+/// those of concurrent requests.
+async fn batch(
+    engine: &Engine,
+    identity: Option<&Identity>,
+    http: &HttpRequest<'_>,
+    items: Vec<Result<request::GraphQLRequest, RequestError>>,
+    media: MediaType,
+    out_headers: &mut HeaderMap,
+) -> Result<HttpResponse, RequestError> {
+    let config = &engine.config.batching;
+    if !config.enabled {
+        return Err(RequestError::BatchingDisabled);
+    }
+    if items.len() > config.max_size || items.is_empty() {
+        return Err(RequestError::BatchTooLarge {
+            found: items.len(),
+            limit: config.max_size,
+        });
+    }
+    let answers = futures::future::join_all(items.into_iter().map(|item| async move {
+        let mut headers = HeaderMap::new();
+        let outcome = match item {
+            Ok(request) => one(engine, identity, http, request, media, &mut headers).await,
+            Err(error) => Err(error),
+        };
+        let mut response = outcome.unwrap_or_else(|e| encode_error(&e, media));
+        response.headers.extend(headers);
+        response
+    }))
+    .await;
+    let mut body = Vec::with_capacity(answers.iter().map(|a| a.body.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    let mut headers = HeaderMap::new();
+    let mut cache_control: Option<Option<http::HeaderValue>> = None;
+    for (i, answer) in answers.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&answer.body);
+        let mut answer_headers = answer.headers;
+        // One Cache-Control for the list: the items' when they agree, none may be stored
+        // otherwise.
+        let own = answer_headers.remove(http::header::CACHE_CONTROL);
+        cache_control = match cache_control {
+            None => Some(own),
+            Some(seen) if seen == own => Some(seen),
+            Some(_) => Some(Some(http::HeaderValue::from_static("no-store"))),
+        };
+        let mut last = None;
+        for (name, value) in answer_headers {
+            let name = name.or(last.clone()).expect("the first header has a name");
+            last = Some(name.clone());
+            if name == http::header::SET_COOKIE || !headers.contains_key(&name) {
+                headers.append(name, value);
+            } else if name != http::header::VARY {
+                headers.insert(name, value);
+            }
+        }
+    }
+    body.push(b']');
+    if let Some(Some(value)) = cache_control {
+        headers.insert(http::header::CACHE_CONTROL, value);
+    }
+    out_headers.extend(headers);
+    Ok(HttpResponse {
+        status: StatusCode::OK,
+        content_type: media.content_type(StatusCode::OK),
+        body,
+        headers: HeaderMap::new(),
+    })
+}
+
 /// Reads the GraphQL request from the query string (GET) or the body, and refuses what a
 /// browser could have sent cross-site without a preflight.
-pub fn read(
-    engine: &Engine,
-    http: &HttpRequest<'_>,
-) -> Result<request::GraphQLRequest, RequestError> {
+pub fn read(engine: &Engine, http: &HttpRequest<'_>) -> Result<request::Posted, RequestError> {
     let request = if http.method == Method::GET {
-        request::from_get(http.query_string)?
+        request::Posted::One(request::from_get(http.query_string)?)
     } else {
         if http.body.len() > engine.config.limits.max_body_bytes {
             return Err(RequestError::PayloadTooLarge(
@@ -313,6 +415,19 @@ pub fn read(
         ));
     }
     Ok(request)
+}
+
+/// [`read`] for a transport that answers one operation (an event stream): a batch is refused.
+pub fn read_one(
+    engine: &Engine,
+    http: &HttpRequest<'_>,
+) -> Result<request::GraphQLRequest, RequestError> {
+    match read(engine, http)? {
+        request::Posted::One(request) => Ok(request),
+        request::Posted::Batch(_) => Err(RequestError::BadParameter(
+            "an event stream carries one operation; a batch is answered only as JSON".to_owned(),
+        )),
+    }
 }
 
 /// An operation admitted, validated, planned and authorized for its caller: what executing it
@@ -348,13 +463,10 @@ pub async fn prepare(
     request: request::GraphQLRequest,
     streaming: bool,
 ) -> Result<Prepared, RequestError> {
-    let query = request
-        .query
-        .as_deref()
-        .filter(|q| !q.trim().is_empty())
-        .ok_or(RequestError::MissingQuery)?;
-    let key = parse::fingerprint(engine, query);
-    let document = parse::parse(engine, &key, query).map_err(|e| (*e).clone())?;
+    let text = engine.persisted.document(&request).await?;
+    let key = parse::fingerprint(engine, &text);
+    let document = parse::parse(engine, &key, &text).map_err(|e| (*e).clone())?;
+    drop(text);
     let operation = select(&document, request.operation_name.as_deref())?.clone();
     if !(streaming && operation.operation_type.is_subscription()) {
         request::allows(http.method, operation.operation_type)?;
@@ -427,7 +539,7 @@ pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
     error.headers(&mut headers);
     HttpResponse {
         status: error.status(media),
-        content_type: media.content_type(),
+        content_type: media.content_type(error.status(media)),
         body: serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec()),
         headers,
     }

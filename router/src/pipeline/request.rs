@@ -19,54 +19,190 @@ pub struct GraphQLRequest {
     pub variables: Option<JsonMap>,
     #[serde(default)]
     pub extensions: Option<JsonMap>,
+    /// A persisted document's id, as GraphQL over HTTP's persisted documents name it
+    /// (`documentId`), or as Relay sends it (`doc_id`, `id`).
+    #[serde(default, alias = "doc_id", alias = "id")]
+    pub document_id: Option<String>,
 }
 
-/// The response media type the client gets.
+/// A POST body: one request, or a batch of them (a JSON array of maps).
+// Read once per request and taken apart at once: boxing the common case would cost an
+// allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Posted {
+    One(GraphQLRequest),
+    /// Each map read on its own: one that is not a request gets its own error.
+    Batch(Vec<Result<GraphQLRequest, RequestError>>),
+}
+
+/// The response media type the client gets, and the statuses that go with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaType {
-    /// `application/graphql-response+json`: request errors use 4xx statuses.
+    /// `application/graphql-response+json`: request errors use 4xx statuses, and a response
+    /// with errors beside its data is a partial success (294).
     GraphQLResponse,
-    /// `application/json`: every well-formed request gets 200.
+    /// `application/json`, preferred by a legacy client: every well-formed request gets 200.
     Json,
+    /// The client named no GraphQL media type: statuses as for
+    /// `application/graphql-response+json`, but a 2xx response is labelled `application/json`
+    /// so that a legacy client still reads it, as GraphQL over HTTP recommends.
+    Unstated,
 }
+
+/// The status GraphQL over HTTP gives a response with both `data` and `errors`
+/// ("294 Partial Success").
+pub fn partial_success() -> http::StatusCode {
+    http::StatusCode::from_u16(294).unwrap_or(http::StatusCode::OK)
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
 
 impl MediaType {
-    pub fn content_type(self) -> &'static str {
+    /// The `Content-Type` of a response with `status`.
+    pub fn content_type(self, status: http::StatusCode) -> &'static str {
         match self {
-            MediaType::GraphQLResponse => "application/graphql-response+json; charset=utf-8",
-            MediaType::Json => "application/json; charset=utf-8",
+            MediaType::GraphQLResponse => GRAPHQL_RESPONSE_JSON,
+            MediaType::Json => JSON,
+            MediaType::Unstated if status.is_success() => JSON,
+            MediaType::Unstated => GRAPHQL_RESPONSE_JSON,
+        }
+    }
+
+    /// Whether errors in a well-formed request get their 4xx status (otherwise 200).
+    pub fn request_error_statuses(self) -> bool {
+        self != MediaType::Json
+    }
+
+    /// The status of an executed response, by whether it carries errors.
+    pub fn executed(self, has_errors: bool) -> http::StatusCode {
+        if has_errors && self == MediaType::GraphQLResponse {
+            partial_success()
+        } else {
+            http::StatusCode::OK
         }
     }
 }
 
-/// Picks the response media type from `Accept`. No header means `application/json`.
-pub fn negotiate(headers: &HeaderMap) -> Result<MediaType, RequestError> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(MediaType::Json);
+/// What the client's `Accept` header prefers, of what the router can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preference {
+    /// One GraphQL response.
+    Response(MediaType),
+    /// GraphQL over SSE (`text/event-stream`).
+    EventStream,
+    /// Incremental delivery over `multipart/mixed`.
+    Multipart,
+    /// Nothing the router can answer is acceptable (406).
+    Nothing,
+}
+
+/// The media ranges a response can be negotiated against, in the order the server prefers
+/// them when the client weighs several alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Range {
+    GraphQLResponse,
+    Json,
+    EventStream,
+    Multipart,
+    /// `*/*` or `application/*`: any single response, never a stream.
+    Wildcard,
+}
+
+/// Reads `Accept` as RFC 9110 weighs it: the highest `q` wins, a `q` of 0 refuses, and among
+/// equal weights the range listed first (clients list what they want most first; Apollo
+/// Client puts `multipart/mixed` before the JSON types it also takes). A client that names no
+/// GraphQL media type (no `Accept`, an empty one, or only wildcards) gets
+/// [`MediaType::Unstated`].
+pub fn preference(headers: &HeaderMap) -> Preference {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Preference::Response(MediaType::Unstated);
     };
-    let mut json = false;
+    let Ok(accept) = accept.to_str() else {
+        return Preference::Nothing;
+    };
+    if accept.trim().is_empty() {
+        return Preference::Response(MediaType::Unstated);
+    }
+    // The best (weight, range) so far, and whether `application/json` was refused outright.
+    let mut best: Option<(u16, Range)> = None;
+    let mut json_refused = false;
     for item in accept.split(',') {
-        let media = item
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/graphql-response+json" => return Ok(MediaType::GraphQLResponse),
-            "application/json" | "*/*" | "application/*" => json = true,
-            _ => {}
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let range = if media.eq_ignore_ascii_case("application/graphql-response+json") {
+            Range::GraphQLResponse
+        } else if media.eq_ignore_ascii_case("application/json") {
+            Range::Json
+        } else if media.eq_ignore_ascii_case("text/event-stream") {
+            Range::EventStream
+        } else if media.eq_ignore_ascii_case("multipart/mixed") {
+            Range::Multipart
+        } else if media == "*/*" || media.eq_ignore_ascii_case("application/*") {
+            Range::Wildcard
+        } else {
+            continue;
+        };
+        let mut weight = Some(1000);
+        for parameter in parts {
+            let Some((name, value)) = parameter.split_once('=') else {
+                continue;
+            };
+            if name.trim().eq_ignore_ascii_case("q") {
+                weight = qvalue(value.trim());
+            }
+        }
+        // A malformed weight makes the range unusable rather than guessing.
+        let Some(weight) = weight else { continue };
+        if weight == 0 {
+            json_refused |= range == Range::Json;
+            continue;
+        }
+        if best.is_none_or(|(w, _)| weight > w) {
+            best = Some((weight, range));
         }
     }
-    if json || accept.trim().is_empty() {
-        Ok(MediaType::Json)
-    } else {
-        Err(RequestError::NotAcceptable)
+    match best {
+        None => Preference::Nothing,
+        Some((_, Range::GraphQLResponse)) => Preference::Response(MediaType::GraphQLResponse),
+        Some((_, Range::Json)) => Preference::Response(MediaType::Json),
+        Some((_, Range::EventStream)) => Preference::EventStream,
+        Some((_, Range::Multipart)) => Preference::Multipart,
+        Some((_, Range::Wildcard)) if json_refused => {
+            Preference::Response(MediaType::GraphQLResponse)
+        }
+        Some((_, Range::Wildcard)) => Preference::Response(MediaType::Unstated),
     }
 }
 
-/// Reads a POST body.
-pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, RequestError> {
+/// An RFC 9110 `qvalue` in thousandths: `0`, `0.5`, `1`, `1.000`; `None` when malformed.
+fn qvalue(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Picks the response media type from `Accept` for a request answered with one response.
+pub fn negotiate(headers: &HeaderMap) -> Result<MediaType, RequestError> {
+    match preference(headers) {
+        Preference::Response(media) => Ok(media),
+        // A stream was preferred but this answer is a single response: the client listed a
+        // JSON type too, or it would not have come here.
+        Preference::EventStream | Preference::Multipart => Ok(MediaType::GraphQLResponse),
+        Preference::Nothing => Err(RequestError::NotAcceptable),
+    }
+}
+
+/// Reads a POST body: one request, or a batch.
+pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Posted, RequestError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -80,9 +216,24 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<GraphQLRequest, Req
     if media != "application/json" && media != "application/graphql+json" {
         return Err(RequestError::UnsupportedMediaType);
     }
-    let request: GraphQLRequest =
-        serde_json::from_slice(body).map_err(|e| RequestError::MalformedBody(e.to_string()))?;
-    Ok(request)
+    let malformed = |e: serde_json::Error| RequestError::MalformedBody(e.to_string());
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return serde_json::from_slice(body)
+            .map(Posted::One)
+            .map_err(malformed);
+    }
+    // A batch is a list of maps; anything else in the list makes the body malformed.
+    let items: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(body).map_err(malformed)?;
+    Ok(Posted::Batch(
+        items
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value(serde_json::Value::Object(item))
+                    .map_err(|e| RequestError::BadParameter(format!("not a GraphQL request: {e}")))
+            })
+            .collect(),
+    ))
 }
 
 /// Reads GET query parameters (`variables` and `extensions` are JSON-encoded).
@@ -92,6 +243,9 @@ pub fn from_get(query: Option<&str>) -> Result<GraphQLRequest, RequestError> {
         match key.as_str() {
             "query" => request.query = Some(value),
             "operationName" => request.operation_name = Some(value).filter(|v| !v.is_empty()),
+            "documentId" | "doc_id" | "id" if !value.is_empty() => {
+                request.document_id = Some(value);
+            }
             "variables" if !value.is_empty() => {
                 request.variables = Some(serde_json::from_str(&value).map_err(|e| {
                     RequestError::BadParameter(format!("variables is not a JSON object: {e}"))
@@ -127,4 +281,132 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(accept: Option<&str>) -> Preference {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = accept {
+            headers.insert(header::ACCEPT, accept.parse().expect("header value"));
+        }
+        preference(&headers)
+    }
+
+    #[test]
+    fn accept_is_weighed_by_q_then_by_the_clients_order() {
+        use MediaType::*;
+        use Preference::*;
+        let cases = [
+            (None, Response(Unstated)),
+            (Some(""), Response(Unstated)),
+            (Some("*/*"), Response(Unstated)),
+            (Some("application/*"), Response(Unstated)),
+            (Some("application/json"), Response(Json)),
+            (
+                Some("application/graphql-response+json"),
+                Response(GraphQLResponse),
+            ),
+            // What the spec tells clients that do not know the server to send.
+            (
+                Some("application/graphql-response+json, application/json;q=0.9"),
+                Response(GraphQLResponse),
+            ),
+            (
+                Some("application/json, application/graphql-response+json;q=0.9"),
+                Response(Json),
+            ),
+            (
+                Some("application/graphql-response+json;q=0.5, application/json"),
+                Response(Json),
+            ),
+            (Some("application/json;q=0, */*"), Response(GraphQLResponse)),
+            (Some("application/json;q=0"), Nothing),
+            (Some("text/html"), Nothing),
+            (Some("application/json;q=2"), Nothing),
+            (Some("application/json;q=0.0001"), Nothing),
+            (Some("text/html, */*;q=0.1"), Response(Unstated)),
+            (
+                Some("APPLICATION/JSON; charset=utf-8; q=1.000"),
+                Response(Json),
+            ),
+            (Some("text/event-stream"), EventStream),
+            // Apollo Client's subscription Accept: the stream is listed first.
+            (
+                Some(
+                    "multipart/mixed;boundary=\"graphql\";subscriptionSpec=1.0,application/graphql-response+json,application/json;q=0.9",
+                ),
+                Multipart,
+            ),
+            (Some("application/json, text/event-stream"), Response(Json)),
+            (
+                Some("text/event-stream;q=0.5, application/json"),
+                Response(Json),
+            ),
+            (
+                Some("application/json;q=0.5, text/event-stream"),
+                EventStream,
+            ),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(pick(accept), expected, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_and_media_types_follow_the_negotiated_type() {
+        use http::StatusCode;
+        assert_eq!(MediaType::GraphQLResponse.executed(true).as_u16(), 294);
+        assert_eq!(MediaType::GraphQLResponse.executed(false), StatusCode::OK);
+        assert_eq!(MediaType::Json.executed(true), StatusCode::OK);
+        assert_eq!(MediaType::Unstated.executed(true), StatusCode::OK);
+        assert!(
+            MediaType::Unstated
+                .content_type(StatusCode::OK)
+                .starts_with("application/json")
+        );
+        assert!(
+            MediaType::Unstated
+                .content_type(StatusCode::BAD_REQUEST)
+                .starts_with("application/graphql-response+json")
+        );
+        let error = RequestError::Parse(Vec::new());
+        assert_eq!(error.status(MediaType::Json), StatusCode::OK);
+        assert_eq!(error.status(MediaType::Unstated), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_batch_is_a_list_of_maps_each_read_on_its_own() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json".parse().expect("value"),
+        );
+        let Ok(Posted::Batch(items)) = from_post(
+            &headers,
+            br#" [{"query":"{a}"},{"query":1},{"documentId":"x"}]"#,
+        ) else {
+            panic!("a batch");
+        };
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0].as_ref().expect("a request").query.as_deref(),
+            Some("{a}")
+        );
+        assert!(matches!(items[1], Err(RequestError::BadParameter(_))));
+        assert_eq!(
+            items[2].as_ref().expect("a request").document_id.as_deref(),
+            Some("x")
+        );
+        assert!(matches!(
+            from_post(&headers, br#"[1]"#),
+            Err(RequestError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            from_post(&headers, br#"{"query":"{a}"}"#),
+            Ok(Posted::One(_))
+        ));
+    }
 }

@@ -39,6 +39,7 @@ use crate::subscriptions::{self, single_connection, streaming::Streaming};
 use connection::{Guarded, InFlight, Timers, Watch};
 
 mod connection;
+mod tls;
 
 /// The engine currently serving, swappable at runtime.
 pub type SharedEngine = Arc<ArcSwap<Engine>>;
@@ -316,6 +317,7 @@ pub fn swap(shared: &SharedEngine, next: Engine) {
 /// A router serving on a listener, until [`RouterServer::shutdown`].
 pub struct RouterServer {
     addr: SocketAddr,
+    scheme: &'static str,
     engine: SharedEngine,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -332,12 +334,15 @@ impl RouterServer {
         let engine: SharedEngine =
             Arc::new(ArcSwap::from_pointee(Engine::new(supergraph_sdl, config)?));
         let addr = listener.local_addr()?;
+        let tls = tls_of(&engine)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, engine.clone(), async {
+        let task = tokio::spawn(serve_with(listener, engine.clone(), tls, async {
             let _ = stopped.await;
         }));
         Ok(Self {
             addr,
+            scheme,
             engine,
             stop: Some(stop),
             task,
@@ -358,17 +363,17 @@ impl RouterServer {
             )
         })?;
         let config = match &sources.config {
-            Some(path) => GatewayConfig::load(path)?,
-            None => GatewayConfig::default(),
+            Some(path) => GatewayConfig::load_in(path, sources.mode)?,
+            None => GatewayConfig::parse_in("", sources.mode)?,
         };
         let mut server = Self::start(listener, &sdl, config).await?;
         server.watcher = reload::watch(server.engine.clone(), sources);
         Ok(server)
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:4000`.
+    /// The base URL, e.g. `http://127.0.0.1:4000` (`https://` with `server.tls`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -392,15 +397,46 @@ impl RouterServer {
     }
 }
 
+/// The TLS acceptor `server.tls` asks for, watched like the other files.
+fn tls_of(engine: &SharedEngine) -> anyhow::Result<Option<Arc<tls::Tls>>> {
+    let current = engine.load();
+    let config = &current.config;
+    config
+        .server
+        .tls
+        .as_ref()
+        .map(|tls| {
+            tls::Tls::start(
+                tls,
+                config
+                    .reload
+                    .watch
+                    .then(|| std::time::Duration::from_millis(config.reload.interval_ms.max(10))),
+            )
+        })
+        .transpose()
+}
+
 /// Serves `engine` on `listener` until `shutdown` completes, then drains in-flight requests.
 ///
 /// Each connection runs under the listener's timers and limits ([`connection`]); at most
 /// `server.max_connections` are open at once, further clients waiting in the listen queue.
-/// Open subscriptions end with `complete` and WebSockets close (1001) when shutdown begins, so
-/// that long-lived streams do not hold the drain forever.
+/// With `server.tls`, each connection's TLS handshake must finish within the header read
+/// timeout. Open subscriptions end with `complete` and WebSockets close (1001) when shutdown
+/// begins, so that long-lived streams do not hold the drain forever.
 pub async fn serve(
     listener: TcpListener,
     engine: SharedEngine,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = tls_of(&engine).map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    serve_with(listener, engine, tls, shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    engine: SharedEngine,
+    tls: Option<Arc<tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = app(engine.clone());
@@ -422,40 +458,29 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let current = engine.load();
-        let config = &current.config.server;
+        let config = engine.load().config.server.clone();
         let _ = stream.set_nodelay(true);
-        let watch = Watch::new();
-        let io = TokioIo::new(Guarded::new(stream, watch.clone(), Timers::of(config)));
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .max_buf_size(config.max_header_bytes)
-            .max_headers(config.max_headers)
-            // The connection's own timers replace hyper's (see `connection`).
-            .header_read_timeout(None);
-        builder
-            .http2()
-            .timer(hyper_util::rt::TokioTimer::new())
-            // A peer that stops answering pings is gone, whatever its streams wait for.
-            .keep_alive_interval(Some(std::time::Duration::from_secs(20)))
-            .keep_alive_timeout(std::time::Duration::from_secs(20))
-            .max_concurrent_streams(config.max_concurrent_streams)
-            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
-        drop(current);
         let service = PerConnection {
             router: router.clone(),
             remote,
-            watch,
+            watch: Watch::new(),
         };
-        let connection = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(io, service)
-                .into_owned(),
-        );
+        // Taken now, so that the drain also waits for a connection still in its handshake.
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%remote, error = %e, "connection ended");
+            match acceptor {
+                None => serve_connection(stream, service, &config, watcher).await,
+                Some(acceptor) => {
+                    let handshake = std::time::Duration::from_millis(config.header_read_timeout_ms);
+                    match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, service, &config, watcher).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
+                }
             }
             drop(slot);
         });
@@ -473,6 +498,42 @@ pub async fn serve(
         tracing::warn!("connections still open after the drain; closing them");
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on one connection (plain or TLS) under its timers and limits.
+async fn serve_connection<I>(
+    io: I,
+    service: PerConnection,
+    config: &crate::config::ServerConfig,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let remote = service.remote;
+    let io = TokioIo::new(Guarded::new(io, service.watch.clone(), Timers::of(config)));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(config.max_header_bytes)
+        .max_headers(config.max_headers)
+        // The connection's own timers replace hyper's (see `connection`).
+        .header_read_timeout(None);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        // A peer that stops answering pings is gone, whatever its streams wait for.
+        .keep_alive_interval(Some(std::time::Duration::from_secs(20)))
+        .keep_alive_timeout(std::time::Duration::from_secs(20))
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    let connection = watcher.watch(
+        builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned(),
+    );
+    if let Err(e) = connection.await {
+        tracing::debug!(%remote, error = %e, "connection ended");
+    }
 }
 
 /// After a failed `accept`: a connection that failed before it was accepted is the client's

@@ -480,7 +480,7 @@ async fn execute(
 ) -> Result<Response, RequestError> {
     let (reservation, identity) = owned(engine, request).await?;
     let http = http(request);
-    let graphql = pipeline::read(engine, &http)?;
+    let graphql = pipeline::read_one(engine, &http)?;
     let id = match graphql
         .extensions
         .as_ref()

@@ -39,25 +39,14 @@ pub enum Streaming {
 }
 
 impl Streaming {
-    /// The streaming format `Accept` asks for, if any. A client that lists
-    /// `application/json` (or graphql-response+json) first gets a single response instead.
+    /// The streaming format `Accept` prefers, if any (weights first, then the client's order:
+    /// one that weighs or lists a JSON type first gets a single response instead).
     pub fn accepted(headers: &HeaderMap) -> Option<Streaming> {
-        let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
-        for item in accept.split(',') {
-            let media = item.split(';').next().unwrap_or("").trim();
-            if media.eq_ignore_ascii_case("text/event-stream") {
-                return Some(Streaming::Sse);
-            }
-            if media.eq_ignore_ascii_case("multipart/mixed") {
-                return Some(Streaming::Multipart);
-            }
-            if media.eq_ignore_ascii_case("application/json")
-                || media.eq_ignore_ascii_case("application/graphql-response+json")
-            {
-                return None;
-            }
+        match crate::pipeline::request::preference(headers) {
+            crate::pipeline::request::Preference::EventStream => Some(Streaming::Sse),
+            crate::pipeline::request::Preference::Multipart => Some(Streaming::Multipart),
+            _ => None,
         }
-        None
     }
 
     fn content_type(self) -> &'static str {
@@ -191,7 +180,7 @@ pub async fn respond(
     let mut out_headers = HeaderMap::new();
     let opened = async {
         let identity = authenticate::authenticate(&engine, headers).await?;
-        let request = pipeline::read(&engine, &http)?;
+        let request = pipeline::read_one(&engine, &http)?;
         let expires = identity.as_ref().and_then(expiry);
         let opened = open(shared, identity, request, &http, &mut out_headers).await?;
         Ok::<_, RequestError>((opened, expires))

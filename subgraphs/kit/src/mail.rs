@@ -43,6 +43,21 @@ pub struct MailConfig {
     pub link_base_url: String,
 }
 
+impl MailConfig {
+    /// Refuses the dev mailbox, which writes every link in clear to a file: a service run in
+    /// production must send its mail through SMTP.
+    pub fn check_production(&self) -> anyhow::Result<()> {
+        if self.smtp.is_none() {
+            anyhow::bail!(
+                "production: mail.smtp is not configured, and the dev mailbox would write \
+                 verification and reset links in clear to {}",
+                self.mailbox_dir.join("mailbox.jsonl").display()
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for MailConfig {
     fn default() -> Self {
         Self {

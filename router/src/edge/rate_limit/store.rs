@@ -52,10 +52,10 @@ impl Verdict {
 pub(super) enum StoreError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("not connected; the last attempt failed, next one in {0:?}")]
-    Backoff(Duration),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Link(#[from] crate::redis_link::LinkError),
     #[error("unexpected reply: {0}")]
     Reply(String),
 }

@@ -47,7 +47,8 @@ async fn removes_what_an_anonymous_caller_may_not_see_and_reports_each_path() {
     let jwks = jwks_file(&[&key]);
     let (router, subgraph) = router(&jwt_config(jwks.path(), "")).await;
     let answer = post(&router, QUERY, &[]).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    // Data beside errors: a partial success.
+    assert_eq!(answer.status, 294, "{}", answer.body);
     assert_eq!(
         answer.body["data"],
         json!({ "public": "hello", "me": null, "users": null, "vault": null })

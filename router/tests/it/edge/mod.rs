@@ -6,9 +6,12 @@ mod authentication;
 mod authorization;
 mod compression;
 mod connections;
+mod documents;
+mod graphql_http;
 mod headers;
 mod rate_limits;
 mod reload;
+mod tls;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -112,13 +115,14 @@ pub fn supergraph_of(url: &str, sdl: &str) -> String {
 pub async fn router(config: &str) -> (RouterServer, Subgraph) {
     let (subgraph, url) = subgraph().await;
     let config = GatewayConfig::parse(&config.replace("SUBGRAPH_URL", &url)).expect("valid config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let router = RouterServer::start(listener, &supergraph(&url), config)
-        .await
-        .expect("router");
+    let router = serve(&supergraph(&url), config).await.expect("router");
     (router, subgraph)
+}
+
+/// Serves `supergraph` with `config` on a free port.
+pub async fn serve(supergraph: &str, config: GatewayConfig) -> anyhow::Result<RouterServer> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    RouterServer::start(listener, supergraph, config).await
 }
 
 /// A response: status, headers, JSON body.

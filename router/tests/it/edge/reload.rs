@@ -32,6 +32,7 @@ async fn serves_a_changed_supergraph_and_config_without_dropping_requests() {
         Sources {
             supergraph: supergraph_file.path().to_owned(),
             config: Some(config_file.path().to_owned()),
+            mode: tessera_router::config::Mode::Development,
         },
     )
     .await
