@@ -223,6 +223,7 @@ impl GatewayConfig {
             );
         }
         self.server.check()?;
+        self.persisted_documents.check()?;
         if self.batching.max_size == 0 {
             anyhow::bail!("batching.max_size must be above 0");
         }
@@ -251,6 +252,10 @@ fn production_defaults(value: &mut serde_yaml::Value) -> Vec<String> {
             let key = Value::from(*key);
             // `authentication.jwt` is only made stricter where it exists.
             if !map.contains_key(&key) && depth > 0 {
+                continue 'settings;
+            }
+            // As absent: `jwt:` left empty is no jwt.
+            if depth > 0 && map.get(&key).is_some_and(Value::is_null) {
                 continue 'settings;
             }
             let entry = map
@@ -304,6 +309,10 @@ mod tests {
         assert!(config.introspection.enabled, "an explicit setting wins");
         assert!(!config.playground.enabled);
         assert!(config.authentication.jwt.expect("jwt").required);
+
+        let config = GatewayConfig::production_of("authentication:\n  jwt:\nplayground:\n")
+            .expect("nulls are absent settings, as in development");
+        assert!(config.authentication.jwt.is_none() && !config.playground.enabled);
 
         let development = GatewayConfig::parse("").expect("valid");
         assert_eq!(development.mode, Mode::Development);

@@ -81,6 +81,13 @@ pub struct ApqConfig {
     /// How many documents the in-process store keeps (least recently used go first).
     #[serde(default = "default_max_entries")]
     pub max_entries: usize,
+    /// How many bytes of documents the in-process store keeps, in all.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+    /// The largest document kept; a larger one runs but is not kept, so its client goes on
+    /// sending it. Documents are kept only once they have passed validation and the limits.
+    #[serde(default = "default_max_document_bytes")]
+    pub max_document_bytes: usize,
     /// Keep documents in Redis, shared by every router pointing at it, instead of in process.
     #[serde(default)]
     pub redis: Option<ApqRedis>,
@@ -92,6 +99,8 @@ impl Default for ApqConfig {
             enabled: true,
             ttl_secs: default_ttl_secs(),
             max_entries: default_max_entries(),
+            max_bytes: default_max_bytes(),
+            max_document_bytes: default_max_document_bytes(),
             redis: None,
         }
     }
@@ -110,6 +119,28 @@ pub struct ApqRedis {
     /// A slower Redis counts as a miss (the client sends the document again).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl PersistedDocumentsConfig {
+    /// Checks what the types alone cannot.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        if self.mode != PersistedMode::Allow && self.manifest.is_none() {
+            anyhow::bail!("persisted_documents: safelist and log modes need a manifest");
+        }
+        if self.require_id && self.mode != PersistedMode::Safelist {
+            anyhow::bail!("persisted_documents.require_id applies to safelist mode only");
+        }
+        let apq = &self.apq;
+        if apq.ttl_secs == 0 || apq.ttl_secs > 366 * 24 * 60 * 60 {
+            anyhow::bail!("persisted_documents.apq.ttl_secs must be above 0 and at most a year");
+        }
+        if apq.max_bytes == 0 || apq.max_document_bytes == 0 {
+            anyhow::bail!(
+                "persisted_documents.apq: max_bytes and max_document_bytes must be above 0"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Several operations in one POST, answered as a list.
@@ -143,6 +174,14 @@ fn default_ttl_secs() -> u64 {
 
 fn default_max_entries() -> usize {
     10_000
+}
+
+fn default_max_bytes() -> usize {
+    64 << 20
+}
+
+fn default_max_document_bytes() -> usize {
+    128 << 10
 }
 
 fn default_key_prefix() -> String {

@@ -217,9 +217,17 @@ impl RequestError {
             RequestError::PersistedQueryNotInList | RequestError::PersistedQueryIdRequired => {
                 graphql_error(StatusCode::FORBIDDEN)
             }
-            RequestError::PersistedQueryNotFound
-            | RequestError::PersistedQueryNotSupported
-            | RequestError::PersistedQueryHashMismatch
+            // What APQ clients take as "send the text": a 4xx only for a client that asked for
+            // GraphQL's own media type, since older clients (Apollo Client 3's `*/*`) stop
+            // hashing on any 400.
+            RequestError::PersistedQueryNotFound | RequestError::PersistedQueryNotSupported => {
+                if media == MediaType::GraphQLResponse {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                }
+            }
+            RequestError::PersistedQueryHashMismatch
             | RequestError::Parse(_)
             | RequestError::Validation(_)
             | RequestError::OperationNameRequired
@@ -287,6 +295,11 @@ impl RequestError {
             // The operation, not the resource, refuses GET: POST is what it takes.
             RequestError::MethodNotAllowed(_) => {
                 out.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            // A miss must not be cached (a CDN in front of hash-only GETs): once registered,
+            // the same URL answers.
+            RequestError::PersistedQueryNotFound | RequestError::PersistedQueryNotSupported => {
+                out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
             RequestError::UnsupportedEncoding => {
                 out.insert(

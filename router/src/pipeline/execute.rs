@@ -91,6 +91,7 @@ pub async fn execute(engine: &Engine, prepared: super::Prepared) -> Result<Respo
         mut errors,
         headers,
         personal,
+        supplied: _,
     } = prepared;
     let (planned, document, variables, headers) = (&*planned, &*document, &variables, &headers);
     let operation: &ExecutableOperation = &operation;

@@ -187,6 +187,7 @@ impl Engine {
                     .reload
                     .watch
                     .then(|| Duration::from_millis(config.reload.interval_ms.max(10))),
+                previous.map(|p| &*p.persisted),
             )?,
         };
         Ok(Self {
@@ -249,9 +250,10 @@ pub async fn run(
     };
     let mut headers = HeaderMap::new();
     let limit = engine.config.traffic.timeout_ms;
+    let deadline = received + Duration::from_millis(limit);
     let outcome = tokio::time::timeout_at(
-        received + Duration::from_millis(limit),
-        run_inner(engine, &http, media, &mut headers),
+        deadline,
+        run_inner(engine, &http, media, deadline, &mut headers),
     )
     .await
     .unwrap_or(Err(RequestError::Timeout(limit)));
@@ -267,6 +269,7 @@ async fn run_inner(
     engine: &Engine,
     http: &HttpRequest<'_>,
     media: MediaType,
+    deadline: tokio::time::Instant,
     out_headers: &mut HeaderMap,
 ) -> Result<HttpResponse, RequestError> {
     let identity = authenticate::authenticate(engine, http.headers).await?;
@@ -275,7 +278,12 @@ async fn run_inner(
             one(engine, identity.as_ref(), http, request, media, out_headers).await
         }
         request::Posted::Batch(items) => {
-            batch(engine, identity.as_ref(), http, items, media, out_headers).await
+            let batch = Batch {
+                identity: identity.as_ref(),
+                media,
+                deadline,
+            };
+            batch.run(engine, http, items, out_headers).await
         }
     }
 }
@@ -319,79 +327,158 @@ async fn one(
     })
 }
 
-/// A batch: each operation runs on its own, all at once, and the answers come back as a list
-/// in the batch's order with 200, whatever each one's own status. Each operation counts
-/// against the rate limits; identical subgraph fetches of the batch are shared by dedupe like
-/// those of concurrent requests.
-async fn batch(
-    engine: &Engine,
-    identity: Option<&Identity>,
-    http: &HttpRequest<'_>,
-    items: Vec<Result<request::GraphQLRequest, RequestError>>,
+/// What every operation of one batch shares.
+struct Batch<'a> {
+    identity: Option<&'a Identity>,
     media: MediaType,
-    out_headers: &mut HeaderMap,
-) -> Result<HttpResponse, RequestError> {
-    let config = &engine.config.batching;
-    if !config.enabled {
-        return Err(RequestError::BatchingDisabled);
-    }
-    if items.len() > config.max_size || items.is_empty() {
-        return Err(RequestError::BatchTooLarge {
-            found: items.len(),
-            limit: config.max_size,
-        });
-    }
-    let answers = futures::future::join_all(items.into_iter().map(|item| async move {
-        let mut headers = HeaderMap::new();
-        let outcome = match item {
-            Ok(request) => one(engine, identity, http, request, media, &mut headers).await,
-            Err(error) => Err(error),
-        };
-        let mut response = outcome.unwrap_or_else(|e| encode_error(&e, media));
-        response.headers.extend(headers);
-        response
-    }))
-    .await;
-    let mut body = Vec::with_capacity(answers.iter().map(|a| a.body.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    let mut headers = HeaderMap::new();
-    let mut cache_control: Option<Option<http::HeaderValue>> = None;
-    for (i, answer) in answers.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
+    /// The request's: an operation still running then is answered `REQUEST_TIMEOUT` in its
+    /// place in the list.
+    deadline: tokio::time::Instant,
+}
+
+impl Batch<'_> {
+    /// Each operation runs on its own, all at once, and the answers come back as a JSON list
+    /// in the batch's order with 200, whatever each one's own status. Each operation counts
+    /// against the rate limits; identical subgraph fetches of the batch are shared by dedupe
+    /// like those of concurrent requests.
+    async fn run(
+        self,
+        engine: &Engine,
+        http: &HttpRequest<'_>,
+        items: Vec<Result<request::GraphQLRequest, RequestError>>,
+        out_headers: &mut HeaderMap,
+    ) -> Result<HttpResponse, RequestError> {
+        let limit = engine.config.batching.max_size;
+        if items.is_empty() {
+            return Err(RequestError::BadParameter(
+                "the batch holds no operation".to_owned(),
+            ));
         }
-        body.extend_from_slice(&answer.body);
-        let mut answer_headers = answer.headers;
-        // One Cache-Control for the list: the items' when they agree, none may be stored
-        // otherwise.
-        let own = answer_headers.remove(http::header::CACHE_CONTROL);
+        if items.len() > limit {
+            return Err(RequestError::BatchTooLarge {
+                found: items.len(),
+                limit,
+            });
+        }
+        let Batch {
+            identity,
+            media,
+            deadline,
+        } = self;
+        let timeout = engine.config.traffic.timeout_ms;
+        let answers = futures::future::join_all(items.into_iter().map(|item| async move {
+            let mut headers = HeaderMap::new();
+            let outcome = match item {
+                Ok(request) => tokio::time::timeout_at(
+                    deadline,
+                    one(engine, identity, http, request, media, &mut headers),
+                )
+                .await
+                .unwrap_or(Err(RequestError::Timeout(timeout))),
+                Err(error) => Err(error),
+            };
+            let mut response = outcome.unwrap_or_else(|e| encode_error(&e, media));
+            response.headers.extend(headers);
+            response
+        }))
+        .await;
+        let mut body =
+            Vec::with_capacity(answers.iter().map(|a| a.body.len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (i, answer) in answers.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&answer.body);
+        }
+        body.push(b']');
+        out_headers.extend(batch_headers(answers.into_iter().map(|a| a.headers)));
+        // A list of GraphQL responses is not one graphql-response+json document.
+        Ok(HttpResponse {
+            status: StatusCode::OK,
+            content_type: MediaType::Json.content_type(StatusCode::OK),
+            body,
+            headers: HeaderMap::new(),
+        })
+    }
+}
+
+/// The headers of a batch's answer from those of its items: every `Set-Cookie`; the union of
+/// `Vary`; one `Cache-Control` when the items agree, `no-store` otherwise; the rate-limit
+/// headers of the item left with the least budget; any other header as its last item gave it
+/// (all its values).
+fn batch_headers(items: impl Iterator<Item = HeaderMap>) -> HeaderMap {
+    use http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
+    const RATE_LIMIT: [&str; 4] = [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+    ];
+    let mut out = HeaderMap::new();
+    let mut vary: Vec<String> = Vec::new();
+    let mut cache_control: Option<Vec<http::HeaderValue>> = None;
+    let mut tightest: Option<(u64, HeaderMap)> = None;
+    for mut item in items {
+        for cookie in item.get_all(SET_COOKIE) {
+            out.append(SET_COOKIE, cookie.clone());
+        }
+        item.remove(SET_COOKIE);
+        for value in item.get_all(VARY) {
+            for token in value.to_str().unwrap_or("").split(',') {
+                let token = token.trim().to_ascii_lowercase();
+                if !token.is_empty() && !vary.contains(&token) {
+                    vary.push(token);
+                }
+            }
+        }
+        item.remove(VARY);
+        let own: Vec<_> = item.get_all(CACHE_CONTROL).iter().cloned().collect();
+        item.remove(CACHE_CONTROL);
         cache_control = match cache_control {
             None => Some(own),
             Some(seen) if seen == own => Some(seen),
-            Some(_) => Some(Some(http::HeaderValue::from_static("no-store"))),
+            Some(_) => Some(vec![http::HeaderValue::from_static("no-store")]),
         };
-        let mut last = None;
-        for (name, value) in answer_headers {
-            let name = name.or(last.clone()).expect("the first header has a name");
-            last = Some(name.clone());
-            if name == http::header::SET_COOKIE || !headers.contains_key(&name) {
-                headers.append(name, value);
-            } else if name != http::header::VARY {
-                headers.insert(name, value);
+        let mut limits = HeaderMap::new();
+        for name in RATE_LIMIT {
+            if let Some(value) = item.remove(name) {
+                limits.insert(name, value);
+            }
+        }
+        if !limits.is_empty() {
+            let remaining = limits
+                .get("ratelimit-remaining")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(if limits.contains_key(RETRY_AFTER) {
+                    0
+                } else {
+                    u64::MAX
+                });
+            if tightest.as_ref().is_none_or(|(r, _)| remaining < *r) {
+                tightest = Some((remaining, limits));
+            }
+        }
+        let names: Vec<http::HeaderName> = item.keys().cloned().collect();
+        for name in names {
+            out.remove(&name);
+            for value in item.get_all(&name) {
+                out.append(name.clone(), value.clone());
             }
         }
     }
-    body.push(b']');
-    if let Some(Some(value)) = cache_control {
-        headers.insert(http::header::CACHE_CONTROL, value);
+    if !vary.is_empty()
+        && let Ok(value) = http::HeaderValue::from_str(&vary.join(", "))
+    {
+        out.insert(VARY, value);
     }
-    out_headers.extend(headers);
-    Ok(HttpResponse {
-        status: StatusCode::OK,
-        content_type: media.content_type(StatusCode::OK),
-        body,
-        headers: HeaderMap::new(),
-    })
+    for value in cache_control.unwrap_or_default() {
+        out.append(CACHE_CONTROL, value);
+    }
+    if let Some((_, limits)) = tightest {
+        out.extend(limits);
+    }
+    out
 }
 
 /// Reads the GraphQL request from the query string (GET) or the body, and refuses what a
@@ -405,7 +492,7 @@ pub fn read(engine: &Engine, http: &HttpRequest<'_>) -> Result<request::Posted, 
                 engine.config.limits.max_body_bytes,
             ));
         }
-        request::from_post(http.headers, http.body)?
+        request::from_post(http.headers, http.body, engine.config.batching.enabled)?
     };
     // After reading: a POST a browser may send cross-site (a form or text body) is already
     // refused for its media type, so in practice this guards GET (see `edge::csrf`).
@@ -444,6 +531,9 @@ pub struct Prepared {
     /// The answer depends on the caller: a verified one, or one authorization withheld
     /// fields from.
     pub personal: bool,
+    /// The document's text when the router supplied it (a persisted document's id or an APQ
+    /// hash named it): what a subscription keeps to be prepared again after a reload.
+    pub supplied: Option<Arc<str>>,
 }
 
 impl Prepared {
@@ -463,10 +553,15 @@ pub async fn prepare(
     request: request::GraphQLRequest,
     streaming: bool,
 ) -> Result<Prepared, RequestError> {
-    let text = engine.persisted.document(&request).await?;
-    let key = parse::fingerprint(engine, &text);
-    let document = parse::parse(engine, &key, &text).map_err(|e| (*e).clone())?;
-    drop(text);
+    let resolved = engine.persisted.document(&request).await?;
+    let key = parse::fingerprint(engine, &resolved.document);
+    let document = parse::parse(engine, &key, &resolved.document).map_err(|e| (*e).clone())?;
+    let supplied = resolved.supplied();
+    // Rare (an APQ registration), so the copy is no cost on the hot path.
+    let register = resolved
+        .register
+        .map(|hash| (hash, resolved.document.to_string()));
+    drop(resolved);
     let operation = select(&document, request.operation_name.as_deref())?.clone();
     if !(streaming && operation.operation_type.is_subscription()) {
         request::allows(http.method, operation.operation_type)?;
@@ -478,6 +573,9 @@ pub async fn prepare(
     let planned = plan::plan(engine, key, &document, &operation, &variables, labels).await?;
     // Cheap on a cache hit: the measurements travel with the plan.
     limits::check(&engine.config.limits, &planned.measure)?;
+    if let Some((hash, text)) = register {
+        engine.persisted.register(&hash, &text).await;
+    }
     let (planned, errors) = authorize::authorize(engine, planned, identity, &variables).await?;
     let headers = engine
         .headers
@@ -491,6 +589,7 @@ pub async fn prepare(
         errors,
         headers,
         personal,
+        supplied,
     })
 }
 
@@ -542,5 +641,71 @@ pub fn encode_error(error: &RequestError, media: MediaType) -> HttpResponse {
         content_type: media.content_type(error.status(media)),
         body: serde_json::to_vec(&Value::Object(map)).unwrap_or_else(|_| b"{}".to_vec()),
         headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_batch_keeps_every_cookie_the_union_of_vary_and_the_tightest_budget() {
+        let merged = super::batch_headers(
+            [
+                headers(&[
+                    ("set-cookie", "a=1"),
+                    ("set-cookie", "b=2"),
+                    ("vary", "Origin, Accept"),
+                    ("cache-control", "max-age=60"),
+                    ("ratelimit-remaining", "5"),
+                    ("ratelimit-limit", "10"),
+                    ("x-multi", "one"),
+                    ("x-multi", "two"),
+                ]),
+                headers(&[
+                    ("set-cookie", "c=3"),
+                    ("vary", "accept, Cookie"),
+                    ("cache-control", "max-age=60"),
+                    ("ratelimit-remaining", "2"),
+                    ("ratelimit-limit", "10"),
+                ]),
+                headers(&[("ratelimit-remaining", "7"), ("ratelimit-limit", "10")]),
+            ]
+            .into_iter(),
+        );
+        let all = |name: &str| -> Vec<&str> {
+            merged
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().expect("text"))
+                .collect()
+        };
+        assert_eq!(all("set-cookie"), ["a=1", "b=2", "c=3"]);
+        assert_eq!(all("vary"), ["origin, accept, cookie"]);
+        assert_eq!(
+            all("x-multi"),
+            ["one", "two"],
+            "one item's values, all of them"
+        );
+        assert_eq!(all("ratelimit-remaining"), ["2"]);
+        // The third item says nothing of caching: the list may not be stored.
+        assert_eq!(all("cache-control"), ["no-store"]);
+
+        let agreeing = super::batch_headers(
+            [
+                headers(&[("cache-control", "max-age=60")]),
+                headers(&[("cache-control", "max-age=60")]),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(agreeing["cache-control"], "max-age=60");
     }
 }

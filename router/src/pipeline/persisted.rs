@@ -50,6 +50,8 @@ pub struct Persisted {
     config: PersistedDocumentsConfig,
     manifest: Arc<ArcSwap<Manifest>>,
     store: Option<Store>,
+    /// Documents `log` mode has logged lately, so each is logged once.
+    logged: Mutex<LruCache<Hash, ()>>,
 }
 
 impl std::fmt::Debug for Persisted {
@@ -64,23 +66,35 @@ impl std::fmt::Debug for Persisted {
 impl Persisted {
     /// Reads the manifest (an unreadable one fails the start or the reload) and, when a Tokio
     /// runtime is running, watches it every `watch_every`.
+    ///
+    /// On a reload (`previous`, the persisted documents of the engine being replaced), a
+    /// manifest at the same path that does not read (a file caught half-written) keeps the
+    /// previous one, which its watcher goes on looking at, rather than failing the reload.
     pub fn new(
         config: &PersistedDocumentsConfig,
         watch_every: Option<Duration>,
+        previous: Option<&Persisted>,
     ) -> anyhow::Result<Arc<Self>> {
         let (manifest, seen) = match &config.manifest {
-            Some(path) => {
-                let (manifest, seen) = Manifest::load(path)?;
-                (manifest, Some(seen))
-            }
-            None => (Manifest::default(), None),
+            Some(path) => match Manifest::load(path) {
+                Ok((manifest, seen)) => (Arc::new(ArcSwap::from_pointee(manifest)), Some(seen)),
+                Err(error) => match previous.filter(|p| p.config.manifest == config.manifest) {
+                    Some(previous) => {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "persisted documents: the manifest does not read; keeping the previous one"
+                        );
+                        (previous.manifest.clone(), None)
+                    }
+                    None => return Err(error),
+                },
+            },
+            None => (Arc::new(ArcSwap::from_pointee(Manifest::default())), None),
         };
-        if config.mode == PersistedMode::Safelist && config.manifest.is_none() {
-            anyhow::bail!("persisted_documents: safelist mode needs a manifest");
-        }
         let persisted = Arc::new(Self {
-            manifest: Arc::new(ArcSwap::from_pointee(manifest)),
+            manifest,
             store: Store::new(&config.apq)?,
+            logged: Mutex::new(LruCache::new(NonZeroUsize::new(4096).expect("not zero"))),
             config: config.clone(),
         });
         if let (Some(path), Some(seen), Some(every)) = (&config.manifest, seen, watch_every)
@@ -106,35 +120,40 @@ impl Persisted {
         self.manifest.load().by_id.len()
     }
 
-    /// The document `request` runs, or why it may not run.
+    /// The document `request` runs, or why it may not run. A document to register (sent
+    /// with its APQ hash) is kept only once the request has passed validation and the limits
+    /// ([`Persisted::register`]).
     pub async fn document<'r>(
         &self,
         request: &'r GraphQLRequest,
-    ) -> Result<Document<'r>, RequestError> {
+    ) -> Result<Resolved<'r>, RequestError> {
         let query = request.query.as_deref().filter(|q| !q.trim().is_empty());
+        let extension = request
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("persistedQuery"))
+            .filter(|e| !e.is_null());
         if let Some(id) = &request.document_id {
-            if query.is_some() {
+            if query.is_some() || extension.is_some() {
                 return Err(RequestError::BadParameter(
-                    "send a document's text or its documentId, not both".to_owned(),
+                    "send a document's documentId alone, without its text or a persistedQuery hash"
+                        .to_owned(),
                 ));
             }
             if let Some(text) = self.manifest.load().get(id) {
-                return Ok(Document::Stored(text));
+                return Ok(Resolved::stored(text));
             }
             let hash = id.strip_prefix("sha256:").and_then(parse_hash);
             if let (Some(store), Some(hash)) = (&self.store, hash)
                 && self.config.mode != PersistedMode::Safelist
                 && let Some(text) = store.get(&hash).await
             {
-                return Ok(Document::Stored(text));
+                self.unlisted(&hash, request);
+                return Ok(Resolved::stored(text));
             }
             return Err(RequestError::PersistedQueryNotFound);
         }
-        if let Some(extension) = request
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("persistedQuery"))
-        {
+        if let Some(extension) = extension {
             let hash = apq_hash(extension)?;
             return match query {
                 Some(text) => {
@@ -142,23 +161,27 @@ impl Persisted {
                         return Err(RequestError::PersistedQueryHashMismatch);
                     }
                     self.admit_text(&hash, request)?;
-                    if let Some(store) = &self.store
-                        && self.config.mode != PersistedMode::Safelist
-                    {
-                        store.put(&hash, text).await;
-                    }
-                    Ok(Document::Given(text))
+                    let register = (self.store.is_some()
+                        && self.config.mode != PersistedMode::Safelist)
+                        .then_some(hash);
+                    Ok(Resolved {
+                        document: Document::Given(text),
+                        register,
+                    })
                 }
                 None => {
                     if let Some(text) = self.manifest.load().get(&hex::encode(hash)) {
-                        return Ok(Document::Stored(text));
+                        return Ok(Resolved::stored(text));
                     }
                     match &self.store {
-                        Some(store) if self.config.mode != PersistedMode::Safelist => store
-                            .get(&hash)
-                            .await
-                            .map(Document::Stored)
-                            .ok_or(RequestError::PersistedQueryNotFound),
+                        Some(store) if self.config.mode != PersistedMode::Safelist => {
+                            let text = store
+                                .get(&hash)
+                                .await
+                                .ok_or(RequestError::PersistedQueryNotFound)?;
+                            self.unlisted(&hash, request);
+                            Ok(Resolved::stored(text))
+                        }
                         _ if self.config.manifest.is_some() => {
                             Err(RequestError::PersistedQueryNotFound)
                         }
@@ -171,7 +194,25 @@ impl Persisted {
         if self.config.mode != PersistedMode::Allow {
             self.admit_text(&hash_of(text), request)?;
         }
-        Ok(Document::Given(text))
+        Ok(Resolved {
+            document: Document::Given(text),
+            register: None,
+        })
+    }
+
+    /// Keeps a document sent with its APQ hash, once its request has been validated and
+    /// passed the limits. A document larger than `apq.max_document_bytes` is not kept: its
+    /// client goes on sending it.
+    pub async fn register(&self, hash: &[u8; 32], text: &str) {
+        let Some(store) = &self.store else { return };
+        if text.len() > self.config.apq.max_document_bytes {
+            tracing::debug!(
+                bytes = text.len(),
+                "persisted documents: a document over apq.max_document_bytes is not kept"
+            );
+            return;
+        }
+        store.put(hash, text).await;
     }
 
     /// Whether a document sent as text, by its hash, may run.
@@ -190,14 +231,60 @@ impl Persisted {
             }
             PersistedMode::Log => {
                 if !self.manifest.load().hashes.contains(hash) {
-                    tracing::info!(
-                        operation = request.operation_name.as_deref().unwrap_or(""),
-                        hash = %hex::encode(hash),
-                        "a document outside the persisted document list ran"
-                    );
+                    self.unlisted(hash, request);
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// In `log` mode, logs a document outside the manifest, once per document (of the last
+    /// few thousand seen), with its hash and its operation name cut short.
+    fn unlisted(&self, hash: &Hash, request: &GraphQLRequest) {
+        if self.config.mode != PersistedMode::Log {
+            return;
+        }
+        if self
+            .logged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(*hash, ())
+            .is_some()
+        {
+            return;
+        }
+        let name = request.operation_name.as_deref().unwrap_or("");
+        let name: String = name.chars().take(100).collect();
+        tracing::info!(
+            operation = name,
+            hash = %hex::encode(hash),
+            "a document outside the persisted document list ran"
+        );
+    }
+}
+
+/// The document a request runs, and whether it is to be registered once it has passed.
+#[derive(Debug)]
+pub struct Resolved<'r> {
+    pub document: Document<'r>,
+    /// The APQ hash to keep the document under, after validation and limits.
+    pub register: Option<Hash>,
+}
+
+impl Resolved<'_> {
+    fn stored(text: Arc<str>) -> Self {
+        Self {
+            document: Document::Stored(text),
+            register: None,
+        }
+    }
+
+    /// The text, when the router supplied it (from the manifest or the store): what a
+    /// subscription must keep to be prepared again after a reload.
+    pub fn supplied(&self) -> Option<Arc<str>> {
+        match &self.document {
+            Document::Stored(text) => Some(text.clone()),
+            Document::Given(_) => None,
         }
     }
 }
@@ -270,7 +357,13 @@ impl Manifest {
             body: String,
         }
         let value: serde_json::Value = serde_json::from_slice(text)?;
-        let pairs: Vec<(String, String)> = if value.get("format").is_some() {
+        let apollo = value
+            .get("format")
+            .is_some_and(serde_json::Value::is_string)
+            && value
+                .get("operations")
+                .is_some_and(serde_json::Value::is_array);
+        let pairs: Vec<(String, String)> = if apollo {
             let apollo: Apollo = serde_json::from_value(value)?;
             if apollo.format != "apollo-persisted-query-manifest" || apollo.version != 1 {
                 anyhow::bail!(
@@ -359,10 +452,7 @@ async fn watch(
 
 /// Where automatically persisted documents are kept.
 enum Store {
-    Memory {
-        entries: Mutex<LruCache<Hash, (Arc<str>, Instant)>>,
-        ttl: Duration,
-    },
+    Memory(Mutex<Memory>),
     Redis {
         link: Link,
         prefix: String,
@@ -370,13 +460,59 @@ enum Store {
     },
 }
 
+/// The in-process store: least recently used documents go first, by count and by bytes.
+struct Memory {
+    entries: LruCache<Hash, (Arc<str>, Instant)>,
+    bytes: usize,
+    max_bytes: usize,
+    ttl: Duration,
+}
+
+impl Memory {
+    fn get(&mut self, hash: &Hash) -> Option<Arc<str>> {
+        let now = Instant::now();
+        let ttl = self.ttl;
+        match self.entries.get_mut(hash) {
+            // A hit keeps the document as long again, so that popular ones do not all
+            // expire together.
+            Some((text, expires)) if *expires > now => {
+                *expires = now + ttl;
+                Some(text.clone())
+            }
+            Some(_) => {
+                if let Some((text, _)) = self.entries.pop(hash) {
+                    self.bytes -= text.len();
+                }
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, hash: &Hash, text: &str) {
+        if let Some((old, _)) = self.entries.pop(hash) {
+            self.bytes -= old.len();
+        }
+        while self.bytes + text.len() > self.max_bytes {
+            match self.entries.pop_lru() {
+                Some((_, (old, _))) => self.bytes -= old.len(),
+                None => return,
+            }
+        }
+        self.bytes += text.len();
+        if let Some((_, (evicted, _))) = self
+            .entries
+            .push(*hash, (text.into(), Instant::now() + self.ttl))
+        {
+            self.bytes -= evicted.len();
+        }
+    }
+}
+
 impl Store {
     fn new(config: &ApqConfig) -> anyhow::Result<Option<Self>> {
         if !config.enabled {
             return Ok(None);
-        }
-        if config.ttl_secs == 0 {
-            anyhow::bail!("persisted_documents.apq.ttl_secs must be above 0");
         }
         Ok(Some(match &config.redis {
             Some(redis) => Self::Redis {
@@ -388,32 +524,34 @@ impl Store {
                 prefix: redis.key_prefix.clone(),
                 ttl_secs: config.ttl_secs,
             },
-            None => Self::Memory {
-                entries: Mutex::new(LruCache::new(
+            None => Self::Memory(Mutex::new(Memory {
+                entries: LruCache::new(
                     NonZeroUsize::new(config.max_entries.max(1)).expect("at least one"),
-                )),
+                ),
+                bytes: 0,
+                max_bytes: config.max_bytes,
                 ttl: Duration::from_secs(config.ttl_secs),
-            },
+            })),
         }))
     }
 
-    /// The document registered under `hash`; a store that cannot answer is a miss.
+    /// The document registered under `hash`; a store that cannot answer is a miss. A hit
+    /// keeps the document for another TTL.
     async fn get(&self, hash: &Hash) -> Option<Arc<str>> {
         match self {
-            Store::Memory { entries, .. } => {
-                let mut entries = entries.lock().unwrap_or_else(PoisonError::into_inner);
-                match entries.get(hash) {
-                    Some((text, expires)) if *expires > Instant::now() => Some(text.clone()),
-                    Some(_) => {
-                        entries.pop(hash);
-                        None
-                    }
-                    None => None,
-                }
-            }
-            Store::Redis { link, prefix, .. } => {
+            Store::Memory(memory) => memory
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(hash),
+            Store::Redis {
+                link,
+                prefix,
+                ttl_secs,
+            } => {
                 let key = format!("{prefix}:{}", hex::encode(hash));
-                let reply: Option<String> = redis_call(link, redis::cmd("GET").arg(&key)).await?;
+                let reply: Option<String> =
+                    redis_call(link, redis::cmd("GETEX").arg(&key).arg("EX").arg(*ttl_secs))
+                        .await?;
                 let text = reply?;
                 // What Redis holds is checked like what a client sends.
                 (hash_of(&text) == *hash).then(|| text.into())
@@ -425,12 +563,10 @@ impl Store {
     /// logged, and the client registers again on its next miss.
     async fn put(&self, hash: &Hash, text: &str) {
         match self {
-            Store::Memory { entries, ttl } => {
-                entries
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .put(*hash, (text.into(), Instant::now() + *ttl));
-            }
+            Store::Memory(memory) => memory
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .put(hash, text),
             Store::Redis {
                 link,
                 prefix,
@@ -479,5 +615,70 @@ async fn redis_call<T: redis::FromRedisValue>(link: &Link, command: &redis::Cmd)
             link.fail(generation);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(max_entries: usize, max_bytes: usize) -> Memory {
+        Memory {
+            entries: LruCache::new(NonZeroUsize::new(max_entries).expect("not zero")),
+            bytes: 0,
+            max_bytes,
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn the_memory_store_is_bounded_by_bytes_and_by_count() {
+        let mut store = memory(3, 10);
+        let (a, b, c, d) = ([1; 32], [2; 32], [3; 32], [4; 32]);
+        store.put(&a, "aaaa");
+        store.put(&b, "bbbb");
+        assert_eq!(store.bytes, 8);
+        // Over the bytes: the least recently used goes.
+        store.put(&c, "cccc");
+        assert!(store.get(&a).is_none());
+        assert_eq!(store.bytes, 8);
+        // Replacing an entry counts its new size only.
+        store.put(&c, "cc");
+        assert_eq!(store.bytes, 6);
+        // Over the count.
+        store.put(&d, "d");
+        store.put(&a, "a");
+        assert_eq!(store.entries.len(), 3);
+        assert_eq!(
+            store.bytes,
+            store
+                .entries
+                .iter()
+                .map(|(_, (t, _))| t.len())
+                .sum::<usize>()
+        );
+        // A document larger than the whole store is not kept.
+        store.put(&[5; 32], "0123456789abc");
+        assert!(store.get(&[5; 32]).is_none());
+    }
+
+    #[test]
+    fn a_manifest_is_apollos_only_with_its_format_and_operations() {
+        let relay =
+            Manifest::parse(br#"{"format": "query F { a }", "x": "{ b }"}"#).expect("Relay");
+        assert_eq!(relay.get("format").as_deref(), Some("query F { a }"));
+        let apollo = Manifest::parse(
+            br#"{"format":"apollo-persisted-query-manifest","version":1,"operations":[{"id":"h","body":"{ a }","name":"A","type":"query"}]}"#,
+        )
+        .expect("Apollo");
+        assert_eq!(apollo.get("h").as_deref(), Some("{ a }"));
+        assert_eq!(apollo.get("sha256:h").as_deref(), Some("{ a }"));
+        assert!(apollo.hashes.contains(&hash_of("{ a }")));
+        assert!(Manifest::parse(br#"{"a": 1}"#).is_err());
+        assert!(Manifest::parse(br#"[]"#).is_err());
+        assert!(
+            Manifest::parse(br#"{"format":"other","version":1,"operations":[]}"#).is_err(),
+            "an unknown format is refused, not read as Relay's"
+        );
     }
 }

@@ -25,6 +25,23 @@ pub struct GraphQLRequest {
     pub document_id: Option<String>,
 }
 
+impl GraphQLRequest {
+    /// This request as a subscription keeps it to prepare it again after a reload: with the
+    /// text the router supplied in place of a persisted document's id or hash, and without
+    /// an APQ hash, so that preparing it again neither depends on the store still holding
+    /// the document nor registers it once more.
+    pub fn resolved(mut self, supplied: Option<std::sync::Arc<str>>) -> Self {
+        if let Some(text) = supplied {
+            self.query = Some(text.to_string());
+            self.document_id = None;
+        }
+        if let Some(extensions) = &mut self.extensions {
+            extensions.remove("persistedQuery");
+        }
+        self
+    }
+}
+
 /// A POST body: one request, or a batch of them (a JSON array of maps).
 // Read once per request and taken apart at once: boxing the common case would cost an
 // allocation for nothing.
@@ -44,9 +61,11 @@ pub enum MediaType {
     GraphQLResponse,
     /// `application/json`, preferred by a legacy client: every well-formed request gets 200.
     Json,
-    /// The client named no GraphQL media type: statuses as for
-    /// `application/graphql-response+json`, but a 2xx response is labelled `application/json`
-    /// so that a legacy client still reads it, as GraphQL over HTTP recommends.
+    /// The client named no GraphQL media type: request errors get their 4xx statuses as for
+    /// `application/graphql-response+json`, but every 2xx response (data with errors
+    /// included, which is 200 here: 294 is only for clients that asked for the GraphQL type)
+    /// is labelled `application/json`, so that a legacy client still reads it, as GraphQL
+    /// over HTTP recommends.
     Unstated,
 }
 
@@ -116,18 +135,27 @@ enum Range {
 /// GraphQL media type (no `Accept`, an empty one, or only wildcards) gets
 /// [`MediaType::Unstated`].
 pub fn preference(headers: &HeaderMap) -> Preference {
-    let Some(accept) = headers.get(header::ACCEPT) else {
-        return Preference::Response(MediaType::Unstated);
-    };
-    let Ok(accept) = accept.to_str() else {
-        return Preference::Nothing;
-    };
-    if accept.trim().is_empty() {
+    let mut lines = headers.get_all(header::ACCEPT).iter().peekable();
+    if lines.peek().is_none() {
         return Preference::Response(MediaType::Unstated);
     }
-    // The best (weight, range) so far, and whether `application/json` was refused outright.
+    // Several `Accept` lines are one list (RFC 9110, 5.3).
+    let mut accept = String::new();
+    for line in lines {
+        let Ok(line) = line.to_str() else {
+            return Preference::Nothing;
+        };
+        if !accept.is_empty() {
+            accept.push(',');
+        }
+        accept.push_str(line);
+    }
+    if accept.split(',').all(|item| item.trim().is_empty()) {
+        return Preference::Response(MediaType::Unstated);
+    }
+    // The best (weight, range) so far, and which of the JSON types were refused outright.
     let mut best: Option<(u16, Range)> = None;
-    let mut json_refused = false;
+    let (mut json_refused, mut graphql_refused) = (false, false);
     for item in accept.split(',') {
         let mut parts = item.split(';');
         let media = parts.next().unwrap_or("").trim();
@@ -157,6 +185,7 @@ pub fn preference(headers: &HeaderMap) -> Preference {
         let Some(weight) = weight else { continue };
         if weight == 0 {
             json_refused |= range == Range::Json;
+            graphql_refused |= range == Range::GraphQLResponse;
             continue;
         }
         if best.is_none_or(|(w, _)| weight > w) {
@@ -169,9 +198,12 @@ pub fn preference(headers: &HeaderMap) -> Preference {
         Some((_, Range::Json)) => Preference::Response(MediaType::Json),
         Some((_, Range::EventStream)) => Preference::EventStream,
         Some((_, Range::Multipart)) => Preference::Multipart,
+        // A wildcard stands for the JSON type the client did not refuse.
+        Some((_, Range::Wildcard)) if json_refused && graphql_refused => Preference::Nothing,
         Some((_, Range::Wildcard)) if json_refused => {
             Preference::Response(MediaType::GraphQLResponse)
         }
+        Some((_, Range::Wildcard)) if graphql_refused => Preference::Response(MediaType::Json),
         Some((_, Range::Wildcard)) => Preference::Response(MediaType::Unstated),
     }
 }
@@ -201,8 +233,9 @@ pub fn negotiate(headers: &HeaderMap) -> Result<MediaType, RequestError> {
     }
 }
 
-/// Reads a POST body: one request, or a batch.
-pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Posted, RequestError> {
+/// Reads a POST body: one request, or a batch when `batches` are taken (refused unread
+/// otherwise).
+pub fn from_post(headers: &HeaderMap, body: &[u8], batches: bool) -> Result<Posted, RequestError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -221,6 +254,9 @@ pub fn from_post(headers: &HeaderMap, body: &[u8]) -> Result<Posted, RequestErro
         return serde_json::from_slice(body)
             .map(Posted::One)
             .map_err(malformed);
+    }
+    if !batches {
+        return Err(RequestError::BatchingDisabled);
     }
     // A batch is a list of maps; anything else in the list makes the body malformed.
     let items: Vec<serde_json::Map<String, serde_json::Value>> =
@@ -243,7 +279,8 @@ pub fn from_get(query: Option<&str>) -> Result<GraphQLRequest, RequestError> {
         match key.as_str() {
             "query" => request.query = Some(value),
             "operationName" => request.operation_name = Some(value).filter(|v| !v.is_empty()),
-            "documentId" | "doc_id" | "id" if !value.is_empty() => {
+            // Not `id`: a common query parameter of pages that link to the endpoint.
+            "documentId" | "doc_id" if !value.is_empty() => {
                 request.document_id = Some(value);
             }
             "variables" if !value.is_empty() => {
@@ -287,6 +324,20 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn several_accept_lines_are_one_list() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::ACCEPT, "text/html".parse().expect("value"));
+        headers.append(
+            header::ACCEPT,
+            "application/graphql-response+json".parse().expect("value"),
+        );
+        assert_eq!(
+            preference(&headers),
+            Preference::Response(MediaType::GraphQLResponse)
+        );
+    }
+
     fn pick(accept: Option<&str>) -> Preference {
         let mut headers = HeaderMap::new();
         if let Some(accept) = accept {
@@ -323,6 +374,15 @@ mod tests {
                 Response(Json),
             ),
             (Some("application/json;q=0, */*"), Response(GraphQLResponse)),
+            (
+                Some("application/graphql-response+json;q=0, */*"),
+                Response(Json),
+            ),
+            (
+                Some("application/graphql-response+json;q=0, application/json;q=0, */*"),
+                Nothing,
+            ),
+            (Some(" , "), Response(Unstated)),
             (Some("application/json;q=0"), Nothing),
             (Some("text/html"), Nothing),
             (Some("application/json;q=2"), Nothing),
@@ -387,6 +447,7 @@ mod tests {
         let Ok(Posted::Batch(items)) = from_post(
             &headers,
             br#" [{"query":"{a}"},{"query":1},{"documentId":"x"}]"#,
+            true,
         ) else {
             panic!("a batch");
         };
@@ -401,11 +462,15 @@ mod tests {
             Some("x")
         );
         assert!(matches!(
-            from_post(&headers, br#"[1]"#),
+            from_post(&headers, br#"[{"query":"{a}"}]"#, false),
+            Err(RequestError::BatchingDisabled)
+        ));
+        assert!(matches!(
+            from_post(&headers, br#"[1]"#, true),
             Err(RequestError::MalformedBody(_))
         ));
         assert!(matches!(
-            from_post(&headers, br#"{"query":"{a}"}"#),
+            from_post(&headers, br#"{"query":"{a}"}"#, false),
             Ok(Posted::One(_))
         ));
     }

@@ -174,7 +174,9 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
         None => {}
     }
     let kind = single_connection::Kind::of(&parts.method, &parts.headers, parts.uri.query());
-    let mut response = match read_body(&engine, &parts.headers, body, received).await {
+    // What errors found before the pipeline (reading the body, the method) are answered as.
+    let media = crate::pipeline::request::negotiate(&parts.headers).unwrap_or(MediaType::Unstated);
+    let mut response = match read_body(&engine, &parts.headers, body, received, media).await {
         Err(refused) => refused,
         Ok(body) => match (kind, Streaming::accepted(&parts.headers)) {
             (Some(kind), _) => {
@@ -205,7 +207,7 @@ async fn graphql(State(shared): State<SharedEngine>, request: Request) -> Respon
                 )
                 .await
             }
-            _ => respond(&engine, &parts, &body, remote, received).await,
+            _ => respond(&engine, &parts, &body, remote, received, media).await,
         },
     };
     engine
@@ -221,6 +223,7 @@ async fn respond(
     body: &[u8],
     remote: Option<std::net::IpAddr>,
     received: Instant,
+    media: MediaType,
 ) -> Response {
     if parts.method == Method::GET
         && engine.config.playground.enabled
@@ -230,10 +233,7 @@ async fn respond(
         return playground::page();
     }
     if parts.method != Method::GET && parts.method != Method::POST {
-        return encode(pipeline::encode_error(
-            &RequestError::GetOrPost,
-            MediaType::Json,
-        ));
+        return encode(pipeline::encode_error(&RequestError::GetOrPost, media));
     }
     let response = pipeline::run(
         engine,
@@ -257,8 +257,9 @@ async fn read_body(
     headers: &axum::http::HeaderMap,
     body: Body,
     received: Instant,
+    media: MediaType,
 ) -> Result<bytes::Bytes, Response> {
-    let refuse = |error: RequestError| encode(pipeline::encode_error(&error, MediaType::Json));
+    let refuse = |error: RequestError| encode(pipeline::encode_error(&error, media));
     // What the decompression layer decoded has lost its `Content-Encoding`; what is left is
     // an encoding the router does not read.
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
@@ -307,6 +308,12 @@ pub(crate) fn encode(response: pipeline::HttpResponse) -> Response {
 /// they started with, and open subscriptions check whether the change affects them.
 pub fn swap(shared: &SharedEngine, next: Engine) {
     let registry = next.subscriptions.clone();
+    if shared.load().config.server.tls != next.config.server.tls {
+        tracing::warn!(
+            "server.tls changed: which certificate files are served is read at start (their \
+             contents are watched); restart the router to serve other files"
+        );
+    }
     let previous = shared.swap(Arc::new(next));
     previous.subscriptions.reloaded();
     if !Arc::ptr_eq(&previous.subscriptions, &registry) {

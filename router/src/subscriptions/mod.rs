@@ -139,6 +139,7 @@ pub async fn open(
     if !engine.config.subscriptions.enabled {
         return Err(RequestError::SubscriptionUnsupported);
     }
+    let request = request.resolved(prepared.supplied.clone());
     let live = match channel::Live::new(engine.clone(), prepared) {
         Ok(live) => live,
         // Nothing left to subscribe to (authorization removed the field): the errors say why.

@@ -184,13 +184,17 @@ async fn a_safelist_runs_only_listed_documents_and_log_mode_runs_everything() {
     );
     assert_eq!(subgraph.count(), 1);
 
-    let error = GatewayConfig::parse("persisted_documents:\n  mode: safelist\n")
-        .map(|config| {
-            tessera_router::pipeline::Engine::new(&supergraph("http://127.0.0.1:1"), config)
-        })
-        .expect("the file reads")
-        .expect_err("a safelist without a manifest");
-    assert!(format!("{error:#}").contains("manifest"), "{error:#}");
+    for config in [
+        "persisted_documents:\n  mode: safelist\n",
+        "persisted_documents:\n  mode: log\n",
+        "persisted_documents:\n  require_id: true\n",
+    ] {
+        let error = GatewayConfig::parse(config).expect_err(config);
+        assert!(
+            format!("{error:#}").contains("persisted_documents"),
+            "{error:#}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -383,11 +387,12 @@ async fn a_batch_is_answered_as_a_list_in_order_with_each_item_its_own_errors() 
         .await
         .expect("answer");
     assert_eq!(response.status().as_u16(), 200);
+    // A list of responses is not one application/graphql-response+json document.
     assert!(
         response.headers()["content-type"]
             .to_str()
             .expect("text")
-            .starts_with("application/graphql-response+json")
+            .starts_with("application/json")
     );
     let body: Value = response.json().await.expect("JSON");
     let items = body.as_array().expect("a list");
@@ -413,7 +418,7 @@ async fn a_batch_is_answered_as_a_list_in_order_with_each_item_its_own_errors() 
         (400, "BATCH_LIMIT_EXCEEDED")
     );
     let answer = post_body(&router, &json!([]), &[]).await;
-    assert_eq!(answer.code(), "BATCH_LIMIT_EXCEEDED");
+    assert_eq!((answer.status, answer.code()), (400, "BAD_REQUEST"));
     let answer = post_body(&router, &json!(["{ public }"]), &[]).await;
     assert_eq!((answer.status, answer.code()), (400, "BAD_REQUEST"));
     assert_eq!(subgraph.count(), 1);
@@ -456,4 +461,91 @@ async fn each_operation_of_a_batch_counts_against_the_rate_limit() {
         .count();
     assert_eq!(limited, 1, "{}", answer.body);
     assert!(subgraph.count() <= 2);
+}
+
+#[tokio::test]
+async fn only_documents_that_pass_validation_and_the_size_limit_are_registered() {
+    let (router, _) = router("persisted_documents:\n  apq:\n    max_document_bytes: 64\n").await;
+    let register = |query: String| {
+        let router = &router;
+        async move {
+            let hash = sha256(&query);
+            let first = post_body(
+                router,
+                &json!({ "query": query, "extensions": apq(&hash) }),
+                &[],
+            )
+            .await;
+            let again = post_body(router, &json!({ "extensions": apq(&hash) }), &[]).await;
+            (first, again)
+        }
+    };
+    let (first, again) = register("{ nope }".to_owned()).await;
+    assert_eq!(first.code(), "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(
+        again.code(),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "an invalid document is not kept"
+    );
+    let padded = format!("query Padded {{ public{} }}", " ".repeat(64));
+    let (first, again) = register(padded).await;
+    assert_eq!(
+        first.body["data"]["public"], "hello",
+        "a large document still runs"
+    );
+    assert_eq!(again.code(), "PERSISTED_QUERY_NOT_FOUND", "but is not kept");
+    let (_, again) = register("query Small { public }".to_owned()).await;
+    assert_eq!(again.body["data"]["public"], "hello");
+
+    // A miss is never cached, and a client that named no GraphQL media type (Apollo Client 3
+    // sends */*) gets it with 200, which APQ clients of every age take as "send the text".
+    let miss = reqwest::Client::new()
+        .post(format!("{}/graphql", router.url()))
+        .header("accept", "*/*")
+        .json(&json!({ "extensions": apq(&sha256("{ never }")) }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(miss.status().as_u16(), 200);
+    assert_eq!(miss.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn a_safelist_holds_over_websockets_and_event_streams() {
+    let file = manifest(&json!({ "listed": "query Listed { public }" }));
+    let (router, subgraph) = router(&format!(
+        "persisted_documents:\n  manifest: {}\n  mode: safelist\n",
+        file.path().display()
+    ))
+    .await;
+    let mut ws = crate::subscriptions::Ws::connect(&router, "graphql-transport-ws").await;
+    ws.init(json!({})).await;
+    ws.send(json!({ "id": "a", "type": "subscribe", "payload": { "query": "{ secret }" } }))
+        .await;
+    let refused = ws.receive().await.expect("error");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_IN_LIST"
+    );
+    ws.send(json!({ "id": "b", "type": "subscribe", "payload": { "documentId": "listed" } }))
+        .await;
+    let next = ws.receive().await.expect("next");
+    assert_eq!(next["payload"]["data"]["public"], "hello");
+
+    let stream = reqwest::Client::new()
+        .post(format!("{}/graphql", router.url()))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "{ secret }" }))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(stream.contains("PERSISTED_QUERY_NOT_IN_LIST"), "{stream}");
+    assert_eq!(
+        subgraph.count(),
+        1,
+        "only the listed document reached the subgraph"
+    );
 }
