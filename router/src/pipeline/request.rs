@@ -139,17 +139,26 @@ pub fn preference(headers: &HeaderMap) -> Preference {
     if lines.peek().is_none() {
         return Preference::Response(MediaType::Unstated);
     }
-    // Several `Accept` lines are one list (RFC 9110, 5.3).
-    let mut accept = String::new();
-    for line in lines {
+    // Several `Accept` lines are one list (RFC 9110, 5.3); one line, the usual case, is read
+    // where it is.
+    let mut joined = String::new();
+    let mut only: Option<&str> = None;
+    for (i, line) in lines.enumerate() {
         let Ok(line) = line.to_str() else {
             return Preference::Nothing;
         };
-        if !accept.is_empty() {
-            accept.push(',');
+        match (i, only.take()) {
+            (0, _) => only = Some(line),
+            (_, first) => {
+                if let Some(first) = first {
+                    joined.push_str(first);
+                }
+                joined.push(',');
+                joined.push_str(line);
+            }
         }
-        accept.push_str(line);
     }
+    let accept = only.unwrap_or(&joined);
     if accept.split(',').all(|item| item.trim().is_empty()) {
         return Preference::Response(MediaType::Unstated);
     }
