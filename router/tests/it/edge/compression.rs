@@ -279,7 +279,7 @@ async fn compressed_request_bodies_are_read_and_limited_once_decompressed() {
 async fn subgraph_responses_are_asked_for_compressed_and_decoded() {
     let text = "tessera ".repeat(1000);
     let (url, seen) = subgraph(text.clone(), true).await;
-    let router = router_over(&url, "{}").await;
+    let router = router_over(&url, "compression:\n  subgraphs: true\n").await;
     let answer = post(&router, "{ public }", &[]).await;
     assert_eq!(
         answer.body["data"]["public"],
@@ -294,7 +294,11 @@ async fn subgraph_responses_are_asked_for_compressed_and_decoded() {
 
     // The response limit applies to the decoded body: 8 KB of text is a few hundred bytes
     // compressed.
-    let limited = router_over(&url, "traffic:\n  subgraph_max_response_bytes: 4096\n").await;
+    let limited = router_over(
+        &url,
+        "compression:\n  subgraphs: true\ntraffic:\n  subgraph_max_response_bytes: 4096\n",
+    )
+    .await;
     let answer = post(&limited, "{ public }", &[]).await;
     assert_eq!(
         answer.code(),
@@ -303,7 +307,8 @@ async fn subgraph_responses_are_asked_for_compressed_and_decoded() {
         answer.body
     );
 
-    let plain = router_over(&url, "compression:\n  subgraphs: false\n").await;
+    // Off by default.
+    let plain = router_over(&url, "{}").await;
     let answer = post(&plain, "{ public }", &[]).await;
     assert_eq!(answer.body["data"]["public"], text.as_str());
     assert_eq!(seen.lock().expect("lock").last().cloned(), Some(None));
