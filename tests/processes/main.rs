@@ -61,6 +61,17 @@ impl Drop for File {
     }
 }
 
+/// The supergraph of the one subgraph at `url`, as a file.
+fn supergraph_of(url: String) -> File {
+    let sdl = tessera_router::compose::compose(&[tessera_router::compose::SubgraphSdl {
+        name: "main".to_owned(),
+        url,
+        sdl: SDL.to_owned(),
+    }])
+    .expect("composes");
+    File::new("supergraph.graphql", &sdl)
+}
+
 /// A `tessera router` process, killed when dropped, and its base URL.
 struct Router {
     _child: tokio::process::Child,
@@ -132,15 +143,7 @@ fn code(body: &Value) -> &str {
 #[tokio::test]
 async fn two_router_processes_share_registered_documents_through_redis() {
     let (url, count) = subgraph().await;
-    let supergraph = File::new(
-        "supergraph.graphql",
-        &tessera_router::compose::compose(&[tessera_router::compose::SubgraphSdl {
-            name: "main".to_owned(),
-            url,
-            sdl: SDL.to_owned(),
-        }])
-        .expect("composes"),
-    );
+    let supergraph = supergraph_of(url);
     let redis = std::env::var("TESSERA_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!(
@@ -177,15 +180,7 @@ async fn two_router_processes_share_registered_documents_through_redis() {
 #[tokio::test]
 async fn tessera_router_production_turns_off_introspection_and_the_plan() {
     let (url, _) = subgraph().await;
-    let supergraph = File::new(
-        "supergraph.graphql",
-        &tessera_router::compose::compose(&[tessera_router::compose::SubgraphSdl {
-            name: "main".to_owned(),
-            url,
-            sdl: SDL.to_owned(),
-        }])
-        .expect("composes"),
-    );
+    let supergraph = supergraph_of(url);
     let config = File::new("gateway.yaml", "{}\n");
     for production in [false, true] {
         let router = router(&supergraph, &config, production).await;

@@ -548,7 +548,7 @@ impl Store {
                 prefix,
                 ttl_secs,
             } => {
-                let key = format!("{prefix}:{}", hex::encode(hash));
+                let key = redis_key(prefix, hash);
                 let reply: Option<String> =
                     redis_call(link, redis::cmd("GETEX").arg(&key).arg("EX").arg(*ttl_secs))
                         .await?;
@@ -572,7 +572,7 @@ impl Store {
                 prefix,
                 ttl_secs,
             } => {
-                let key = format!("{prefix}:{}", hex::encode(hash));
+                let key = redis_key(prefix, hash);
                 let stored: Option<()> = redis_call(
                     link,
                     redis::cmd("SET")
@@ -590,6 +590,11 @@ impl Store {
             }
         }
     }
+}
+
+/// Where Redis keeps the document of `hash`.
+fn redis_key(prefix: &str, hash: &Hash) -> String {
+    format!("{prefix}:{}", hex::encode(hash))
 }
 
 /// Runs `command` on `link` within its timeout; `None` when Redis did not answer.
