@@ -7,6 +7,9 @@
 //! leader whose client goes away does not stall the rest. The leader's entry leaves the map
 //! when the leader finishes or is dropped, whichever comes first, so a later request never
 //! joins an answer that is already given or a request that nobody waits on any more.
+//!
+//! What is shared is whatever the request's future gives: the executor shares the answer
+//! already read as GraphQL, so that the waiters of one request do not each parse its body.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -16,10 +19,8 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use http::HeaderMap;
 
-use super::fetch::{Answer, FetchError};
-
-/// A subgraph request in flight that later identical requests wait on.
-pub(super) type InFlight = Shared<BoxFuture<'static, Result<Answer, FetchError>>>;
+/// A subgraph request in flight that later identical requests wait on, giving `T`.
+pub(super) type InFlight<T> = Shared<BoxFuture<'static, T>>;
 
 /// One subgraph request in full, with its hash worked out once.
 #[derive(Clone)]
@@ -94,19 +95,26 @@ impl PartialEq for Key {
 impl Eq for Key {}
 
 /// The requests in flight, by request.
-#[derive(Default)]
-pub(super) struct Table {
-    map: Mutex<HashMap<Key, InFlight, ahash::RandomState>>,
+pub(super) struct Table<T: Clone> {
+    map: Mutex<HashMap<Key, InFlight<T>, ahash::RandomState>>,
 }
 
-impl Table {
+impl<T: Clone> Default for Table<T> {
+    fn default() -> Self {
+        Self {
+            map: Mutex::default(),
+        }
+    }
+}
+
+impl<T: Clone> Table<T> {
     /// Joins the request in flight for `key`, or starts one with `start`. The guard, when the
     /// caller is the leader, takes the entry out again when dropped.
     pub(super) fn join(
         self: &Arc<Self>,
         key: Key,
-        start: impl FnOnce(&Key) -> BoxFuture<'static, Result<Answer, FetchError>>,
-    ) -> (InFlight, Option<Leader>) {
+        start: impl FnOnce(&Key) -> BoxFuture<'static, T>,
+    ) -> (InFlight<T>, Option<Leader<T>>) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(shared) = map.get(&key) {
             return (shared.clone(), None);
@@ -129,13 +137,13 @@ impl Table {
 
 /// Held by the request that started a shared request: removes its entry when dropped
 /// (finished or cancelled), and only its own, not a newer one under the same key.
-pub(super) struct Leader {
-    table: Arc<Table>,
+pub(super) struct Leader<T: Clone> {
+    table: Arc<Table<T>>,
     key: Key,
-    future: InFlight,
+    future: InFlight<T>,
 }
 
-impl Drop for Leader {
+impl<T: Clone> Drop for Leader<T> {
     fn drop(&mut self) {
         let mut map = self.table.map.lock().unwrap_or_else(|p| p.into_inner());
         if map
@@ -149,7 +157,10 @@ impl Drop for Leader {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fetch::{Answer, FetchError};
     use super::*;
+
+    type Table = super::Table<Result<Answer, FetchError>>;
 
     fn ok(body: &'static str) -> Answer {
         Answer {

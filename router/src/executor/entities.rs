@@ -18,6 +18,7 @@ use super::errors::{entity_paths, error_value, fetch_error, subgraph_error};
 use super::merge::{self, Step};
 use super::{FetchError, Run, Variables};
 use crate::json::{Map, Value};
+use crate::planner::plan::Representation;
 use crate::planner::{FetchNode, PathSegment};
 
 /// One entity fetch of a step, with the paths it runs at.
@@ -28,6 +29,13 @@ type ObjectPaths = Vec<Vec<Step>>;
 
 /// (part, representation) of an object in an entity fetch.
 type Slot = (usize, usize);
+
+/// An object's representation while it is collected: read where the object stands (a flat
+/// one), or built.
+enum Candidate<'a> {
+    Flat(merge::Flat<'a>),
+    Built(Value),
+}
 
 /// The objects of an entity fetch that share their context values: one `_entities` call.
 #[derive(Default)]
@@ -216,13 +224,38 @@ impl Run<'_> {
         let mut seen: HashMap<u64, Vec<Slot>, ahash::RandomState> = HashMap::default();
         let mut part_by_context: HashMap<u64, Vec<usize>, ahash::RandomState> = HashMap::default();
         let mut missing = Vec::new();
+        let flat: Vec<Option<Vec<&crate::planner::operation::Field>>> = fetch
+            .requires
+            .iter()
+            .map(|r| merge::flat_fields(&r.selection))
+            .collect();
         for (p, path) in paths.iter().enumerate() {
             let mut slots = Vec::new();
             let mut ancestors = Vec::new();
             merge::for_each_object_under(&data, path, &mut ancestors, &mut |object, above| {
-                let Some(representation) = self.representation(fetch, object) else {
+                let Some(r) = self.requirement(fetch, object) else {
                     slots.push(None);
                     return;
+                };
+                let rep = &fetch.requires[r];
+                // A flat representation is hashed and compared where the object stands, and
+                // built only when it is new.
+                let flat = flat[r]
+                    .as_deref()
+                    .map(|fields| merge::Flat::of(rep.typename.as_str(), fields, object));
+                let candidate = match flat {
+                    Some(Some(flat)) => Candidate::Flat(flat),
+                    Some(None) => {
+                        slots.push(None);
+                        return;
+                    }
+                    None => match self.build(rep, object) {
+                        Some(built) => Candidate::Built(built),
+                        None => {
+                            slots.push(None);
+                            return;
+                        }
+                    },
                 };
                 // Without context variables every object is in the one part: no lookup.
                 let (part, context_hash) = if fetch.contexts.is_empty() {
@@ -256,16 +289,38 @@ impl Run<'_> {
                     };
                     (part, context_hash)
                 };
-                let same = seen
-                    .entry(hash(&representation) ^ context_hash)
-                    .or_default();
+                let representation_hash = {
+                    let mut h = hasher.build_hasher();
+                    match &candidate {
+                        Candidate::Flat(flat) => flat.hash_into(&mut h),
+                        Candidate::Built(built) => merge::hash_value(built, &mut h),
+                    }
+                    h.finish()
+                };
+                let same = seen.entry(representation_hash ^ context_hash).or_default();
                 let found = same
                     .iter()
-                    .find(|&&(p, i)| p == part && parts[p].representations[i] == representation)
+                    .find(|&&(p, i)| {
+                        p == part && {
+                            let stored = &parts[p].representations[i];
+                            match &candidate {
+                                Candidate::Flat(flat) => flat.is(stored),
+                                Candidate::Built(built) => stored == built,
+                            }
+                        }
+                    })
                     .copied();
                 let slot = match found {
                     Some(slot) => slot,
                     None => {
+                        let built = match candidate {
+                            Candidate::Built(built) => Some(built),
+                            Candidate::Flat(_) => self.build(rep, object),
+                        };
+                        let Some(representation) = built else {
+                            slots.push(None);
+                            return;
+                        };
                         let representations = &mut parts[part].representations;
                         representations.push(representation);
                         let slot = (part, representations.len() - 1);
@@ -598,25 +653,29 @@ impl Run<'_> {
         (targets, all)
     }
 
-    /// The representation of `object` for `fetch`, if it has one.
-    fn representation(&self, fetch: &FetchNode, object: &Value) -> Option<Value> {
+    /// Which of `fetch`'s representations `object` takes (by its `__typename`).
+    fn requirement(&self, fetch: &FetchNode, object: &Value) -> Option<usize> {
         let typename = object.get("__typename").and_then(Value::as_str);
-        let rep = match typename {
+        match typename {
             // An object whose concrete type an earlier fetch found still matches a
             // representation made for its interface (an `@interfaceObject`'s).
             Some(t) => fetch
                 .requires
                 .iter()
-                .find(|r| r.match_types.iter().any(|m| m == t))
+                .position(|r| r.match_types.iter().any(|m| m == t))
                 .or_else(|| {
-                    fetch.requires.iter().find(|r| {
+                    fetch.requires.iter().position(|r| {
                         r.match_types
                             .iter()
                             .any(|m| self.request.graph.possible_types(m).iter().any(|p| p == t))
                     })
                 }),
-            None => (fetch.requires.len() == 1).then(|| &fetch.requires[0]),
-        }?;
+            None => (fetch.requires.len() == 1).then_some(0),
+        }
+    }
+
+    /// `object`'s representation as `rep` says, if it has the fields.
+    fn build(&self, rep: &Representation, object: &Value) -> Option<Value> {
         let Some(Value::Object(fields)) =
             merge::project(self.request.graph, object, &rep.selection)
         else {

@@ -41,10 +41,34 @@ pub struct Answer {
 }
 
 /// A subgraph's GraphQL response.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SubgraphResponse {
     pub data: Option<Value>,
     pub errors: Vec<Value>,
+}
+
+/// A subgraph's answer read as GraphQL once, for every request that waited on it.
+#[derive(Debug)]
+pub struct Received {
+    /// The response's headers, when there was a response.
+    pub headers: Option<HeaderMap>,
+    pub response: Result<SubgraphResponse, FetchError>,
+}
+
+impl Received {
+    /// `answer` read as GraphQL from `service`.
+    pub fn of(service: &str, answer: Result<Answer, FetchError>) -> Self {
+        match answer {
+            Ok(answer) => Self {
+                response: parse(service, answer.status, &answer.body),
+                headers: Some(answer.headers),
+            },
+            Err(e) => Self {
+                headers: None,
+                response: Err(e),
+            },
+        }
+    }
 }
 
 /// The HTTP side of subgraph fetches.

@@ -3,7 +3,7 @@
 
 use crate::json::{Map, Str, Value};
 
-use crate::planner::operation::{Selection, SelectionSet};
+use crate::planner::operation::{Field, Selection, SelectionSet};
 use crate::planner::{Graph, PathSegment};
 
 /// A concrete step in the response: a key or a list index.
@@ -187,6 +187,77 @@ fn project_into(
     Some(())
 }
 
+/// The fields of a selection of leaves only (no subselection, no fragment, no name twice), or
+/// `None` for any other. A representation of such a selection is read off its object where
+/// it stands: [`Flat`] hashes and compares it without building it, which is what most of an
+/// entity fetch's objects need (they repeat entities already collected).
+pub fn flat_fields(selection: &SelectionSet) -> Option<Vec<&Field>> {
+    let mut fields: Vec<&Field> = Vec::with_capacity(selection.0.len());
+    for item in &selection.0 {
+        let Selection::Field(field) = item else {
+            return None;
+        };
+        if !field.selection.0.is_empty() || fields.iter().any(|f| f.name == field.name) {
+            return None;
+        }
+        fields.push(field);
+    }
+    Some(fields)
+}
+
+/// The representation `{"__typename": typename, <field>: <value>...}` of an object for a
+/// selection of [`flat_fields`], not built: the object's values where they stand.
+pub struct Flat<'a> {
+    pub typename: &'a str,
+    /// The representation's fields after `__typename`, in order.
+    pub values: Vec<(&'a str, &'a Value)>,
+}
+
+impl<'a> Flat<'a> {
+    /// `object`'s representation, or `None` when it lacks one of the fields (as
+    /// [`project`] gives none).
+    pub fn of(typename: &'a str, fields: &[&'a Field], object: &'a Value) -> Option<Self> {
+        let Value::Object(map) = object else {
+            return None;
+        };
+        let mut values = Vec::with_capacity(fields.len());
+        for field in fields {
+            let value = map.get(field.key().as_str())?;
+            if field.name != "__typename" {
+                values.push((field.name.as_str(), value));
+            }
+        }
+        Some(Self { typename, values })
+    }
+
+    /// What [`hash_value`] gives for the built representation.
+    pub fn hash_into(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        (5u8, self.values.len() + 1).hash(hasher);
+        "__typename".hash(hasher);
+        (3u8, self.typename).hash(hasher);
+        for (k, v) in &self.values {
+            k.hash(hasher);
+            hash_value(v, hasher);
+        }
+    }
+
+    /// Whether `built` is this representation.
+    pub fn is(&self, built: &Value) -> bool {
+        let Value::Object(map) = built else {
+            return false;
+        };
+        let mut entries = map.iter();
+        map.len() == self.values.len() + 1
+            && entries.next().is_some_and(|(k, v)| {
+                k.as_str() == "__typename" && v.as_str() == Some(self.typename)
+            })
+            && entries
+                .zip(&self.values)
+                .all(|((k, v), (name, value))| k.as_str() == *name && v == *value)
+    }
+}
+
 /// Calls `f` with each object found at `path`, in response order (lists flattened, nulls
 /// skipped).
 pub fn for_each_object<'v>(value: &'v Value, path: &[PathSegment], f: &mut impl FnMut(&'v Value)) {
@@ -302,5 +373,106 @@ pub fn hash_value(value: &Value, hasher: &mut impl std::hash::Hasher) {
                 hash_value(v, hasher);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apollo_compiler::Name;
+    use apollo_compiler::ast::Type;
+
+    fn leaf(alias: Option<&str>, name: &str) -> Field {
+        Field {
+            alias: alias.map(|a| Name::new(a).expect("name")),
+            client_key: None,
+            name: Name::new(name).expect("name"),
+            arguments: Vec::new(),
+            ty: Type::Named(Name::new("String").expect("name")),
+            conditions: Vec::new(),
+            selection: SelectionSet::default(),
+        }
+    }
+
+    fn json(text: &str) -> Value {
+        sonic_rs::from_str(text).expect("json")
+    }
+
+    fn hashed(f: impl FnOnce(&mut ahash::AHasher)) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
+        f(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn a_flat_representation_hashes_and_compares_as_the_one_built() {
+        let selection = SelectionSet(vec![
+            Selection::Field(leaf(None, "__typename")),
+            Selection::Field(leaf(Some("k"), "upc")),
+            Selection::Field(leaf(None, "sku")),
+        ]);
+        let fields = flat_fields(&selection).expect("flat");
+        let object = json(r#"{"__typename":"Book","k":"1","sku":{"a":[2]},"title":"x"}"#);
+        let built = json(r#"{"__typename":"Product","upc":"1","sku":{"a":[2]}}"#);
+        let flat = Flat::of("Product", &fields, &object).expect("has the fields");
+        assert_eq!(
+            hashed(|h| flat.hash_into(h)),
+            hashed(|h| hash_value(&built, h))
+        );
+        assert!(flat.is(&built));
+        for other in [
+            r#"{"__typename":"Product","upc":"2","sku":{"a":[2]}}"#,
+            r#"{"__typename":"Item","upc":"1","sku":{"a":[2]}}"#,
+            r#"{"__typename":"Product","sku":{"a":[2]},"upc":"1"}"#,
+            r#"{"__typename":"Product","upc":"1"}"#,
+        ] {
+            assert!(!flat.is(&json(other)), "{other}");
+        }
+        assert!(Flat::of("Product", &fields, &json(r#"{"k":"1"}"#)).is_none());
+        assert!(
+            Flat::of(
+                "Product",
+                &fields,
+                &json(r#"{"__typename":"Book","k":"1"}"#)
+            )
+            .is_none(),
+            "a missing field, as project gives none"
+        );
+
+        // A `__typename` selected under an alias is read there and left out like any other.
+        let aliased = SelectionSet(vec![
+            Selection::Field(leaf(Some("t"), "__typename")),
+            Selection::Field(leaf(None, "id")),
+        ]);
+        let fields = flat_fields(&aliased).expect("flat");
+        let object = json(r#"{"t":"Book","id":7}"#);
+        let flat = Flat::of("Book", &fields, &object).expect("has the fields");
+        let built = json(r#"{"__typename":"Book","id":7}"#);
+        assert!(flat.is(&built));
+        assert_eq!(
+            hashed(|h| flat.hash_into(h)),
+            hashed(|h| hash_value(&built, h))
+        );
+        assert!(Flat::of("Book", &fields, &json(r#"{"id":7}"#)).is_none());
+    }
+
+    #[test]
+    fn only_leaves_named_once_are_flat() {
+        let mut nested = leaf(None, "owner");
+        nested.selection = SelectionSet(vec![Selection::Field(leaf(None, "id"))]);
+        assert!(flat_fields(&SelectionSet(vec![Selection::Field(nested)])).is_none());
+        let twice = SelectionSet(vec![
+            Selection::Field(leaf(None, "id")),
+            Selection::Field(leaf(Some("other"), "id")),
+        ]);
+        assert!(flat_fields(&twice).is_none());
+        let fragment = SelectionSet(vec![Selection::Fragment(
+            crate::planner::operation::Fragment {
+                on: Name::new("Book").expect("name"),
+                selection: SelectionSet(vec![Selection::Field(leaf(None, "id"))]),
+            },
+        )]);
+        assert!(flat_fields(&fragment).is_none());
     }
 }

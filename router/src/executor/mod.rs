@@ -68,7 +68,7 @@ pub struct Executor {
     dedupe: bool,
     /// Send the entity fetches of a step to one subgraph as one request.
     combine: bool,
-    in_flight: Arc<dedupe::Table>,
+    in_flight: Arc<dedupe::Table<Arc<fetch::Received>>>,
     hasher: ahash::RandomState,
 }
 
@@ -112,26 +112,31 @@ impl Executor {
     }
 
     /// Posts a query, or joins an identical one (same subgraph, body and forwarded headers)
-    /// already in flight.
+    /// already in flight. The answer is read as GraphQL once, by whoever drives the request,
+    /// and shared as read.
     async fn dedupe_post(
         &self,
         subgraph: usize,
         body: bytes::Bytes,
         headers: HeaderMap,
-    ) -> Result<fetch::Answer, FetchError> {
+    ) -> Arc<fetch::Received> {
         let key = dedupe::Key::new(&self.hasher, subgraph, body, headers);
-        let (shared, _leader) = self.in_flight.join(key, |key| {
+        let (shared, leader) = self.in_flight.join(key, |key| {
             let transport = self.transport.clone();
             let endpoints = self.endpoints.clone();
             let key = key.clone();
             async move {
-                transport
-                    .post(&endpoints[key.subgraph()], key.body(), key.headers())
-                    .await
+                let endpoint = &endpoints[key.subgraph()];
+                let answer = transport.post(endpoint, key.body(), key.headers()).await;
+                Arc::new(fetch::Received::of(&endpoint.name, answer))
             }
             .boxed()
         });
-        shared.await
+        let received = shared.await;
+        // Without the leader's hold on the request, a caller nobody else waited with owns the
+        // answer alone and takes it without a copy.
+        drop(leader);
+        received
     }
 
     pub async fn execute(&self, request: Request<'_>) -> Output {
@@ -327,21 +332,31 @@ impl<'a> Run<'a> {
         let shared = self.executor.dedupe
             && kind.is_query()
             && self.request.rules.is_none_or(|r| !r.copies_responses());
-        let answer = if shared {
-            self.executor.dedupe_post(subgraph, body, headers).await
-        } else {
-            self.executor.transport.post(endpoint, body, headers).await
-        };
+        if !shared {
+            let answer = self.executor.transport.post(endpoint, body, headers).await;
+            self.collect_headers(subgraph, answer.as_ref().ok().map(|a| &a.headers));
+            let answer = answer?;
+            return fetch::parse(&endpoint.name, answer.status, &answer.body);
+        }
+        let received = self.executor.dedupe_post(subgraph, body, headers).await;
+        self.collect_headers(subgraph, received.headers.as_ref());
+        match Arc::try_unwrap(received) {
+            Ok(alone) => alone.response,
+            Err(shared) => shared.response.clone(),
+        }
+    }
+
+    /// Takes what the rules read off a subgraph's response `headers` (`None`: it gave no
+    /// response) into the client's.
+    fn collect_headers(&self, subgraph: usize, headers: Option<&HeaderMap>) {
         if let Some(rules) = self.request.rules {
             let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
-            match &answer {
-                Ok(answer) => rules.collect(&mut answered, subgraph, &answer.headers),
+            match headers {
+                Some(headers) => rules.collect(&mut answered, subgraph, headers),
                 // A part that failed promised nothing about caching.
-                Err(_) => rules.collect_failure(&mut answered),
+                None => rules.collect_failure(&mut answered),
             }
         }
-        let answer = answer?;
-        fetch::parse(&endpoint.name, answer.status, &answer.body)
     }
 
     async fn root_fetch(&self, fetch: &FetchNode) {
