@@ -37,6 +37,25 @@ enum Candidate<'a> {
     Built(Value),
 }
 
+impl Candidate<'_> {
+    fn hash(&self, hasher: &ahash::RandomState) -> u64 {
+        let mut h = hasher.build_hasher();
+        match self {
+            Candidate::Flat(flat) => flat.hash_into(&mut h),
+            Candidate::Built(built) => merge::hash_value(built, &mut h),
+        }
+        h.finish()
+    }
+
+    /// Whether `stored` is this representation.
+    fn is(&self, stored: &Value) -> bool {
+        match self {
+            Candidate::Flat(flat) => flat.is(stored),
+            Candidate::Built(built) => stored == built,
+        }
+    }
+}
+
 /// The objects of an entity fetch that share their context values: one `_entities` call.
 #[derive(Default)]
 struct Part {
@@ -289,26 +308,12 @@ impl Run<'_> {
                     };
                     (part, context_hash)
                 };
-                let representation_hash = {
-                    let mut h = hasher.build_hasher();
-                    match &candidate {
-                        Candidate::Flat(flat) => flat.hash_into(&mut h),
-                        Candidate::Built(built) => merge::hash_value(built, &mut h),
-                    }
-                    h.finish()
-                };
-                let same = seen.entry(representation_hash ^ context_hash).or_default();
+                let same = seen
+                    .entry(candidate.hash(hasher) ^ context_hash)
+                    .or_default();
                 let found = same
                     .iter()
-                    .find(|&&(p, i)| {
-                        p == part && {
-                            let stored = &parts[p].representations[i];
-                            match &candidate {
-                                Candidate::Flat(flat) => flat.is(stored),
-                                Candidate::Built(built) => stored == built,
-                            }
-                        }
-                    })
+                    .find(|&&(p, i)| p == part && candidate.is(&parts[p].representations[i]))
                     .copied();
                 let slot = match found {
                     Some(slot) => slot,
